@@ -1,0 +1,8 @@
+//go:build !linux
+
+package data
+
+import "os"
+
+// statOf reads what os.FileInfo offers portably; owner and times other than mtime are zero.
+func statOf(fi os.FileInfo) statInfo { return statFallback(fi) }

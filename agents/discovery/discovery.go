@@ -1,0 +1,45 @@
+// Package discovery is MCollective's discovery agent. It is not a SimpleRPC agent: a request
+// body is the String "ping" and the reply body the String "pong". Every node must answer it on
+// the collective's broadcast discovery destination, or mc discovery never finds the node.
+package discovery
+
+import (
+	"fmt"
+
+	"github.com/mcorun/mcorun/runtime/ddl"
+)
+
+// Name is the agent's name, which requests address and replies carry as :senderagent.
+const Name = "discovery"
+
+// Handle answers one decoded request body as MCollective's discovery agent does: "pong" for
+// the String "ping", "Unknown Request: <body>" for anything else.
+func Handle(body any) any {
+	if s, ok := body.(string); ok && s == "ping" {
+		return "pong"
+	}
+	return fmt.Sprintf("Unknown Request: %s", rubyToS(body))
+}
+
+// rubyToS renders a decoded body as Ruby's string interpolation would, for the common cases.
+func rubyToS(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	case []byte:
+		return string(t)
+	}
+	return fmt.Sprint(v)
+}
+
+// DDL returns the discovery agent's metadata (timeout 5 seconds, no actions), which rpcutil
+// agent_inventory lists.
+func DDL() *ddl.Agent {
+	d, err := ddl.Builtin(Name)
+	if err != nil {
+		panic(err) // the embedded DDL is tested; failure is a build defect
+	}
+	return d
+}

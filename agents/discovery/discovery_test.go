@@ -1,0 +1,31 @@
+package discovery
+
+import "testing"
+
+func TestHandle(t *testing.T) {
+	tests := []struct {
+		name string
+		body any
+		want any
+	}{
+		{"ping", "ping", "pong"},
+		{"other", "hello", "Unknown Request: hello"},
+		{"nil", nil, "Unknown Request: "},
+		{"number", int64(3), "Unknown Request: 3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Handle(tt.body); got != tt.want {
+				t.Errorf("Handle(%#v) = %#v, want %#v", tt.body, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDDL(t *testing.T) {
+	d := DDL()
+	if d.Metadata.Name != Name || d.Metadata.Timeout != 5 || d.Metadata.DisplayName != "Discovery Agent" ||
+		d.Metadata.Description != "MCollective Discovery Agent" {
+		t.Errorf("DDL metadata = %+v", d.Metadata)
+	}
+}

@@ -1,0 +1,51 @@
+// Package agent is the contract between mcod's request pipeline (package server) and the
+// agents it serves (rpcutil, discovery, puppet, ...). An agent is its DDL plus one Go function
+// per action. The pipeline validates inputs against the DDL, fills the reply's outputs with
+// their DDL defaults, runs the action under the DDL timeout and sends exactly one reply.
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/message"
+)
+
+// Request is a SimpleRPC request as an action sees it.
+type Request struct {
+	Agent      string
+	Action     string
+	Data       map[string]any // inputs by name, already validated against the DDL
+	CallerID   string         // the envelope's callerid, e.g. "uid=0"
+	SenderID   string         // the client's identity
+	RequestID  string
+	Collective string
+	Time       time.Time // when the request was sent (its msgtime)
+}
+
+// Reply is the reply an action fills in. Data starts with every DDL output set to its default.
+type Reply struct {
+	Status  message.Status
+	Message string
+	Data    map[string]any
+}
+
+// Fail marks the reply failed with status s and message msg, as reply.fail! does in Ruby.
+func (r *Reply) Fail(s message.Status, msg string) {
+	r.Status = s
+	r.Message = msg
+}
+
+// Action runs one action. It must honour ctx, which ends at the agent's DDL timeout.
+type Action func(ctx context.Context, req *Request, rep *Reply)
+
+// Agent is one agent: its DDL and its implemented actions. An action declared in the DDL but
+// missing from Actions replies UnknownAction, as MCollective does.
+type Agent struct {
+	DDL     *ddl.Agent
+	Actions map[string]Action
+}
+
+// Name is the agent's name from its DDL metadata.
+func (a *Agent) Name() string { return a.DDL.Metadata.Name }
