@@ -1,0 +1,213 @@
+// Package server is mcod's request pipeline. It subscribes a node to its agents in every
+// collective, and for each message it decodes the envelope, verifies the signature, checks the
+// callerid, the TTL and the filter, runs the agent's action under its DDL timeout and sends
+// exactly one reply to the request's reply-to. Every dropped message is logged with its reason.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcorun/mcorun/runtime/agent"
+	"github.com/mcorun/mcorun/runtime/connector"
+	"github.com/mcorun/mcorun/runtime/security"
+)
+
+// Transport is what the server needs from a broker connection.
+type Transport interface {
+	Subscribe(dest string, h connector.Handler) (*connector.Subscription, error)
+	Send(ctx context.Context, dest string, body []byte, h connector.SendHeaders) error
+}
+
+// Facts is the node's fact source.
+type Facts interface {
+	Facts() map[string]any
+	Fact(name string) (any, bool)
+}
+
+// Classes is the node's configuration management classes.
+type Classes interface {
+	List() []string
+}
+
+// Options configures a Server. Identity, Collectives and Security are required.
+type Options struct {
+	Identity         string
+	Collectives      []string
+	MainCollective   string // default: the first collective
+	DirectAddressing bool   // subscribe to the node's directed queue in each collective
+	ReplyTTL         time.Duration
+	MaxConcurrent    int // actions running at once; default 4 × GOMAXPROCS
+	ConfigFile       string
+	Security         security.Provider
+	Facts            Facts
+	Classes          Classes
+	// ConfigItem answers rpcutil get_config_item; nil answers nothing.
+	ConfigItem func(name string) (any, bool)
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Server serves agents for one node.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	agents  map[string]*agent.Agent
+	data    dataRegistry
+	stats   stats
+	started time.Time
+	sem     chan struct{}
+
+	mu       sync.Mutex
+	subs     []*connector.Subscription
+	t        Transport
+	inflight sync.WaitGroup
+	stopping atomic.Bool
+}
+
+// New returns a server for opts with the rpcutil and discovery agents and the fact, agent,
+// fstat and collective data plugins registered.
+func New(opts Options) (*Server, error) {
+	if opts.Identity == "" {
+		return nil, errors.New("server: identity is required")
+	}
+	if opts.Security == nil {
+		return nil, errors.New("server: a security provider is required")
+	}
+	if len(opts.Collectives) == 0 {
+		opts.Collectives = []string{"mcollective"}
+	}
+	if opts.MainCollective == "" {
+		opts.MainCollective = opts.Collectives[0]
+	}
+	if opts.ReplyTTL <= 0 {
+		opts.ReplyTTL = 60 * time.Second
+	}
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = 4 * runtime.GOMAXPROCS(0)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Facts == nil {
+		opts.Facts = noFacts{}
+	}
+	if opts.Classes == nil {
+		opts.Classes = noClasses{}
+	}
+	s := &Server{
+		opts:    opts,
+		log:     opts.Logger,
+		agents:  map[string]*agent.Agent{},
+		started: opts.Now(),
+		sem:     make(chan struct{}, opts.MaxConcurrent),
+	}
+	if err := s.registerBuiltins(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Register adds an agent. It must be called before Start.
+func (s *Server) Register(a *agent.Agent) {
+	s.agents[a.Name()] = a
+}
+
+// Agents lists the served agent names, sorted, discovery included.
+func (s *Server) Agents() []string {
+	names := make([]string, 0, len(s.agents)+1)
+	for n := range s.agents {
+		names = append(names, n)
+	}
+	names = append(names, discoveryAgent)
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// Start subscribes to every agent in every collective, plus the directed queue when direct
+// addressing is on. The transport resubscribes by itself after a reconnect.
+func (s *Server) Start(t Transport) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.t = t
+	var dests []string
+	for _, c := range s.opts.Collectives {
+		for _, a := range s.Agents() {
+			dests = append(dests, connector.BroadcastDest(c, a))
+		}
+		if s.opts.DirectAddressing {
+			dests = append(dests, connector.DirectedDest(c, s.opts.Identity))
+		}
+	}
+	for _, d := range dests {
+		sub, err := t.Subscribe(d, s.Handle)
+		if err != nil {
+			return fmt.Errorf("server: subscribe %s: %w", d, err)
+		}
+		s.subs = append(s.subs, sub)
+	}
+	s.log.Info("serving", "identity", s.opts.Identity, "collectives", s.opts.Collectives,
+		"agents", s.Agents(), "subscriptions", len(dests))
+	return nil
+}
+
+// Shutdown stops taking requests, unsubscribes, and waits for in-flight actions to finish
+// or for ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopping.Store(true)
+	s.mu.Lock()
+	subs := s.subs
+	s.subs = nil
+	s.mu.Unlock()
+	for _, sub := range subs {
+		_ = sub.Unsubscribe()
+	}
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("server: shutdown: in-flight actions still running: %w", ctx.Err())
+	}
+}
+
+// Handle runs one STOMP message through the pipeline. It returns once the message is either
+// dropped or handed to a worker; at most MaxConcurrent workers run at once, so a burst waits
+// here rather than growing without bound.
+func (s *Server) Handle(m connector.Message) {
+	if s.stopping.Load() {
+		return
+	}
+	s.stats.total.Add(1)
+	s.sem <- struct{}{}
+	s.inflight.Add(1)
+	go func() {
+		defer func() { <-s.sem; s.inflight.Done() }()
+		s.process(m)
+	}()
+}
+
+type noFacts struct{}
+
+func (noFacts) Facts() map[string]any   { return map[string]any{} }
+func (noFacts) Fact(string) (any, bool) { return nil, false }
+
+type noClasses struct{}
+
+func (noClasses) List() []string { return nil }
+
+// stats are the counters rpcutil daemon_stats reports.
+type stats struct {
+	total, validated, unvalidated, passed, filtered, replies, ttlExpired atomic.Int64
+}
