@@ -1,0 +1,174 @@
+// Command mcod is the mcorun node daemon: an MCollective 2.12 wire-compatible server that
+// answers stock mco clients and mcorun over STOMP (RabbitMQ).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/mcorun/mcorun/runtime/config"
+	"github.com/mcorun/mcorun/runtime/connector"
+	"github.com/mcorun/mcorun/runtime/facts"
+	"github.com/mcorun/mcorun/runtime/security"
+	"github.com/mcorun/mcorun/runtime/server"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the daemon could not run, or stopped on an error
+	exitUsage   = 2 // bad flags or a bad config file
+)
+
+// version is the MCollective version mcod reports to clients.
+const version = "2.12.5"
+
+const usage = `mcod: the mcorun node daemon, wire-compatible with MCollective 2.12.
+
+Usage:
+  mcod [--config FILE] [flags]
+
+It reads an MCollective server.cfg, connects to the broker pool it names
+(plugin.rabbitmq.pool.*), subscribes to its agents (rpcutil, discovery) in every
+collective, and answers requests until SIGINT or SIGTERM, then stops gracefully.
+
+Flags:
+`
+
+type options struct {
+	configFile    string
+	logLevel      string
+	maxConcurrent int
+	stopTimeout   time.Duration
+	showVersion   bool
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	var o options
+	fs := pflag.NewFlagSet("mcod", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVarP(&o.configFile, "config", "c", "/etc/mcollective/server.cfg", "server config file (MCollective server.cfg format)")
+	fs.StringVar(&o.logLevel, "log-level", "", "override the config's loglevel: debug, info, warn or error")
+	fs.IntVar(&o.maxConcurrent, "max-concurrent", 0, "actions that may run at once (default 4 per CPU)")
+	fs.DurationVar(&o.stopTimeout, "stop-timeout", 30*time.Second, "how long in-flight actions may run after SIGTERM")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "mcod: %v\nRun 'mcod --help' for usage.\n", err)
+		return exitUsage
+	}
+	if o.showVersion {
+		fmt.Fprintf(stderr, "mcod %s\n", version)
+		return exitOK
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "mcod: unexpected argument %q\nRun 'mcod --help' for usage.\n", fs.Arg(0))
+		return exitUsage
+	}
+	cfg, err := config.Load(o.configFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "mcod: %v\n", err)
+		return exitUsage
+	}
+	logger, closeLog, err := newLogger(cfg, o.logLevel, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "mcod: %v\n", err)
+		return exitUsage
+	}
+	defer closeLog()
+	for _, w := range cfg.Warnings {
+		logger.Warn(w)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, o, logger); err != nil {
+		logger.Error("mcod stopped", "err", err)
+		fmt.Fprintf(stderr, "mcod: %v\n", err)
+		if errors.Is(err, errConfig) {
+			return exitUsage
+		}
+		return exitFailure
+	}
+	return exitOK
+}
+
+var errConfig = errors.New("configuration error")
+
+func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logger) error {
+	if cfg.Connector != "rabbitmq" {
+		return fmt.Errorf("%w: %s: connector = %q is not supported; set connector = rabbitmq", errConfig, cfg.ConfigFile, cfg.Connector)
+	}
+	if cfg.RPCAuthorization {
+		return fmt.Errorf("%w: %s: rpcauthorization is on but mcod does not implement it yet; refusing to serve without the authorization it asks for (set rpcauthorization = 0)", errConfig, cfg.ConfigFile)
+	}
+	sec, err := security.New(cfg)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
+	rabbit, err := cfg.RabbitMQ()
+	if err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
+	var factFiles []string
+	if p := cfg.PluginString("yaml", ""); p != "" {
+		factFiles = strings.Split(p, ":")
+	}
+	src := facts.NewSource(factFiles...)
+	if err := src.Err(); err != nil {
+		logger.Warn("facts could not be loaded", "err", err)
+	}
+	srv, err := server.New(server.Options{
+		Identity:         cfg.Identity,
+		Collectives:      cfg.Collectives,
+		MainCollective:   cfg.MainCollective,
+		DirectAddressing: cfg.DirectAddressing,
+		ReplyTTL:         time.Duration(cfg.TTL) * time.Second,
+		MaxConcurrent:    o.maxConcurrent,
+		ConfigFile:       cfg.ConfigFile,
+		Security:         sec,
+		Facts:            src,
+		Classes:          facts.NewClasses(cfg.ClassesFile),
+		ConfigItem:       cfg.Item,
+		Logger:           logger,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
+	copts, err := connector.OptionsFromConfig(rabbit, cfg.Identity, logger)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
+	conn, err := connector.Dial(ctx, copts)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := srv.Start(conn); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("stopping: waiting for in-flight actions", "timeout", o.stopTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), o.stopTimeout)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
