@@ -1,0 +1,62 @@
+package client
+
+import (
+	"time"
+
+	"github.com/mcorun/mcorun/runtime/message"
+)
+
+// Result is one node's reply to an RPC call.
+type Result struct {
+	Sender  string         // the replying node's identity
+	Code    message.Status // the SimpleRPC status code
+	Message string         // the status message, "OK" on success
+	Data    map[string]any // reply data by output name, DDL defaults filled in
+	Elapsed time.Duration  // from publishing the request to this reply
+}
+
+// OK reports whether the node ran the action successfully.
+func (r Result) OK() bool { return r.Code == message.OK }
+
+// Results is the outcome of an RPC call: every targeted node is in exactly one of OK, Failed
+// or Missing. For a broadcast call without discovery, Targets is the set that replied.
+type Results struct {
+	Agent     string
+	Action    string
+	RequestID string
+	Targets   []string // sorted identities the call expected replies from
+	OK        []Result // sorted by sender
+	Failed    []Result // sorted by sender
+	Missing   []string // sorted identities that never replied
+	Discovery time.Duration
+	Elapsed   time.Duration // the whole call, discovery included
+}
+
+// DiscoverOptions are per-call discovery settings. The zero value broadcasts with the
+// default timeout.
+type DiscoverOptions struct {
+	Filter     message.Filter
+	Timeout    time.Duration // the upper bound; default 2s plus data plugin timeouts
+	Nodes      []string      // a given node list: no broadcast is sent
+	Collective string        // default: the main collective
+	Limit      string        // "N" or "N%"; empty for all
+	LimitSeed  int64         // 0 picks the first N; otherwise a seeded random choice
+}
+
+// CallOptions are per-call RPC settings. The zero value discovers with the filter and waits
+// the DDL timeout plus the discovery time.
+type CallOptions struct {
+	Filter           message.Filter
+	Nodes            []string      // call these nodes directly; no discovery
+	Timeout          time.Duration // reply timeout; default the DDL timeout plus discovery time
+	DiscoveryTimeout time.Duration
+	Collective       string
+	Batch            string        // "N" or "N%"; empty for no batching
+	BatchSleep       time.Duration // between batches; default 1s
+	Limit            string        // "N" or "N%"
+	LimitSeed        int64
+	TTL              time.Duration // request TTL; default 60s
+	FireAndForget    bool          // send without process_results and return at once
+	// OnReply, when set, is called for each reply as it arrives (for progress display).
+	OnReply func(Result)
+}
