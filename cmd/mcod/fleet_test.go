@@ -150,12 +150,12 @@ loglevel = debug
 			t.Logf("%s log:\n%s\nstderr:\n%s", spec.identity, b, stderr.String())
 		}
 	})
-	f.waitLog(spec.identity, "serving", 15*time.Second)
+	f.waitLog(t, spec.identity, "serving", 15*time.Second)
 }
 
 // waitLog waits until the node's log contains s.
-func (f *fleet) waitLog(identity, s string, within time.Duration) {
-	f.t.Helper()
+func (f *fleet) waitLog(t *testing.T, identity, s string, within time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		b, _ := os.ReadFile(f.logs[identity])
@@ -165,7 +165,7 @@ func (f *fleet) waitLog(identity, s string, within time.Duration) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	b, _ := os.ReadFile(f.logs[identity])
-	f.t.Fatalf("%s: log never said %q:\n%s", identity, s, b)
+	t.Fatalf("%s: log never said %q:\n%s", identity, s, b)
 }
 
 // clientConfig writes a client.cfg for stock mco.

@@ -195,10 +195,14 @@ func (f Filter) toWire() map[string]any {
 				if dc == nil {
 					dc = &DataCall{}
 				}
-				items = append(items, map[string]any{"fstatement": map[string]any{
-					"name": dc.Name, "params": dc.Params, "value": dc.Value,
+				call := map[string]any{
+					"name": dc.Name, "params": dc.Params,
 					"operator": dc.Operator, "r_compare": dc.RCompare,
-				}})
+				}
+				if dc.Value != "" { // a call with no output field carries no "value", as in Ruby
+					call["value"] = dc.Value
+				}
+				items = append(items, map[string]any{"fstatement": call})
 			default:
 				items = append(items, map[string]any{string(it.Kind): string(it.Kind)})
 			}

@@ -74,9 +74,9 @@ type CompoundItem struct {
 type DataCall struct {
 	Name     string // data plugin name, e.g. "fstat"
 	Params   any    // the call's argument: a string, or nil when called with none
-	Value    string // the output field compared, e.g. "size"
-	Operator string // == =~ != < > <= >=
-	RCompare any    // right-hand side: string, int64, float64, bool or marshal.Regexp
+	Value    string // the output field compared, e.g. "size"; empty when the call has none
+	Operator string // == =~ != !=~ < > <= >=
+	RCompare any    // right-hand side: a string, or a marshal.Regexp for =~ and !=~
 }
 
 // Empty reports whether the filter has no entries at all.

@@ -30,7 +30,11 @@ func (s *Server) process(m connector.Message) {
 	}
 	if err := s.opts.Security.VerifyRequest(req); err != nil {
 		s.stats.unvalidated.Add(1)
-		s.drop(m, req, "signature check failed", err)
+		reason := "signature check failed"
+		if errors.Is(err, security.ErrBadCallerID) {
+			reason = "invalid callerid"
+		}
+		s.drop(m, req, reason, err)
 		return
 	}
 	s.stats.validated.Add(1)
