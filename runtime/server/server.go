@@ -170,7 +170,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.subs = nil
 	s.mu.Unlock()
 	for _, sub := range subs {
-		_ = sub.Unsubscribe()
+		if sub != nil {
+			_ = sub.Unsubscribe()
+		}
 	}
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()
