@@ -1,0 +1,331 @@
+package starlib
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.starlark.net/lib/json"
+	startime "go.starlark.net/lib/time"
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+
+	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/filter"
+	"github.com/mcorun/mcorun/runtime/message"
+)
+
+// FailError is the error of fail(msg): the playbook stopped itself on purpose. Find it in
+// an evaluation error with errors.As.
+type FailError struct{ Msg string }
+
+// Error returns "fail: " and the message, like the fail of the Starlark spec.
+func (e *FailError) Error() string { return "fail: " + e.Msg }
+
+// Predeclared returns the builtins of a playbook, fresh for one run: discover, rpc, filter,
+// rolling, wait_until, sleep, log, fail, params, args, nodeset, struct and the json and time
+// modules. params and args share state, so use one Predeclared per run (Run does) and
+// never share it between concurrent threads.
+func Predeclared() starlark.StringDict {
+	p := &paramsValue{}
+	return starlark.StringDict{
+		"discover":   starlark.NewBuiltin("discover", discover),
+		"rpc":        starlark.NewBuiltin("rpc", rpc),
+		"filter":     filterFunc{},
+		"rolling":    starlark.NewBuiltin("rolling", rolling),
+		"wait_until": starlark.NewBuiltin("wait_until", waitUntil),
+		"sleep":      starlark.NewBuiltin("sleep", sleep),
+		"log":        starlark.NewBuiltin("log", logBuiltin),
+		"fail":       starlark.NewBuiltin("fail", fail),
+		"params":     starlark.NewBuiltin("params", p.declare),
+		"args":       p,
+		"nodeset":    starlark.NewBuiltin("nodeset", nodesetBuiltin),
+		"struct":     starlark.NewBuiltin("struct", starlarkstruct.Make),
+		"json":       json.Module,
+		"time":       startime.Module,
+	}
+}
+
+func setTimeNow(thread *starlark.Thread, c Clock) {
+	startime.SetNow(thread, func() (time.Time, error) { return c.Now(), nil })
+}
+
+// maxPositional rejects positional arguments beyond a builtin's keyword-only marker.
+func maxPositional(b *starlark.Builtin, args starlark.Tuple, n int) error {
+	if len(args) > n {
+		return fmt.Errorf("%s: got %d positional arguments, want at most %d", b.Name(), len(args), n)
+	}
+	return nil
+}
+
+func filterString(f *Filter) string {
+	if f == nil {
+		return filter.String(message.Filter{})
+	}
+	return filter.String(f.f)
+}
+
+func (a filterArg) message() message.Filter {
+	if a.f == nil {
+		return message.Filter{}
+	}
+	return a.f.f
+}
+
+// discover(filter=None, *, timeout="2s", method="mc", nodes=None, limit=None, collective=None, seed=None)
+func discover(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		flt        filterArg
+		timeout    = Duration(2 * time.Second)
+		method     = "mc"
+		nodes      nodesArg
+		limit      countArg
+		collective string
+		seed       int64
+	)
+	if err := maxPositional(b, args, 1); err != nil {
+		return nil, err
+	}
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "filter?", &flt, "timeout?", &timeout,
+		"method?", &method, "nodes?", &nodes, "limit?", &limit, "collective?", &collective, "seed?", &seed); err != nil {
+		return nil, err
+	}
+	switch method {
+	case "mc":
+	case "nodes":
+		if !nodes.set {
+			return nil, fmt.Errorf("discover: method \"nodes\" needs nodes=")
+		}
+	default:
+		return nil, fmt.Errorf("discover: method: want \"mc\" or \"nodes\", got %q", method)
+	}
+	fleet, err := fleetOf(thread, b.Name())
+	if err != nil {
+		return nil, err
+	}
+	ev := Event{Kind: "discover", Filter: filterString(flt.f)}
+	if nodes.set && nodes.nodes.Len() == 0 {
+		ev.Targets = []string{}
+		loggerOf(thread).Step(ev)
+		return nodes.nodes, nil // an empty list never means "everything"
+	}
+	opts := client.DiscoverOptions{Filter: flt.message(), Timeout: time.Duration(timeout),
+		Collective: collective, Limit: limit.s, LimitSeed: seed}
+	if nodes.set {
+		opts.Nodes = nodes.nodes.IDs()
+	}
+	clock := clockOf(thread)
+	start := clock.Now()
+	ids, err := fleet.Discover(contextOf(thread), opts)
+	ev.Duration = clock.Now().Sub(start)
+	if err != nil {
+		ev.Err = err.Error()
+		loggerOf(thread).Step(ev)
+		return nil, fmt.Errorf("discover: %w", err)
+	}
+	set := NewNodeSet(ids)
+	ev.Targets = set.IDs()
+	loggerOf(thread).Step(ev)
+	return set, nil
+}
+
+// rpc(agent, action, args=None, *, nodes=None, filter=None, timeout=None, batch=None,
+// batch_sleep="1s", limit=None, ttl=60, discovery_timeout=None, collective=None)
+func rpc(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		agent, action string
+		input         starlark.Value = starlark.None
+		nodes         nodesArg
+		flt           filterArg
+		timeout       Duration
+		batch         countArg
+		batchSleep    = Duration(time.Second)
+		limit         countArg
+		ttl           = Duration(60 * time.Second)
+		discTimeout   Duration
+		collective    string
+	)
+	if err := maxPositional(b, args, 3); err != nil {
+		return nil, err
+	}
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "agent", &agent, "action", &action, "args?", &input,
+		"nodes?", &nodes, "filter?", &flt, "timeout?", &timeout, "batch?", &batch, "batch_sleep?", &batchSleep,
+		"limit?", &limit, "ttl?", &ttl, "discovery_timeout?", &discTimeout, "collective?", &collective); err != nil {
+		return nil, err
+	}
+	data := map[string]any{}
+	switch x := input.(type) {
+	case starlark.NoneType:
+	case *starlark.Dict:
+		v, err := FromStarlark(x)
+		if err != nil {
+			return nil, fmt.Errorf("rpc: args: %w", err)
+		}
+		data = v.(map[string]any)
+	default:
+		return nil, fmt.Errorf("rpc: args: want dict, got %s", input.Type())
+	}
+	fleet, err := fleetOf(thread, b.Name())
+	if err != nil {
+		return nil, err
+	}
+	agentDDL, err := fleet.DDL(agent)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: %s: %w", agent, err)
+	}
+	agentDDL.SetInputDefaults(action, data)
+	if err := agentDDL.Validate(action, data); err != nil {
+		return nil, fmt.Errorf("rpc: %s.%s: %w", agent, action, err)
+	}
+	act := agentDDL.Actions[action]
+	ev := Event{Kind: "rpc", Agent: agent, Action: action, Filter: filterString(flt.f), Args: data}
+	logger := loggerOf(thread)
+	if nodes.set && nodes.nodes.Len() == 0 {
+		ev.Targets = []string{}
+		logger.Step(ev)
+		return NewResultSet(&client.Results{Agent: agent, Action: action}, act)
+	}
+	opts := client.CallOptions{Filter: flt.message(), Timeout: time.Duration(timeout),
+		DiscoveryTimeout: time.Duration(discTimeout), Collective: collective, Batch: batch.s,
+		BatchSleep: time.Duration(batchSleep), Limit: limit.s, TTL: time.Duration(ttl)}
+	if nodes.set {
+		opts.Nodes = nodes.nodes.IDs()
+	}
+	clock, ctx := clockOf(thread), contextOf(thread)
+	start := clock.Now()
+	var res *client.Results
+	if dry := dryRunOf(thread); dry != nil && dry(agent, action) {
+		ev.DryRun = true
+		res, err = dryRun(thread, fleet, agentDDL, agent, action, data, opts)
+	} else {
+		res, err = fleet.Call(ctx, agent, action, data, opts)
+	}
+	ev.Duration = clock.Now().Sub(start)
+	if err != nil {
+		ev.Err = err.Error()
+		logger.Step(ev)
+		return nil, fmt.Errorf("rpc: %s.%s: %w", agent, action, err)
+	}
+	ev.Targets = res.Targets
+	for _, r := range res.OK {
+		ev.OK = append(ev.OK, r.Sender)
+	}
+	for _, r := range res.Failed {
+		ev.Failed = append(ev.Failed, r.Sender)
+	}
+	ev.Missing = res.Missing
+	logger.Step(ev)
+	return NewResultSet(res, act)
+}
+
+// dryRun finds the targets for real, logs the call that would be sent and answers it with
+// an ok reply per target whose data holds the DDL output defaults.
+func dryRun(thread *starlark.Thread, fleet Fleet, d *ddl.Agent, agent, action string, data map[string]any,
+	opts client.CallOptions) (*client.Results, error) {
+	targets := opts.Nodes
+	if targets == nil {
+		ids, err := fleet.Discover(contextOf(thread), client.DiscoverOptions{Filter: opts.Filter,
+			Timeout: opts.DiscoveryTimeout, Collective: opts.Collective, Limit: opts.Limit, LimitSeed: opts.LimitSeed})
+		if err != nil {
+			return nil, err
+		}
+		targets = NewNodeSet(ids).IDs()
+	}
+	res := &client.Results{Agent: agent, Action: action, Targets: targets}
+	for _, id := range targets {
+		res.OK = append(res.OK, client.Result{Sender: id, Code: message.OK, Message: "OK", Data: d.Defaults(action)})
+	}
+	loggerOf(thread).Log(fmt.Sprintf("dry run: would call %s.%s on %d nodes", agent, action, len(targets)),
+		map[string]any{"args": data, "nodes": targets})
+	return res, nil
+}
+
+// sleep(duration)
+func sleep(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var d Duration
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "duration", &d); err != nil {
+		return nil, err
+	}
+	if err := sleepFor(thread, time.Duration(d)); err != nil {
+		return nil, fmt.Errorf("sleep: %w", err)
+	}
+	return starlark.None, nil
+}
+
+// log(msg, **fields)
+func logBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var msg starlark.Value
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, nil, 1, &msg); err != nil {
+		return nil, err
+	}
+	text, ok := starlark.AsString(msg)
+	if !ok {
+		text = msg.String()
+	}
+	fields := make(map[string]any, len(kwargs))
+	for _, kv := range kwargs {
+		k, _ := starlark.AsString(kv[0])
+		v, err := FromStarlark(kv[1])
+		if err != nil {
+			v = kv[1].String()
+		}
+		fields[k] = v
+	}
+	loggerOf(thread).Log(text, fields)
+	return starlark.None, nil
+}
+
+// fail(*args, sep=" ")
+func fail(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	sep := " "
+	if err := starlark.UnpackArgs(b.Name(), nil, kwargs, "sep?", &sep); err != nil {
+		return nil, err
+	}
+	parts := make([]string, len(args))
+	for i, v := range args {
+		if s, ok := starlark.AsString(v); ok {
+			parts[i] = s
+		} else {
+			parts[i] = v.String()
+		}
+	}
+	return nil, &FailError{Msg: strings.Join(parts, sep)}
+}
+
+// wait_until(fn, *, timeout="5m", every="5s")
+func waitUntil(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		fn      starlark.Callable
+		timeout = Duration(5 * time.Minute)
+		every   = Duration(5 * time.Second)
+	)
+	if err := maxPositional(b, args, 1); err != nil {
+		return nil, err
+	}
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "fn", &fn, "timeout?", &timeout, "every?", &every); err != nil {
+		return nil, err
+	}
+	if every <= 0 {
+		return nil, errors.New("wait_until: every must be positive")
+	}
+	clock := clockOf(thread)
+	deadline := clock.Now().Add(time.Duration(timeout))
+	for {
+		v, err := starlark.Call(thread, fn, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		if v.Truth() {
+			return v, nil
+		}
+		left := deadline.Sub(clock.Now())
+		if left <= 0 {
+			return nil, fmt.Errorf("wait_until: timed out after %s", time.Duration(timeout))
+		}
+		if err := sleepFor(thread, min(time.Duration(every), left)); err != nil {
+			return nil, fmt.Errorf("wait_until: %w", err)
+		}
+	}
+}

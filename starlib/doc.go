@@ -1,0 +1,75 @@
+// Package starlib is the Starlark side of mcorun: the builtins that playbooks and the REPL
+// call, and the values that replies come back as. It acts on a Fleet (a real MCollective
+// client, a sandbox or a test double) that the caller puts on the thread with SetFleet,
+// along with SetContext, SetClock, SetLogger, SetDryRun and SetArgs. Run executes a
+// playbook with load() support; Predeclared lists the builtins; Table renders values for
+// the REPL.
+//
+// The Starlark API (the playbook contract). Durations are strings such as "2s", time module
+// durations or numbers of seconds; None for an optional argument means its default. Counts
+// marked "N%" take an int or a percentage string.
+//
+//	discover(filter=None, *, timeout="2s", method="mc", nodes=None, limit=None,
+//	         collective=None, seed=None) -> NodeSet
+//	    method "mc" broadcasts; nodes=[...] (or method="nodes") uses the given list. An empty
+//	    nodes list gives an empty NodeSet and never broadcasts. limit is N or "N%", seed
+//	    makes the limit's random choice repeatable.
+//	filter(*words) -> filter                 mco -W: "fact=value" (any fact operator) or a class
+//	filter.fact(name, value, op="==")        ops == != < > <= >= =~; a "/re/" value with == means =~
+//	filter.cls(name)                         class filter, name or "/re/"
+//	filter.identity(*ids)                    identities, ORed as in MCollective
+//	filter.agent(name)
+//	filter.compound(expr)                    mco -S; syntax errors show the column with a caret
+//	    f & g is AND (identity entries stay ORed); a plain string wherever a filter is taken
+//	    means filter(string).
+//	rpc(agent, action, args=None, *, nodes=None, filter=None, timeout=None, batch=None,
+//	    batch_sleep="1s", limit=None, ttl=60, discovery_timeout=None, collective=None) -> ResultSet
+//	    args are checked against the agent's DDL (required inputs' defaults filled in first)
+//	    before anything is sent: "rpc: AGENT.ACTION: <DDL message>". nodes takes a NodeSet, a
+//	    list of identities, one identity or a ResultSet (the nodes that replied); an empty
+//	    list returns an empty ResultSet without a call. batch and limit are N or "N%".
+//	rolling(nodes, step, *, window=1, canaries=0, batch=None, max_failures=0, sleep="0s",
+//	        gate=None) -> RollingReport
+//	    Runs step(batch_nodes) over the nodes in order: first one canary batch of the first
+//	    `canaries` nodes, then batches of `batch` nodes (N or "N%") when given, otherwise
+//	    windows of `window` nodes. step is synchronous Starlark, so window=N runs N nodes per
+//	    step call, one call after another. step returns a ResultSet (its failed and missing
+//	    nodes within the batch count as failures), None (all done) or a bool (False fails
+//	    the whole batch). gate(batch_nodes), when given, runs after each step; a false value
+//	    fails the whole batch and stops. A failed canary stops at once; otherwise rolling
+//	    stops when the failures so far exceed max_failures (a count, or "N%" of all nodes).
+//	    The nodes of batches that did not run are skipped. sleep waits between steps.
+//	wait_until(fn, *, timeout="5m", every="5s") -> fn's first true value
+//	    Raises "wait_until: timed out after 5m0s". Waits stop promptly on thread.Cancel or
+//	    when the thread's context is done.
+//	sleep(duration)
+//	log(msg, **fields)                       a progress line through the Logger
+//	fail(*args, sep=" ")                     stops the playbook with a *FailError
+//	params(**defaults) -> struct             declares the accepted --arg names; each
+//	                                         default's type (int, float, bool, string, list of
+//	                                         strings given comma-separated, time.duration, or
+//	                                         None for a string) types the raw value
+//	args                                     the struct the last params() call settled:
+//	                                         args.window; an error before params() runs
+//	nodeset(ids=()) -> NodeSet
+//	struct(**kwargs), json (encode, decode, indent), time (now, parse_duration, ...)
+//
+// Values:
+//
+//	NodeSet      sorted, deduplicated identities: len, in, iteration, s[i], | & - (with
+//	             NodeSets or lists), ==, hashable; .batches(n) -> [NodeSet], .sample(n,
+//	             seed=None) (repeatable with a seed), .list(); true when non-empty
+//	ResultSet    iteration over Result by sender, len (replies), s[i], "id" in rs; .ok and
+//	             .failed (ResultSets), .missing, .nodes (replied), .targets (NodeSets),
+//	             .all_ok, .agent, .action, .elapsed, .summary(field) -> {value: count},
+//	             .sum(field), .average(field), .get(identity) -> Result or None; true when
+//	             there is at least one reply
+//	Result       .sender, .code, .msg, .ok, .data (frozen dict, DDL defaults filled in),
+//	             .elapsed, r["output"]; true when ok
+//	RollingReport .done .failed .missing .skipped (NodeSets), .ok, .completed, .stopped,
+//	             .total, .batches (structs: index kind nodes done failed missing gate)
+//	filter       printable, comparable, hashable; & combines
+//
+// load() takes paths relative to the loading file and the embedded standard library as
+// "@mcorun//name.star" (see Stdlib).
+package starlib

@@ -1,0 +1,217 @@
+package starlib
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarktest"
+)
+
+// newTestThread returns a thread wired to a fresh fake fleet, clock and logger.
+func newTestThread(t *testing.T) (*starlark.Thread, *fakeFleet, *fakeClock, *fakeLogger) {
+	t.Helper()
+	thread := &starlark.Thread{Name: t.Name(), Print: func(_ *starlark.Thread, msg string) { t.Log(msg) }}
+	f, c, l := newFakeFleet(), newFakeClock(), &fakeLogger{}
+	SetFleet(thread, f)
+	SetClock(thread, c)
+	SetLogger(thread, l)
+	SetContext(thread, context.Background())
+	SetArgs(thread, map[string]string{})
+	return thread, f, c, l
+}
+
+// testOptions are the RunOptions of the Starlark tests: the builtins plus the fake module,
+// and assert.star.
+func testOptions(t *testing.T, f *fakeFleet, c *fakeClock, l *fakeLogger) RunOptions {
+	t.Helper()
+	assert, err := starlarktest.LoadAssertModule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := Predeclared()
+	pre["fake"] = fakeModule(f, c, l)
+	return RunOptions{Predeclared: pre, Modules: map[string]starlark.StringDict{"assert.star": assert}}
+}
+
+// TestStarlark runs every testdata/*.star file against the fake fleet. Files whose name
+// starts with dryrun run with dry-run on for "restart" actions.
+func TestStarlark(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.star")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no testdata/*.star files")
+	}
+	for _, file := range files {
+		if strings.Contains(filepath.ToSlash(file), "/lib/") {
+			continue
+		}
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			thread, f, c, l := newTestThread(t)
+			starlarktest.SetReporter(thread, t)
+			if strings.HasPrefix(filepath.Base(file), "dryrun") {
+				SetDryRun(thread, func(agent, action string) bool { return action == "restart" })
+			}
+			if _, err := Run(thread, file, nil, testOptions(t, f, c, l)); err != nil {
+				var ee *starlark.EvalError
+				if errors.As(err, &ee) {
+					t.Fatal(ee.Backtrace())
+				}
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func runSrc(t *testing.T, thread *starlark.Thread, src string, f *fakeFleet, c *fakeClock, l *fakeLogger) error {
+	t.Helper()
+	_, err := Run(thread, "inline.star", src, testOptions(t, f, c, l))
+	return err
+}
+
+func TestFailError(t *testing.T) {
+	thread, f, c, l := newTestThread(t)
+	err := runSrc(t, thread, "def main():\n    fail('rollout', 'stopped')\nmain()\n", f, c, l)
+	var fe *FailError
+	if !errors.As(err, &fe) {
+		t.Fatalf("errors.As(%v, *FailError) = false", err)
+	}
+	if fe.Msg != "rollout stopped" {
+		t.Errorf("Msg = %q, want %q", fe.Msg, "rollout stopped")
+	}
+	var ee *starlark.EvalError
+	if !errors.As(err, &ee) || !strings.Contains(ee.Backtrace(), "inline.star:2:9") {
+		t.Errorf("backtrace does not point at the fail() line: %v", err)
+	}
+	// fail() inside a rolling step still surfaces as a FailError.
+	thread, f, c, l = newTestThread(t)
+	err = runSrc(t, thread, "rolling(['a'], lambda b: fail('in step'))\n", f, c, l)
+	if !errors.As(err, &fe) || fe.Msg != "in step" {
+		t.Errorf("nested fail: got %v", err)
+	}
+}
+
+// TestCancelWaitUntil cancels a wait_until that sleeps on the real clock from another
+// goroutine and checks that it returns promptly.
+func TestCancelWaitUntil(t *testing.T) {
+	for _, how := range []string{"thread", "context"} {
+		t.Run(how, func(t *testing.T) {
+			thread, f, c, l := newTestThread(t)
+			SetClock(thread, realClock{})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			SetContext(thread, ctx)
+			done := make(chan error, 1)
+			start := time.Now()
+			go func() {
+				done <- runSrc(t, thread, `wait_until(lambda: False, timeout="1h", every="10m")`, f, c, l)
+			}()
+			time.Sleep(50 * time.Millisecond)
+			if how == "thread" {
+				thread.Cancel("interrupted")
+			} else {
+				cancel()
+			}
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("wait_until did not stop within 5s of cancellation")
+			}
+			if err == nil {
+				t.Fatal("wait_until returned no error after cancellation")
+			}
+			if elapsed := time.Since(start); elapsed > 2*time.Second {
+				t.Errorf("cancellation took %v", elapsed)
+			}
+			want := map[string]string{"thread": "cancelled: interrupted", "context": "context canceled"}[how]
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not contain %q", err, want)
+			}
+		})
+	}
+}
+
+func TestMaxExecutionSteps(t *testing.T) {
+	thread, f, c, l := newTestThread(t)
+	thread.SetMaxExecutionSteps(10000)
+	err := runSrc(t, thread, "n = 0\nwhile True:\n    n += 1\n", f, c, l)
+	if err == nil || !strings.Contains(err.Error(), "too many steps") {
+		t.Fatalf("got %v, want too many steps", err)
+	}
+	// The budget also stops a wait_until whose condition never holds.
+	thread, f, c, l = newTestThread(t)
+	thread.SetMaxExecutionSteps(5000)
+	err = runSrc(t, thread, `wait_until(lambda: False, timeout="1000h", every="1s")`, f, c, l)
+	if err == nil || !strings.Contains(err.Error(), "too many steps") {
+		t.Fatalf("got %v, want too many steps", err)
+	}
+}
+
+func TestCheckArgs(t *testing.T) {
+	thread, f, c, l := newTestThread(t)
+	SetArgs(thread, map[string]string{"window": "3"})
+	if err := runSrc(t, thread, "x = 1\n", f, c, l); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckArgs(thread); err == nil || !strings.Contains(err.Error(), `"window"`) {
+		t.Errorf("CheckArgs = %v, want an error naming window", err)
+	}
+	thread, f, c, l = newTestThread(t)
+	SetArgs(thread, map[string]string{"window": "3"})
+	if err := runSrc(t, thread, "params(window=1)\nassert_window = args.window\n", f, c, l); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckArgs(thread); err != nil {
+		t.Errorf("CheckArgs after params() = %v", err)
+	}
+}
+
+func TestEvents(t *testing.T) {
+	thread, f, c, l := newTestThread(t)
+	f.failing["db1"], f.silent["db2"] = true, true
+	if err := runSrc(t, thread, "discover('role=db')\nrpc('rpcutil', 'ping', filter='role=db')\n", f, c, l); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.events) != 2 {
+		t.Fatalf("got %d events, want 2", len(l.events))
+	}
+	d, r := l.events[0], l.events[1]
+	if d.Kind != "discover" || len(d.Targets) != 3 || d.Filter != "fact role=db" {
+		t.Errorf("discover event = %+v", d)
+	}
+	if r.Kind != "rpc" || r.Agent != "rpcutil" || r.Action != "ping" || len(r.Targets) != 3 ||
+		len(r.OK) != 1 || len(r.Failed) != 1 || len(r.Missing) != 1 {
+		t.Errorf("rpc event = %+v", r)
+	}
+}
+
+func TestConvertRoundTrip(t *testing.T) {
+	in := map[string]any{"a": int64(1), "b": []any{"x", 2.5, true, nil}, "c": map[string]any{"d": "e"}}
+	v, err := ToStarlark(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := FromStarlark(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := v.String(), `{"a": 1, "b": ["x", 2.5, True, None], "c": {"d": "e"}}`; got != want {
+		t.Errorf("ToStarlark = %s, want %s", got, want)
+	}
+	if m := out.(map[string]any); m["a"] != int64(1) || m["c"].(map[string]any)["d"] != "e" {
+		t.Errorf("FromStarlark = %#v", out)
+	}
+	if _, err := ToStarlark(struct{}{}); err == nil {
+		t.Error("ToStarlark(struct{}{}) did not fail")
+	}
+	if _, err := FromStarlark(starlark.NewDict(0)); err != nil {
+		t.Error(err)
+	}
+}

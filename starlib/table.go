@@ -1,0 +1,114 @@
+package starlib
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"go.starlark.net/starlark"
+)
+
+// Table renders a NodeSet, ResultSet or RollingReport as a text table, as the REPL prints
+// them. It reports false for other values, which print as their repr.
+func Table(v starlark.Value) (string, bool) {
+	var header []string
+	var rows [][]string
+	var footer string
+	switch x := v.(type) {
+	case *NodeSet:
+		header = []string{"Node"}
+		for _, id := range x.ids {
+			rows = append(rows, []string{id})
+		}
+		footer = fmt.Sprintf("%d nodes", x.Len())
+	case *ResultSet:
+		header, rows = resultRows(x)
+		footer = fmt.Sprintf("%s.%s: %d ok, %d failed, %d missing", x.res.Agent, x.res.Action,
+			len(x.res.OK), len(x.res.Failed), len(x.res.Missing))
+	case *RollingReport:
+		header = []string{"Batch", "Kind", "Nodes", "Done", "Failed", "Missing", "Gate"}
+		for _, b := range x.Batches {
+			gate := "-"
+			if b.Gate != nil {
+				gate = fmt.Sprint(*b.Gate)
+			}
+			rows = append(rows, []string{fmt.Sprint(b.Index), b.Kind, fmt.Sprint(b.Nodes.Len()),
+				fmt.Sprint(b.Done.Len()), fmt.Sprint(b.Failed.Len()), fmt.Sprint(b.Missing.Len()), gate})
+		}
+		footer = strings.TrimSuffix(strings.TrimPrefix(x.String(), "RollingReport("), ")")
+	default:
+		return "", false
+	}
+	var b strings.Builder
+	t := tablewriter.NewWriter(&b)
+	t.Header(header)
+	for _, r := range rows {
+		if err := t.Append(r); err != nil {
+			return "", false
+		}
+	}
+	if err := t.Render(); err != nil {
+		return "", false
+	}
+	b.WriteString(footer)
+	b.WriteByte('\n')
+	return b.String(), true
+}
+
+// resultRows lays out a ResultSet: one row per reply and per missing node, with a column per
+// output (titled by its DDL display name when known).
+func resultRows(rs *ResultSet) ([]string, [][]string) {
+	fields := map[string]bool{}
+	for _, r := range rs.all {
+		for _, k := range r.data.Keys() {
+			if s, ok := k.(starlark.String); ok {
+				fields[string(s)] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	header := []string{"Node", "Status"}
+	for _, n := range names {
+		title := n
+		if rs.outputs != nil {
+			if o := rs.outputs.Output[n]; o != nil && o.DisplayAs != "" {
+				title = o.DisplayAs
+			}
+		}
+		header = append(header, title)
+	}
+	var rows [][]string
+	for _, r := range rs.all {
+		status := "ok"
+		if !r.r.OK() {
+			status = fmt.Sprintf("%d: %s", r.r.Code, r.r.Message)
+		}
+		row := []string{r.r.Sender, status}
+		for _, n := range names {
+			v, ok := r.field(n)
+			cell := ""
+			if ok && v != starlark.None {
+				if s, isStr := starlark.AsString(v); isStr {
+					cell = s
+				} else {
+					cell = v.String()
+				}
+			}
+			row = append(row, cell)
+		}
+		rows = append(rows, row)
+	}
+	for _, id := range rs.res.Missing {
+		row := []string{id, "no reply"}
+		for range names {
+			row = append(row, "")
+		}
+		rows = append(rows, row)
+	}
+	return header, rows
+}
