@@ -41,6 +41,19 @@ type DiscoverOptions struct {
 	Collective string        // default: the main collective
 	Limit      string        // "N" or "N%"; empty for all
 	LimitSeed  int64         // 0 picks the first N; otherwise a seeded random choice
+
+	// The completion rule (see the package doc). Zero values mean the defaults.
+	Expect      []string      // stop as soon as every one of these identities replied
+	WaitFull    bool          // wait the whole timeout, as mco does
+	MinWait     time.Duration // least time to wait; default 300ms
+	QuietFloor  time.Duration // least quiet window; default 100ms
+	QuietFactor float64       // quiet window per slowest reply latency; default 2
+}
+
+// PingReply is one node's answer to a discovery ping.
+type PingReply struct {
+	Sender  string
+	Elapsed time.Duration // from publishing the ping to receiving the reply
 }
 
 // CallOptions are per-call RPC settings. The zero value discovers with the filter and waits
@@ -52,7 +65,7 @@ type CallOptions struct {
 	DiscoveryTimeout time.Duration
 	Collective       string
 	Batch            string        // "N" or "N%"; empty for no batching
-	BatchSleep       time.Duration // between batches; default 1s
+	BatchSleep       time.Duration // between batches; default 1s, negative for none
 	Limit            string        // "N" or "N%"
 	LimitSeed        int64
 	TTL              time.Duration // request TTL; default 60s

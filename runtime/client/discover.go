@@ -1,0 +1,217 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mcorun/mcorun/runtime/message"
+)
+
+// The completion rule's defaults; the package doc explains them.
+const (
+	DefaultMinWait     = 300 * time.Millisecond
+	DefaultQuietFloor  = 100 * time.Millisecond
+	DefaultQuietFactor = 2.0
+)
+
+// discoveryAgent is the agent that answers mc discovery pings.
+const discoveryAgent = "discovery"
+
+// completion decides when discovery has heard every node it is going to hear.
+type completion struct {
+	start   time.Time
+	timeout time.Duration
+	minWait time.Duration
+	floor   time.Duration
+	factor  float64
+	full    bool
+
+	last    time.Time     // arrival of the latest reply, start before any
+	slowest time.Duration // the largest reply latency so far
+}
+
+func newCompletion(start time.Time, timeout time.Duration, o DiscoverOptions) *completion {
+	c := &completion{
+		start: start, timeout: timeout, last: start, full: o.WaitFull,
+		minWait: o.MinWait, floor: o.QuietFloor, factor: o.QuietFactor,
+	}
+	if c.minWait <= 0 {
+		c.minWait = DefaultMinWait
+	}
+	if c.floor <= 0 {
+		c.floor = DefaultQuietFloor
+	}
+	if c.factor <= 0 {
+		c.factor = DefaultQuietFactor
+	}
+	return c
+}
+
+// observe records a reply that arrived at at.
+func (c *completion) observe(at time.Time) {
+	if at.After(c.last) {
+		c.last = at
+	}
+	c.slowest = max(c.slowest, at.Sub(c.start))
+}
+
+// quiet is the current quiet window.
+func (c *completion) quiet() time.Duration {
+	return max(c.floor, time.Duration(c.factor*float64(c.slowest)))
+}
+
+// deadline is when discovery stops unless another reply arrives first: never before minWait,
+// never after the timeout, otherwise one quiet window after the latest reply.
+func (c *completion) deadline() time.Time {
+	hard := c.start.Add(c.timeout)
+	if c.full {
+		return hard
+	}
+	d := c.start.Add(c.minWait)
+	if q := c.last.Add(c.quiet()); q.After(d) {
+		d = q
+	}
+	if d.After(hard) {
+		return hard
+	}
+	return d
+}
+
+// collect feeds the waiter's replies to handle until handle reports done, deadline() passes,
+// ctx ends or the Client closes. deadline is asked again after every batch of replies.
+func (c *Client) collect(ctx context.Context, w *waiter, deadline func() time.Time, handle func(inbound) bool) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		wait := deadline().Sub(c.opts.Now())
+		if wait <= 0 {
+			return nil
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.done:
+			return ErrClosed
+		case <-timer.C:
+		case <-w.notify:
+			for _, in := range w.take() {
+				if handle(in) {
+					return nil
+				}
+			}
+		}
+	}
+}
+
+// discoveryTimeout is the upper bound of one discovery.
+func (c *Client) discoveryTimeout(explicit time.Duration, f message.Filter) time.Duration {
+	t := explicit
+	if t <= 0 {
+		t = c.opts.DiscoveryTimeout
+	}
+	return t + dataTimeout(f)
+}
+
+// Discover returns the identities of the nodes matching opts.Filter, sorted and
+// deduplicated, using mc discovery and the completion rule of the package doc. With
+// opts.Nodes it sends nothing and returns that list. An empty fleet is an empty list, not an
+// error.
+func (c *Client) Discover(ctx context.Context, opts DiscoverOptions) ([]string, error) {
+	if len(opts.Nodes) > 0 {
+		return pickLimit(sortedUnique(opts.Nodes), opts.Limit, opts.LimitSeed)
+	}
+	replies, err := c.ping(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("discover: %w", err)
+	}
+	nodes := make([]string, len(replies))
+	for i, r := range replies {
+		nodes[i] = r.Sender
+	}
+	return pickLimit(nodes, opts.Limit, opts.LimitSeed)
+}
+
+// Ping sends the discovery agent's ping with opts.Filter and returns each reply with its
+// round-trip time, sorted by sender. It stops by the completion rule of the package doc. With
+// opts.Nodes it pings just those nodes, directed, and stops once all of them answered.
+func (c *Client) Ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, error) {
+	replies, err := c.ping(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("ping: %w", err)
+	}
+	if opts.Limit == "" {
+		return replies, nil
+	}
+	nodes := make([]string, len(replies))
+	for i, r := range replies {
+		nodes[i] = r.Sender
+	}
+	keep, err := pickLimit(nodes, opts.Limit, opts.LimitSeed)
+	if err != nil {
+		return nil, fmt.Errorf("ping: %w", err)
+	}
+	return slices.DeleteFunc(replies, func(r PingReply) bool { _, found := slices.BinarySearch(keep, r.Sender); return !found }), nil
+}
+
+// ping runs one discovery round and returns the replies sorted by sender.
+func (c *Client) ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, error) {
+	body, err := message.EncodeBody("ping")
+	if err != nil {
+		return nil, fmt.Errorf("encode ping: %w", err)
+	}
+	collective := c.collective(opts.Collective)
+	id := newRequestID()
+	nodes := sortedUnique(opts.Nodes)
+	expect := sortedUnique(opts.Expect)
+	f := opts.Filter
+	if len(nodes) > 0 {
+		f = message.Filter{}
+		expect = nodes
+	}
+	o := outgoing{
+		req:   c.newRequest(id, collective, discoveryAgent, f, body, c.opts.TTL),
+		dests: destinations(collective, discoveryAgent, len(nodes) > 0, nodes),
+		ttl:   c.opts.TTL,
+	}
+	w, done, err := c.register(id)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	start := c.opts.Now()
+	if err := c.send(ctx, o); err != nil {
+		return nil, err
+	}
+	comp := newCompletion(start, c.discoveryTimeout(opts.Timeout, f), opts)
+	seen := map[string]time.Duration{}
+	want := len(expect)
+	err = c.collect(ctx, w, comp.deadline, func(in inbound) bool {
+		if in.rep.SenderAgent != "" && in.rep.SenderAgent != discoveryAgent {
+			return false
+		}
+		if _, dup := seen[in.rep.SenderID]; dup {
+			return false
+		}
+		comp.observe(in.at)
+		seen[in.rep.SenderID] = in.at.Sub(start)
+		if _, found := slices.BinarySearch(expect, in.rep.SenderID); found {
+			want--
+		}
+		return len(expect) > 0 && want == 0
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PingReply, 0, len(seen))
+	for s, e := range seen {
+		out = append(out, PingReply{Sender: s, Elapsed: e})
+	}
+	slices.SortFunc(out, func(a, b PingReply) int { return strings.Compare(a.Sender, b.Sender) })
+	c.log.Debug("client: discovery done", "requestid", id, "nodes", len(out),
+		"elapsed", c.opts.Now().Sub(start), "slowest", comp.slowest)
+	return out, nil
+}
