@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+const findUsage = `Usage:
+  mcorun find [filters] [flags]
+
+Discovers the nodes that match the filters and prints their identities, one a
+line, sorted. With -v it also reports the discovery on stderr, like mco find.
+
+Examples:
+  mcorun find
+  mcorun find -C apache -F environment=prod
+  mcorun find -I /^web/ -v
+  mcorun find -S 'fstat("/etc/motd").size>0' --json
+`
+
+func findCommand() *command {
+	return &command{name: "find", summary: "list the nodes that match the filters", usage: findUsage, run: runFind}
+}
+
+func runFind(ctx context.Context, e *env, args []string) int {
+	var c commonFlags
+	fs := newFlagSet("find", &c)
+	if done, err := parseFlags(e, fs, findUsage, args); done {
+		return exitOK
+	} else if err != nil {
+		return usageErr(e, "find", err)
+	}
+	if fs.NArg() > 0 {
+		return usageErr(e, "find", fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	s, code, ok := prepare(e, "find", &c)
+	if !ok {
+		return code
+	}
+	fl, closeFn, code, ok := s.connect(ctx)
+	if !ok {
+		return code
+	}
+	defer closeFn()
+	start := time.Now()
+	nodes, err := fl.Discover(ctx, c.discoverOptions(s.filter, s.nodes))
+	if err != nil {
+		return s.fail(fmt.Errorf("discovery: %w", err))
+	}
+	elapsed := time.Since(start)
+	if c.json {
+		if nodes == nil {
+			nodes = []string{}
+		}
+		doc := struct {
+			Nodes       []string `json:"nodes"`
+			DiscoveryMS float64  `json:"discovery_ms"`
+		}{nodes, round2(ms(elapsed))}
+		if err := writeJSON(e.stdout, doc); err != nil {
+			return s.fail(err)
+		}
+	} else {
+		if c.verbose {
+			fmt.Fprintln(e.stderr)
+		}
+		for _, n := range nodes {
+			fmt.Fprintln(e.stdout, n)
+		}
+		if c.verbose {
+			fmt.Fprintf(e.stderr, "\nDiscovered %d nodes in %.2f seconds using the %s discovery plugin\n", len(nodes), elapsed.Seconds(), discoveryMethod(s.nodes))
+		}
+	}
+	if len(nodes) == 0 {
+		return exitNothingDiscovered
+	}
+	return exitOK
+}
+
+// discoveryMethod names the discovery method as mco does: mc broadcasts, flatfile and
+// stdin read a given list.
+func discoveryMethod(nodes []string) string {
+	if nodes != nil {
+		return "flatfile"
+	}
+	return "mc"
+}

@@ -1,0 +1,154 @@
+// Command mcorun is an MCollective 2.12 wire-compatible fleet tool. Its verbs (ping, find,
+// inventory, rpc, plugin doc) take mco's flags and print mco's layouts; see mcorun --help.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+)
+
+// command is one verb of the command line.
+type command struct {
+	name    string // the verb, e.g. "ping"
+	summary string // one line for mcorun --help
+	usage   string // the verb's own help: synopsis, description and examples
+	run     func(ctx context.Context, e *env, args []string) int
+	hidden  bool // left out of mcorun --help
+}
+
+// commandTable lists every verb mcorun knows. This is the extension point: a new verb (the
+// playbook commands run, check, test and repl) is a file with a constructor returning a
+// *command, added to this list. A first argument that is not a verb but names a file is
+// handed to the "run" command when one is listed.
+func commandTable() []*command {
+	return []*command{
+		pingCommand(),
+		findCommand(),
+		inventoryCommand(),
+		rpcCommand(),
+		pluginCommand(),
+	}
+}
+
+// env is what a command needs from the process: its streams, environment and how to reach
+// the fleet. Tests build their own.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+	home   string
+	// stdoutTTY and stderrTTY say whether the streams are terminals (color, progress bar).
+	stdoutTTY bool
+	stderrTTY bool
+	// connect opens a client to the fleet the config describes.
+	connect connectFunc
+}
+
+func main() {
+	home, _ := os.UserHomeDir()
+	e := &env{
+		stdin:     os.Stdin,
+		stdout:    os.Stdout,
+		stderr:    os.Stderr,
+		getenv:    os.Getenv,
+		home:      home,
+		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+		connect:   connectBroker,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, e, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches args to a verb and returns the exit code.
+func run(ctx context.Context, e *env, args []string) int {
+	cmds := commandTable()
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, topUsage(cmds))
+		return exitUsage
+	}
+	verb := args[0]
+	switch verb {
+	case "-h", "--help", "help":
+		if len(args) > 1 && verb == "help" {
+			if c := lookup(cmds, args[1]); c != nil {
+				fmt.Fprint(e.stdout, c.usage)
+				return exitOK
+			}
+		}
+		fmt.Fprint(e.stdout, topUsage(cmds))
+		return exitOK
+	}
+	if c := lookup(cmds, verb); c != nil {
+		return c.run(ctx, e, args[1:])
+	}
+	if looksLikePlaybook(verb) {
+		if c := lookup(cmds, "run"); c != nil {
+			return c.run(ctx, e, args)
+		}
+		fmt.Fprintf(e.stderr, "mcorun: %s: playbooks are not supported yet\n", verb)
+		return exitUsage
+	}
+	fmt.Fprintf(e.stderr, "mcorun: unknown command %q\nRun 'mcorun --help' for the list of commands.\n", verb)
+	return exitUsage
+}
+
+func lookup(cmds []*command, name string) *command {
+	for _, c := range cmds {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// looksLikePlaybook reports whether a first argument names a playbook file rather than a verb.
+func looksLikePlaybook(arg string) bool {
+	if strings.HasSuffix(arg, ".star") {
+		return true
+	}
+	if strings.ContainsRune(arg, '/') {
+		_, err := os.Stat(arg)
+		return err == nil
+	}
+	return false
+}
+
+func topUsage(cmds []*command) string {
+	var b strings.Builder
+	b.WriteString(`mcorun: an MCollective 2.12 compatible fleet tool.
+
+Usage:
+  mcorun COMMAND [flags] [arguments]
+
+Commands:
+`)
+	sorted := append([]*command(nil), cmds...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
+	for _, c := range sorted {
+		if !c.hidden {
+			fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
+		}
+	}
+	b.WriteString(`
+Run 'mcorun COMMAND --help' for a command's flags and examples.
+
+The configuration is read from --config, else ~/.mcollective, else
+/etc/mcollective/client.cfg. MCOLLECTIVE_PSK, STOMP_USER and STOMP_PASSWORD
+override the file as they do for mco.
+
+`)
+	b.WriteString(exitHelp)
+	return b.String()
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/mcorun/mcorun/runtime/config"
+	"github.com/mcorun/mcorun/runtime/message"
+)
+
+// session is a verb's parsed setup: everything checked before anything is sent.
+type session struct {
+	e      *env
+	verb   string
+	flags  *commonFlags
+	cfg    *config.Config
+	filter message.Filter
+	nodes  []string // from --nodes; nil means discover
+	color  colorizer
+}
+
+// prepare loads the config, builds the filter and reads --nodes. A failure is a usage or
+// config error: it has been printed and code is the exit code.
+func prepare(e *env, verb string, c *commonFlags) (s *session, code int, ok bool) {
+	if err := c.check(); err != nil {
+		return nil, usageErr(e, verb, err), false
+	}
+	f, err := c.buildFilter()
+	if err != nil {
+		return nil, usageErr(e, verb, err), false
+	}
+	nodes, err := readNodes(e, c.nodesFile)
+	if err != nil {
+		return nil, usageErr(e, verb, err), false
+	}
+	cfg, err := loadConfig(e, c)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mcorun %s: %v\n", verb, err)
+		return nil, exitUsage, false
+	}
+	s = &session{e: e, verb: verb, flags: c, cfg: cfg, filter: f, nodes: nodes}
+	s.color = colorizer{on: e.stdoutTTY && e.getenv("NO_COLOR") == "" && cfg.Color && !c.json}
+	return s, 0, true
+}
+
+// connect opens the fleet client; on failure it prints the error and returns its exit code.
+func (s *session) connect(ctx context.Context) (fleet, func(), int, bool) {
+	for _, w := range s.cfg.Warnings {
+		if s.flags.verbose {
+			fmt.Fprintf(s.e.stderr, "mcorun: warning: %s\n", w)
+		}
+	}
+	fl, closeFn, err := s.e.connect(ctx, s.cfg, newLogger(s.e.stderr, s.flags.verbose))
+	if err != nil {
+		return nil, nil, s.fail(err), false
+	}
+	return fl, closeFn, 0, true
+}
+
+// fail prints err and returns its exit code: the usage code for config errors, else 1.
+func (s *session) fail(err error) int {
+	fmt.Fprintf(s.e.stderr, "mcorun %s: %v\n", s.verb, err)
+	if errors.Is(err, errConfig) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// discoveryTimeout is the discovery upper bound shown to the user, in whole seconds.
+func (s *session) discoveryTimeout() int {
+	if d := time.Duration(s.flags.discoveryTimeout); d > 0 {
+		return int((d + time.Second - 1) / time.Second)
+	}
+	if s.cfg.DiscoveryTimeout > 0 {
+		return s.cfg.DiscoveryTimeout
+	}
+	return 2
+}
+
+// progress returns a progress bar for total replies, or nil when there should be none:
+// not on a terminal, with --np or with --json.
+func (s *session) progress(total int) *progressbar.ProgressBar {
+	if !s.e.stderrTTY || s.flags.noProgress || s.flags.json || total == 0 {
+		return nil
+	}
+	return progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(s.e.stderr),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetWidth(60),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionEnableColorCodes(s.color.on),
+		progressbar.OptionThrottle(50*time.Millisecond),
+	)
+}
+
+// colorizer wraps text in ANSI colors when on; NO_COLOR or a non-terminal turns it off.
+type colorizer struct{ on bool }
+
+func (c colorizer) wrap(code, s string) string {
+	if !c.on || s == "" {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+func (c colorizer) red(s string) string    { return c.wrap("31", s) }
+func (c colorizer) green(s string) string  { return c.wrap("32", s) }
+func (c colorizer) yellow(s string) string { return c.wrap("33", s) }
+func (c colorizer) bold(s string) string   { return c.wrap("1", s) }
+
+// ms formats a duration in milliseconds as mco does.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// writeJSON writes v as one indented JSON document.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
