@@ -38,7 +38,7 @@ func TestFlagParsing(t *testing.T) {
 	if fs.NArg() != 2 {
 		t.Errorf("args = %v", fs.Args())
 	}
-	o := c.callOptions(c.mustFilter(t), []string{"a"})
+	o := c.callOptions(c.mustFilter(t), []string{"a"}, true)
 	if o.Batch != "10%" || o.Limit != "2" || o.Collective != "sub" || o.Timeout != 1500*time.Millisecond {
 		t.Errorf("call options = %+v", o)
 	}

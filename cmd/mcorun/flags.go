@@ -271,11 +271,20 @@ func (c *commonFlags) discoverOptions(f message.Filter, nodes []string) client.D
 	}
 }
 
-// callOptions builds the per-call RPC options for an already discovered node set.
-func (c *commonFlags) callOptions(f message.Filter, nodes []string) client.CallOptions {
+// callOptions builds the per-call RPC options for an already discovered node set. Nodes from
+// --nodes are called directly; discovered ones are routed as mco routes them (directed up to the
+// direct addressing threshold, else broadcast with the filter).
+func (c *commonFlags) callOptions(f message.Filter, nodes []string, given bool) client.CallOptions {
+	var direct, discovered []string
+	if given {
+		direct = nodes
+	} else {
+		discovered = nodes
+	}
 	return client.CallOptions{
 		Filter:           f,
-		Nodes:            nodes,
+		Nodes:            direct,
+		Discovered:       discovered,
 		Timeout:          time.Duration(c.timeout),
 		DiscoveryTimeout: time.Duration(c.discoveryTimeout),
 		Collective:       c.collective,

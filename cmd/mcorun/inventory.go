@@ -46,7 +46,7 @@ func runInventory(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	defer closeFn()
-	opts := c.callOptions(s.filter, []string{node})
+	opts := c.callOptions(s.filter, []string{node}, true)
 	stats, code, ok := callOne(ctx, s, fl, "daemon_stats", node, opts)
 	if !ok {
 		return code

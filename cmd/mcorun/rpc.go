@@ -110,7 +110,7 @@ func runRPC(ctx context.Context, e *env, args []string) int {
 		return exitNothingDiscovered
 	}
 
-	opts := c.callOptions(s.filter, nodes)
+	opts := c.callOptions(s.filter, nodes, len(s.nodes) > 0)
 	bar := s.progress(len(nodes))
 	if bar != nil {
 		opts.OnReply = func(client.Result) { _ = bar.Add(1) }

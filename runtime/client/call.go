@@ -68,6 +68,10 @@ func (c *Client) call(ctx context.Context, agent, action string, args map[string
 		if targets, err = pickLimit(sortedUnique(opts.Nodes), opts.Limit, opts.LimitSeed); err != nil {
 			return nil, err
 		}
+	case len(opts.Discovered) > 0:
+		if targets, err = pickLimit(sortedUnique(opts.Discovered), opts.Limit, opts.LimitSeed); err != nil {
+			return nil, err
+		}
 	case opts.FireAndForget && !forced:
 		// mco's fire_and_forget_request: a broadcast with the filter, no discovery.
 	default:

@@ -59,8 +59,12 @@ type PingReply struct {
 // CallOptions are per-call RPC settings. The zero value discovers with the filter and waits
 // the DDL timeout plus the discovery time.
 type CallOptions struct {
-	Filter           message.Filter
-	Nodes            []string      // call these nodes directly; no discovery
+	Filter message.Filter
+	Nodes  []string // call these nodes directly; no discovery
+	// Discovered are nodes the caller already discovered with Filter: no discovery is sent,
+	// and the request is routed as mco routes a discovered set (directed up to the direct
+	// addressing threshold with the full filter, else one broadcast). Nodes takes precedence.
+	Discovered       []string
 	Timeout          time.Duration // reply timeout; default the DDL timeout plus discovery time
 	DiscoveryTimeout time.Duration
 	Collective       string
