@@ -1,0 +1,99 @@
+package playbook
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mcorun/mcorun/runtime/playbook/fleettest"
+)
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "lib.star"), []byte("def helper():\n    pass\nLIMIT = 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		src  string
+		args map[string]string
+		want []string // diagnostics, without the file name
+	}{
+		{name: "clean", src: `load("lib.star", "helper", "LIMIT")
+load("@mcorun//fleet.star", "outliers")
+p = params(window = 5)
+rs = rpc("rpcutil", "get_fact", {"fact": "os"}, nodes = discover())
+rpc("service", "restart", {"service": "nginx"})
+x = {"service": "nginx"}
+rpc("service", "restart", x)
+rpc(agent = "rpcutil", action = "ping")
+print(args.window, p.window)
+`, args: map[string]string{"window": "3"}},
+		{name: "syntax error", src: "x = 1\ny = x +\n", want: []string{"2:8: got newline, want primary expression"}},
+		{name: "unknown names", src: "discovr()\nrpc('rpcutil', 'ping')\ny = z + 1\n",
+			want: []string{"1:1: undefined: discovr", "3:5: undefined: z"}},
+		{name: "unknown agent", src: "rpc('nosuch', 'ping')\n",
+			want: []string{`1:5: rpc: unknown agent "nosuch": no DDL for agent "nosuch"`}},
+		{name: "unknown action", src: "rpc('rpcutil', 'pong')\n",
+			want: []string{`1:16: rpc: agent rpcutil has no action "pong" (actions: agent_inventory, collective_info, daemon_stats, get_config_item, get_data, get_fact, get_facts, inventory, ping)`}},
+		{name: "bad literal args", src: `rpc("service", "restart", {"service": "NGINX!"})
+rpc("service", "restart", {"servce": "nginx"})
+rpc("service", "status", {"service": 5}, nodes = ["web1"])
+rpc("rpcutil", "get_fact")
+`, want: []string{
+			`1:39: rpc: service.restart: Cannot validate input service: value should match ^[a-z]+$`,
+			`2:27: rpc: service.restart: Action restart needs a service argument`,
+			`2:28: rpc: service.restart: input "servce" is not declared in the DDL (inputs: service)`,
+			`3:38: rpc: service.status: Cannot validate input service: value should be a string`,
+			`4:1: rpc: rpcutil.get_fact: Action get_fact needs a fact argument`,
+		}},
+		{name: "shadowed rpc is not checked", src: "def rpc(a, b):\n    return a\nrpc('nosuch', 'x')\n"},
+		{name: "unknown arg", src: "p = params(window = 5)\n", args: map[string]string{"windw": "1"},
+			want: []string{`1:5: params: unknown arg "windw" (declared: window)`}},
+		{name: "ill-typed arg", src: "p = params(window = 5)\n", args: map[string]string{"window": "x"},
+			want: []string{`1:5: params: arg "window": want int, got "x"`}},
+		{name: "arg without params", src: "print(1)\n", args: map[string]string{"window": "1"},
+			want: []string{`1:1: unknown arg "window": the playbook declares no params()`}},
+		{name: "undeclared args attribute", src: "p = params(window = 5)\nprint(args.windw)\n",
+			want: []string{`2:12: args.windw: params() declares no "windw"`}},
+		{name: "bad loads", src: `load("missing.star", "x")
+load("lib.star", "nothelper")
+load("@mcorun//nosuch.star", "y")
+load("@other//a.star", "z")
+`, want: []string{
+			`1:6: load: "missing.star": open`,
+			`2:19: load: lib.star does not define nothelper`,
+			`3:6: load: no standard module "@mcorun//nosuch.star"`,
+			`4:6: load: unknown repository in "@other//a.star": only @mcorun// is known`,
+		}},
+	}
+	fleet := fleettest.New()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(dir, "pb.star")
+			diags := Check(file, []byte(tt.src), fleet.DDL, tt.args)
+			if len(diags) != len(tt.want) {
+				t.Fatalf("got %d diagnostics, want %d:\n%v", len(diags), len(tt.want), diags)
+			}
+			for i, d := range diags {
+				if got := d.String(); !strings.HasPrefix(got, file+":"+tt.want[i]) {
+					t.Errorf("diagnostic %d:\n got %s\nwant %s:%s", i, got, file, tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestCheckReadsFile(t *testing.T) {
+	d := Check(filepath.Join(t.TempDir(), "none.star"), nil, nil, nil)
+	if len(d) != 1 || !strings.Contains(d[0].String(), "none.star:1:1: open") {
+		t.Errorf("%v", d)
+	}
+	// without a DDL function the built-in DDLs are known
+	f := filepath.Join(t.TempDir(), "pb.star")
+	if d := Check(f, []byte("rpc('rpcutil', 'ping')\nrpc('nosuch', 'status')\n"), nil, nil); len(d) != 1 ||
+		!strings.Contains(d[0].Msg, `unknown agent "nosuch"`) {
+		t.Errorf("%v", d)
+	}
+}

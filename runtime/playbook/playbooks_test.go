@@ -1,0 +1,149 @@
+package playbook
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mcorun/mcorun/runtime/playbook/fleettest"
+)
+
+// runPlaybook runs one file of playbooks/ on a fleettest fleet.
+func runPlaybook(t *testing.T, name string, fleet *fleettest.Fleet, o Options) run {
+	t.Helper()
+	o.File = filepath.Join("..", "..", "playbooks", name)
+	if fleet == nil {
+		fleet = fleettest.New()
+	}
+	o.Fleet = fleet
+	if o.ReportFile == "" {
+		o.ReportFile = filepath.Join(t.TempDir(), "report.json")
+	}
+	return runSource(t, context.Background(), "", o)
+}
+
+func wantLines(t *testing.T, got string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("output lacks %q:\n%s", w, got)
+		}
+	}
+}
+
+func TestPlaybooksCheck(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "playbooks", "*.star"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no playbooks: %v", err)
+	}
+	fleet := fleettest.New()
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(src), "# "+filepath.Base(f)+": ") {
+			t.Errorf("%s: no header comment naming the file", f)
+		}
+		if d := Check(f, src, fleet.DDL, nil); len(d) != 0 {
+			t.Errorf("%s: %v", f, d)
+		}
+	}
+}
+
+func TestInventoryReport(t *testing.T) {
+	fleet := fleettest.New()
+	fleet.Silence("app1")
+	r := runPlaybook(t, "inventory_report.star", fleet, Options{})
+	if r.ExitCode != ExitOK {
+		t.Fatalf("exit %d: %s", r.ExitCode, r.stderr)
+	}
+	wantLines(t, r.stdout,
+		"Inventory of 8 nodes (7 answered)\n",
+		"Roles (role):\n  web  4\n  db   3\n",
+		"Operating systems (os):\n  Debian  6\n  RedHat  1\n",
+		"Classes:\n  base          7\n  web::nginx    4\n  db::postgres  3\n",
+		"No inventory from: app1\n")
+	rep := readReport(t, r.report)
+	if len(rep.Steps) != 2 || rep.Steps[1].Action != "inventory" || len(rep.Steps[1].Missing) != 1 {
+		t.Errorf("steps %+v", rep.Steps)
+	}
+
+	r = runPlaybook(t, "inventory_report.star", fleet, Options{Args: map[string]string{"strict": "true", "filter": "base"}})
+	if r.ExitCode != ExitOK {
+		t.Errorf("strict, every base node answers: exit %d: %s", r.ExitCode, r.stderr)
+	}
+	r = runPlaybook(t, "inventory_report.star", fleet, Options{Args: map[string]string{"strict": "yes"}})
+	if r.ExitCode != ExitFailed || !strings.Contains(r.stderr, "fail: 1 of 8 nodes gave no inventory") {
+		t.Errorf("strict with a silent node: exit %d: %s", r.ExitCode, r.stderr)
+	}
+}
+
+func TestFactOutliers(t *testing.T) {
+	fleet := fleettest.New()
+	fleet.Fail("web4")
+	r := runPlaybook(t, "fact_outliers.star", fleet, Options{})
+	if r.ExitCode != ExitOK {
+		t.Fatalf("exit %d: %s", r.ExitCode, r.stderr)
+	}
+	wantLines(t, r.stdout, `os: "Debian" on 6 of 8 nodes`, `outlier db3: os="RedHat"`, "no answer: web4")
+	wantLines(t, r.stderr, "fact outliers fact=os majority=Debian outliers=1 silent=1")
+
+	r = runPlaybook(t, "fact_outliers.star", nil, Options{Args: map[string]string{"fact": "role", "filter": "base", "strict": "true"}})
+	if r.ExitCode != ExitFailed || !strings.Contains(r.stderr, `3 nodes differ from role="web": db1, db2, db3`) {
+		t.Errorf("strict: exit %d: %s\n%s", r.ExitCode, r.stdout, r.stderr)
+	}
+}
+
+func TestCanaryRollout(t *testing.T) {
+	args := map[string]string{"filter": "role=web", "input": "service=nginx", "window": "2", "canaries": "1",
+		"health_fact": "os", "health_value": "Debian"}
+	r := runPlaybook(t, "canary_rollout.star", nil, Options{Args: args})
+	if r.ExitCode != ExitOK {
+		t.Fatalf("exit %d: %s\n%s", r.ExitCode, r.stdout, r.stderr)
+	}
+	wantLines(t, r.stdout, "canary 1: 1 nodes, 1 done, 0 failed, 0 missing, gate True",
+		"batch 2: 2 nodes, 2 done", "batch 3: 1 nodes, 1 done",
+		"RollingReport(ok; 4 done, 0 failed, 0 missing, 0 skipped in 3 batches)")
+	var restarted []string
+	for _, c := range r.fleet.Calls() {
+		if c.Action == "restart" {
+			restarted = append(restarted, strings.Join(c.Nodes, "+"))
+			if c.Args["service"] != "nginx" {
+				t.Errorf("restart args %v", c.Args)
+			}
+		}
+	}
+	if strings.Join(restarted, " ") != "web1 web2+web3 web4" {
+		t.Errorf("restarts %v", restarted)
+	}
+
+	// a node that stops answering after its step fails the gate and stops the rollout
+	fleet := fleettest.New()
+	fleet.Fail("web3")
+	r = runPlaybook(t, "canary_rollout.star", fleet, Options{Args: args})
+	if r.ExitCode != ExitFailed || !strings.Contains(r.stderr, "fail: rollout stopped") {
+		t.Fatalf("exit %d: %s\n%s", r.ExitCode, r.stdout, r.stderr)
+	}
+	wantLines(t, r.stdout, "skipped: web4")
+
+	// a dry run pings for real and sends no restart
+	r = runPlaybook(t, "canary_rollout.star", nil, Options{Args: args, DryRun: true})
+	if r.ExitCode != ExitOK {
+		t.Fatalf("dry run: exit %d: %s", r.ExitCode, r.stderr)
+	}
+	for _, c := range r.fleet.Calls() {
+		if c.Action == "restart" {
+			t.Errorf("dry run sent %v", c)
+		}
+	}
+	wantLines(t, r.stderr, "dry run: would call service.restart on 1 nodes", "rpc rpcutil.ping  targets=2 ok=2")
+
+	// a bad --arg is refused before anything is sent
+	r = runPlaybook(t, "canary_rollout.star", nil, Options{Args: map[string]string{"window": "two"}})
+	if r.ExitCode != ExitUsage || len(r.fleet.Calls()) != 0 {
+		t.Errorf("bad window: exit %d, %d calls: %s", r.ExitCode, len(r.fleet.Calls()), r.stderr)
+	}
+}

@@ -1,0 +1,144 @@
+package playbook
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/starlib"
+)
+
+// FormatStep renders one call event as a progress line, for example
+//
+//	rpc puppet.runonce  targets=5 ok=4 failed=1 missing=0  1.23s
+//	discover [fact role=web]  found=3  0.31s
+//
+// A filter other than "no filter" is shown in brackets, a dry-run call ends with
+// "(dry run)" and a call that failed as a whole with "error: ...".
+func FormatStep(ev starlib.Event) string {
+	return formatStep(ev, false)
+}
+
+const (
+	ansiRed    = "\x1b[31m"
+	ansiYellow = "\x1b[33m"
+	ansiReset  = "\x1b[0m"
+)
+
+func formatStep(ev starlib.Event, color bool) string {
+	paint := func(s, code string, on bool) string {
+		if color && on {
+			return code + s + ansiReset
+		}
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(ev.Kind)
+	if ev.Kind == "rpc" {
+		fmt.Fprintf(&b, " %s.%s", ev.Agent, ev.Action)
+	}
+	if ev.Filter != "" && ev.Filter != "no filter" {
+		fmt.Fprintf(&b, " [%s]", ev.Filter)
+	}
+	if ev.Kind == "rpc" {
+		fmt.Fprintf(&b, "  targets=%d ok=%d %s %s", len(ev.Targets), len(ev.OK),
+			paint(fmt.Sprintf("failed=%d", len(ev.Failed)), ansiRed, len(ev.Failed) > 0),
+			paint(fmt.Sprintf("missing=%d", len(ev.Missing)), ansiYellow, len(ev.Missing) > 0))
+	} else {
+		fmt.Fprintf(&b, "  found=%d", len(ev.Targets))
+	}
+	fmt.Fprintf(&b, "  %.2fs", ev.Duration.Seconds())
+	if ev.DryRun {
+		b.WriteString("  (dry run)")
+	}
+	if ev.Err != "" {
+		b.WriteString("  " + paint("error: "+ev.Err, ansiRed, true))
+	}
+	return b.String()
+}
+
+// progress is the run's starlib.Logger: it prints log() lines and one line per step to w
+// and records both in the report.
+type progress struct {
+	mu    sync.Mutex // serialises writes to w
+	w     io.Writer
+	color bool
+	clock starlib.Clock
+	rec   *recorder
+}
+
+// Log implements starlib.Logger.
+func (p *progress) Log(msg string, fields map[string]any) {
+	p.rec.line(p.clock.Now(), "log", msg, fields)
+	p.println(starlib.FormatLog(msg, fields))
+}
+
+// Step implements starlib.Logger.
+func (p *progress) Step(ev starlib.Event) {
+	p.rec.step(p.clock.Now(), ev)
+	p.println(formatStep(ev, p.color))
+}
+
+func (p *progress) println(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintln(p.w, s)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// colorAllowed reports whether coloured output may go to w: a terminal, and NO_COLOR unset
+// or empty (https://no-color.org).
+func colorAllowed(w io.Writer) bool {
+	return isTerminal(w) && os.Getenv("NO_COLOR") == ""
+}
+
+// barFleet shows a live progress bar on a terminal while an rpc call collects replies: a
+// bar when the targets are known in advance, a spinner otherwise. The bar is cleared when
+// the call returns, before its progress line is printed.
+type barFleet struct {
+	starlib.Fleet
+	w     io.Writer
+	color bool
+}
+
+// Call implements starlib.Fleet.
+func (f barFleet) Call(ctx context.Context, agent, action string, args map[string]any, opts client.CallOptions) (*client.Results, error) {
+	max := -1
+	if opts.Nodes != nil {
+		max = len(opts.Nodes)
+	}
+	bar := progressbar.NewOptions(max,
+		progressbar.OptionSetWriter(f.w),
+		progressbar.OptionSetDescription("rpc "+agent+"."+action),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionSetPredictTime(false),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionEnableColorCodes(f.color),
+		progressbar.OptionClearOnFinish(),
+	)
+	prev := opts.OnReply
+	opts.OnReply = func(r client.Result) {
+		_ = bar.Add(1)
+		if prev != nil {
+			prev(r)
+		}
+	}
+	res, err := f.Fleet.Call(ctx, agent, action, args, opts)
+	_ = bar.Clear()
+	_ = bar.Exit()
+	return res, err
+}

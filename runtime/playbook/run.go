@@ -1,0 +1,298 @@
+package playbook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"strings"
+	"time"
+
+	"go.starlark.net/resolve"
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+
+	"github.com/mcorun/mcorun/starlib"
+)
+
+// Options are the settings of one playbook run. The zero value of every field but File and
+// Fleet is the default.
+type Options struct {
+	File   string            // the playbook file
+	Source []byte            // the playbook's text; nil reads File
+	Args   map[string]string // raw --arg k=v values, typed by the playbook's params()
+	Fleet  starlib.Fleet     // what discover() and rpc() act on; required
+
+	DryRun   bool                // send only read-only actions (see the package doc)
+	ReadOnly map[string][]string // actions a dry run still sends; nil means DefaultReadOnly()
+
+	ReportFile string // write the JSON Report here; empty for none
+	LockPath   string // the overlap lock file; empty means DefaultLockPath(File)
+	NoLock     bool   // run without the overlap lock
+
+	MaxSteps uint64        // Starlark step budget; 0 for none
+	Timeout  time.Duration // wall-clock budget; 0 for none
+
+	Stdout   io.Writer     // print() output; nil means os.Stdout
+	Stderr   io.Writer     // log and progress lines, errors; nil means os.Stderr
+	Progress bool          // a live progress bar during rpc calls when Stderr is a terminal
+	JSON     bool          // write the Report to Stdout as the machine-readable outcome
+	Clock    starlib.Clock // the playbook's clock (sleep, waits, time.now()); nil is the real one
+}
+
+// Outcome is the result of Run: the process exit code, the error (nil on success), already
+// printed to Stderr, and the run's report.
+type Outcome struct {
+	ExitCode int
+	Err      error
+	Report   *Report
+}
+
+// Run executes a playbook as described in the package documentation and returns its
+// outcome. It prints the error of a failed run to Stderr itself; the caller only exits with
+// Outcome.ExitCode. Cancelling ctx interrupts the run (ExitInterrupted).
+func Run(ctx context.Context, o Options) Outcome {
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	clock := o.Clock
+	if clock == nil {
+		clock = wallClock{}
+	}
+	rep := &Report{Playbook: o.File, Args: map[string]string{}, DryRun: o.DryRun, Started: clock.Now().UTC(),
+		Steps: []Step{}, Log: []LogLine{}}
+	maps.Copy(rep.Args, o.Args)
+	rec := &recorder{rep: rep}
+
+	res := execute(ctx, o, clock, rec)
+
+	rep.Finished = clock.Now().UTC()
+	rep.Duration = rep.Finished.Sub(rep.Started).Seconds()
+	rep.Outcome = ReportOutcome{ExitCode: res.code, Status: res.status, Backtrace: res.backtrace}
+	if res.err != nil {
+		rep.Outcome.Error = res.err.Error()
+	}
+	if res.err != nil {
+		msg := res.err.Error()
+		if res.backtrace != "" {
+			msg += "\n" + res.backtrace
+		}
+		fmt.Fprintln(o.Stderr, msg)
+	}
+	if o.ReportFile != "" && !res.noReport {
+		err := writeReport(o.ReportFile, rep)
+		if err != nil {
+			err = fmt.Errorf("report: %w", err)
+			fmt.Fprintln(o.Stderr, err)
+			if res.code == ExitOK {
+				res.code, res.err = ExitFailed, err
+				rep.Outcome.ExitCode, rep.Outcome.Status, rep.Outcome.Error = ExitFailed, StatusFailed, err.Error()
+			}
+		}
+	}
+	if o.JSON {
+		if b, err := encodeReport(rep); err == nil {
+			_, _ = o.Stdout.Write(b)
+		} else {
+			fmt.Fprintf(o.Stderr, "json: %v\n", err)
+		}
+	}
+	return Outcome{ExitCode: res.code, Err: res.err, Report: rep}
+}
+
+func writeReport(path string, rep *Report) error {
+	b, err := encodeReport(rep)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, b)
+}
+
+// result is what execute decided.
+type result struct {
+	code      int
+	status    string
+	err       error
+	backtrace string
+	noReport  bool // the report path itself is unusable
+}
+
+func usage(err error) result { return result{code: ExitUsage, status: StatusFailed, err: err} }
+
+// execute runs the playbook between the checks and the report.
+func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder) result {
+	if o.File == "" {
+		return usage(errors.New("playbook: no playbook file given"))
+	}
+	src := o.Source
+	if src == nil {
+		b, err := os.ReadFile(o.File)
+		if err != nil {
+			return usage(fmt.Errorf("playbook: %w", err))
+		}
+		src = b
+	}
+	if o.Fleet == nil {
+		return usage(errors.New("playbook: no fleet to run on"))
+	}
+	if o.ReportFile != "" {
+		if err := checkWritableDir(o.ReportFile); err != nil {
+			r := usage(fmt.Errorf("report: %s: cannot write beside it: %w", o.ReportFile, err))
+			r.noReport = true
+			return r
+		}
+	}
+	if len(o.Args) > 0 {
+		if pos, err := precheckArgs(o.File, src, o.Args); err != nil {
+			return usage(fmt.Errorf("%s: %w", pos, err))
+		}
+	}
+	if !o.NoLock {
+		path := o.LockPath
+		if path == "" {
+			p, err := DefaultLockPath(o.File)
+			if err != nil {
+				return usage(err)
+			}
+			path = p
+		}
+		unlock, err := acquire(path)
+		var locked *errLocked
+		if errors.As(err, &locked) {
+			return result{code: ExitLocked, status: StatusSkipped, err: err}
+		}
+		if err != nil {
+			return usage(err)
+		}
+		defer unlock()
+	}
+
+	printOut := o.Stdout
+	if o.JSON {
+		printOut = o.Stderr
+	}
+	logger := &progress{w: o.Stderr, color: colorAllowed(o.Stderr), clock: clock, rec: rec}
+	thread := &starlark.Thread{
+		Name: "playbook " + o.File,
+		Print: func(_ *starlark.Thread, msg string) {
+			rec.line(clock.Now(), "print", msg, nil)
+			logger.mu.Lock()
+			defer logger.mu.Unlock()
+			fmt.Fprintln(printOut, msg)
+		},
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if o.Timeout > 0 {
+		runCtx, cancel = context.WithTimeout(runCtx, o.Timeout)
+		defer cancel()
+	}
+	var fleet starlib.Fleet = o.Fleet
+	if o.Progress && isTerminal(o.Stderr) {
+		fleet = barFleet{Fleet: o.Fleet, w: o.Stderr, color: logger.color}
+	}
+	starlib.SetFleet(thread, fleet)
+	starlib.SetContext(thread, runCtx)
+	if o.Clock != nil {
+		starlib.SetClock(thread, o.Clock)
+	}
+	starlib.SetLogger(thread, logger)
+	if o.DryRun {
+		ro := o.ReadOnly
+		if ro == nil {
+			ro = DefaultReadOnly()
+		}
+		starlib.SetDryRun(thread, changesState(ro))
+	}
+	starlib.SetArgs(thread, o.Args)
+	if o.MaxSteps > 0 {
+		thread.SetMaxExecutionSteps(o.MaxSteps)
+	}
+
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-runCtx.Done():
+			thread.Cancel(cancelReason(ctx, runCtx, o.Timeout))
+		case <-done:
+		}
+	}()
+	_, err := starlib.Run(thread, o.File, src, starlib.RunOptions{})
+	close(done)
+	<-stopped
+	if err == nil {
+		if err := starlib.CheckArgs(thread); err != nil {
+			return usage(err)
+		}
+		return result{code: ExitOK, status: StatusOK}
+	}
+	return classify(err, ctx, runCtx, o)
+}
+
+// cancelReason is the thread.Cancel reason for a done run context.
+func cancelReason(parent, run context.Context, timeout time.Duration) string {
+	if parent.Err() != nil {
+		return "interrupted"
+	}
+	if errors.Is(run.Err(), context.DeadlineExceeded) {
+		return fmt.Sprintf("timeout after %s (--timeout)", timeout)
+	}
+	return "cancelled"
+}
+
+// classify turns the error of a run into its exit code, status and message.
+func classify(err error, parent, run context.Context, o Options) result {
+	r := result{code: ExitFailed, status: StatusFailed, err: err}
+	var evalErr *starlark.EvalError
+	if errors.As(err, &evalErr) {
+		r.backtrace = evalErr.Backtrace()
+	}
+	var (
+		syntaxErr  syntax.Error
+		resolveErr resolve.ErrorList
+	)
+	switch {
+	case parent.Err() != nil:
+		r.code, r.status = ExitInterrupted, StatusInterrupted
+		r.err = fmt.Errorf("interrupted: %w", err)
+	case errors.Is(run.Err(), context.DeadlineExceeded):
+		r.err = fmt.Errorf("timeout: the playbook ran longer than %s (--timeout): %w", o.Timeout, err)
+	case o.MaxSteps > 0 && strings.Contains(err.Error(), "too many steps"):
+		r.err = fmt.Errorf("step budget exhausted: more than %d steps (--max-steps): %w", o.MaxSteps, err)
+	case errors.As(err, &resolveErr):
+		msgs := make([]string, len(resolveErr))
+		for i, e := range resolveErr {
+			msgs[i] = e.Error()
+		}
+		r.err = errors.New(strings.Join(msgs, "\n"))
+	case errors.As(err, &syntaxErr):
+	case argError(err) != nil:
+		r.code = ExitUsage
+		r.err = argError(err)
+		r.backtrace = ""
+	}
+	return r
+}
+
+// wallClock is the real clock, for report times when Options.Clock is nil.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,286 @@
+// Package repl is mcorun's interactive Starlark session: the builtins and values of a
+// playbook (package starlib) on a fleet, with line editing and history on a terminal, and
+// values that have a table form (NodeSet, ResultSet, RollingReport) printed as tables.
+//
+// Each input is one statement, or one compound statement (def, if, for, while) that ends
+// with a blank line, as in Python's REPL. An expression's value is printed and kept in _.
+// An error, a syntax error included, is printed and the session goes on. An interrupt
+// (Ctrl-C) cancels the running statement through thread.Cancel, which also aborts its
+// in-flight fleet calls and waits, and the session goes on; at the prompt, Ctrl-C clears
+// the line and Ctrl-D (end of input) ends the session.
+package repl
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/chzyer/readline"
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+
+	"github.com/mcorun/mcorun/runtime/playbook"
+	"github.com/mcorun/mcorun/starlib"
+)
+
+// Options are the settings of a session. The zero value reads os.Stdin without line
+// editing and writes to os.Stdout and os.Stderr.
+type Options struct {
+	Fleet starlib.Fleet // what discover() and rpc() act on
+	In    io.Reader     // nil means os.Stdin
+	Out   io.Writer     // values and print(); nil means os.Stdout
+	Err   io.Writer     // errors, log() and step lines; nil means os.Stderr
+	Clock starlib.Clock // nil is the real clock
+
+	// Interactive turns on the prompt, line editing and history (stdin should be a
+	// terminal). Otherwise statements are read from In silently, which suits scripts and
+	// tests.
+	Interactive bool
+	// HistoryFile is where an interactive session keeps its history; empty means
+	// ~/.mcorun_history.
+	HistoryFile string
+	// Interrupts cancel the running statement. nil means SIGINT (Ctrl-C) in an interactive
+	// session and nothing otherwise.
+	Interrupts <-chan os.Signal
+}
+
+// DefaultHistoryFile returns ~/.mcorun_history, or "" when there is no home directory.
+func DefaultHistoryFile() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".mcorun_history")
+}
+
+// Run runs a session until the input ends (nil) or ctx is done (ctx.Err()).
+func Run(ctx context.Context, o Options) error {
+	if o.In == nil {
+		o.In = os.Stdin
+	}
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.Err == nil {
+		o.Err = os.Stderr
+	}
+	s := &session{o: o, opts: starlib.FileOptions()}
+	s.opts.LoadBindsGlobally = true // load() in the REPL binds globals, as in go.starlark.net/repl
+	if err := s.init(); err != nil {
+		return err
+	}
+	var (
+		read  func() ([]byte, error)
+		reset func(prompt string)
+	)
+	if o.Interactive {
+		rl, err := s.readline()
+		if err != nil {
+			return fmt.Errorf("repl: %w", err)
+		}
+		defer rl.Close()
+		read = func() ([]byte, error) {
+			line, err := rl.Readline()
+			rl.SetPrompt("... ")
+			if err != nil {
+				return nil, err
+			}
+			return []byte(line + "\n"), nil
+		}
+		reset = rl.SetPrompt
+		if o.Interrupts == nil {
+			ch := make(chan os.Signal, 1)
+			signal.Notify(ch, os.Interrupt)
+			defer signal.Stop(ch)
+			s.o.Interrupts = ch
+		}
+	} else {
+		br := bufio.NewReader(o.In)
+		read = func() ([]byte, error) {
+			line, err := br.ReadString('\n')
+			if err == io.EOF && line != "" {
+				return []byte(line + "\n"), nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return []byte(line), nil
+		}
+		reset = func(string) {}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		reset(">>> ")
+		err := s.rep(ctx, read)
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.Is(err, readline.ErrInterrupt):
+			fmt.Fprintln(o.Err, "^C")
+		default:
+			return err
+		}
+	}
+}
+
+// session is the state of one REPL: its thread and globals.
+type session struct {
+	o       Options
+	opts    *syntax.FileOptions
+	thread  *starlark.Thread
+	globals starlark.StringDict
+	mu      sync.Mutex // serialises writes to Out and Err
+}
+
+func (s *session) init() error {
+	s.thread = &starlark.Thread{Name: "repl", Print: func(_ *starlark.Thread, msg string) { s.println(s.o.Out, msg) }}
+	predeclared := starlib.Predeclared()
+	// Run with an empty file installs the playbook loader (load() of relative paths and
+	// @mcorun//) on the thread.
+	if _, err := starlib.Run(s.thread, "<repl>", []byte{}, starlib.RunOptions{Predeclared: predeclared}); err != nil {
+		return fmt.Errorf("repl: %w", err)
+	}
+	if s.o.Fleet != nil {
+		starlib.SetFleet(s.thread, s.o.Fleet)
+	}
+	if s.o.Clock != nil {
+		starlib.SetClock(s.thread, s.o.Clock)
+	}
+	starlib.SetLogger(s.thread, logger{s})
+	starlib.SetArgs(s.thread, nil)
+	s.globals = make(starlark.StringDict, len(predeclared))
+	for k, v := range predeclared {
+		s.globals[k] = v
+	}
+	return nil
+}
+
+func (s *session) readline() (*readline.Instance, error) {
+	history := s.o.HistoryFile
+	if history == "" {
+		history = DefaultHistoryFile()
+	}
+	cfg := &readline.Config{Prompt: ">>> ", HistoryFile: history, Stdout: s.o.Out, Stderr: s.o.Err,
+		InterruptPrompt: "^C", EOFPrompt: "", HistorySearchFold: true}
+	if rc, ok := s.o.In.(io.ReadCloser); ok && s.o.In != os.Stdin {
+		cfg.Stdin = rc
+	}
+	return readline.NewEx(cfg)
+}
+
+func (s *session) println(w io.Writer, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintln(w, msg)
+}
+
+// rep reads, evaluates and prints one statement. It returns only input errors (io.EOF at
+// the end); Starlark errors are printed.
+func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
+	eof := false
+	f, err := s.opts.ParseCompoundStmt("<stdin>", func() ([]byte, error) {
+		b, err := read()
+		if errors.Is(err, io.EOF) {
+			eof = true
+		}
+		return b, err
+	})
+	if err != nil {
+		if eof {
+			return io.EOF
+		}
+		if errors.Is(err, readline.ErrInterrupt) {
+			return err
+		}
+		s.printError(err)
+		return nil
+	}
+	if len(f.Stmts) == 0 {
+		return nil
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	starlib.SetContext(s.thread, runCtx)
+	s.thread.Uncancel()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-s.o.Interrupts:
+			cancel()
+			s.thread.Cancel("interrupted")
+		case <-runCtx.Done():
+			s.thread.Cancel("interrupted")
+		case <-done:
+		}
+	}()
+	defer func() {
+		close(done)
+		<-stopped
+	}()
+
+	if expr := soleExpr(f); expr != nil {
+		v, err := starlark.EvalExprOptions(f.Options, s.thread, expr, s.globals)
+		if err != nil {
+			s.printError(err)
+			return nil
+		}
+		s.globals["_"] = v
+		if v != starlark.None {
+			s.println(s.o.Out, Format(v))
+		}
+		return nil
+	}
+	if err := starlark.ExecREPLChunk(f, s.thread, s.globals); err != nil {
+		s.printError(err)
+	}
+	return nil
+}
+
+// Format renders a value as the REPL prints it: a table when it has one (starlib.Table),
+// otherwise its repr.
+func Format(v starlark.Value) string {
+	if t, ok := starlib.Table(v); ok {
+		return strings.TrimRight(t, "\n")
+	}
+	return v.String()
+}
+
+func soleExpr(f *syntax.File) syntax.Expr {
+	if len(f.Stmts) == 1 {
+		if stmt, ok := f.Stmts[0].(*syntax.ExprStmt); ok {
+			return stmt.X
+		}
+	}
+	return nil
+}
+
+func (s *session) printError(err error) {
+	var evalErr *starlark.EvalError
+	if errors.As(err, &evalErr) {
+		s.println(s.o.Err, evalErr.Backtrace())
+		return
+	}
+	s.println(s.o.Err, err.Error())
+}
+
+// logger prints log() lines and one progress line per call to Err.
+type logger struct{ s *session }
+
+func (l logger) Log(msg string, fields map[string]any) {
+	l.s.println(l.s.o.Err, starlib.FormatLog(msg, fields))
+}
+
+func (l logger) Step(ev starlib.Event) { l.s.println(l.s.o.Err, playbook.FormatStep(ev)) }
