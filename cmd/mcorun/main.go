@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -35,6 +36,9 @@ func commandTable() []*command {
 		inventoryCommand(),
 		rpcCommand(),
 		pluginCommand(),
+		runCommand(),
+		checkCommand(),
+		replCommand(),
 	}
 }
 
@@ -46,7 +50,9 @@ type env struct {
 	stderr io.Writer
 	getenv func(string) string
 	home   string
-	// stdoutTTY and stderrTTY say whether the streams are terminals (color, progress bar).
+	// stdinTTY, stdoutTTY and stderrTTY say whether the streams are terminals (color,
+	// progress bar, the interactive REPL).
+	stdinTTY  bool
 	stdoutTTY bool
 	stderrTTY bool
 	// connect opens a client to the fleet the config describes.
@@ -61,11 +67,17 @@ func main() {
 		stderr:    os.Stderr,
 		getenv:    os.Getenv,
 		home:      home,
+		stdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
 		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
 		connect:   connectBroker,
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	signals := []os.Signal{syscall.SIGINT, syscall.SIGTERM}
+	if len(os.Args) > 1 && os.Args[len(os.Args)-1] == "repl" || slices.Contains(os.Args, "repl") {
+		// In the REPL, Ctrl-C cancels the running statement, not the session.
+		signals = []os.Signal{syscall.SIGTERM}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), signals...)
 	code := run(ctx, e, os.Args[1:])
 	stop()
 	os.Exit(code)

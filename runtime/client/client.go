@@ -61,7 +61,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -214,22 +213,9 @@ func FromConfig(cfg *config.Config, t Transport, log *slog.Logger) (*Client, err
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	found := map[string]*ddl.Agent{}
-	for _, dir := range cfg.LibDir {
-		for _, d := range []string{filepath.Join(dir, "mcollective", "agent"), dir} {
-			if st, err := os.Stat(d); err != nil || !st.IsDir() {
-				continue
-			}
-			agents, err := ddl.LoadDir(d)
-			if err != nil {
-				return nil, fmt.Errorf("client: %w", err)
-			}
-			for name, a := range agents {
-				if _, seen := found[name]; !seen {
-					found[name] = a
-				}
-			}
-		}
+	ddls, err := ddl.FromLibDirs(cfg.LibDir)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
 	}
 	return New(t, Options{
 		Identity:                  cfg.Identity,
@@ -241,17 +227,8 @@ func FromConfig(cfg *config.Config, t Transport, log *slog.Logger) (*Client, err
 		UseReplyExchange:          rmq.UseReplyExchange,
 		DiscoveryTimeout:          time.Duration(cfg.DiscoveryTimeout) * time.Second,
 		TTL:                       time.Duration(cfg.TTL) * time.Second,
-		DDLs: func(agent string) (*ddl.Agent, error) {
-			if a, ok := found[agent]; ok {
-				return a, nil
-			}
-			a, err := ddl.Builtin(agent)
-			if err != nil {
-				return nil, fmt.Errorf("%w: no %s.json in libdir %v", err, agent, cfg.LibDir)
-			}
-			return a, nil
-		},
-		Logger: log,
+		DDLs:                      ddls,
+		Logger:                    log,
 	})
 }
 

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/playbook"
+	"github.com/mcorun/mcorun/runtime/repl"
+)
+
+const runUsage = `Usage:
+  mcorun PLAYBOOK.star [--arg key=value]... [flags]
+  mcorun run PLAYBOOK.star [--arg key=value]... [flags]
+
+Runs a Starlark playbook. Its discover(), rpc() and filter() calls become
+MCollective requests; the replies come back as values it branches on.
+--arg values are typed by the playbook's params() declaration.
+
+A run takes an overlap lock by default (--lock, --no-lock): a second run of
+the same playbook while one holds the lock exits 6 at once. --max-steps and
+--timeout bound a runaway playbook. SIGINT or SIGTERM cancels the script,
+writes the report and exits 130.
+
+--dry-run performs discovery and read-only calls (rpcutil, discovery, puppet
+status and last_run_summary) for real. Every other call is checked against
+its DDL and its targets are resolved, but it is not sent: a "dry run: would
+call" line is logged and the call returns all-ok results with the DDL's
+output defaults.
+
+Examples:
+  mcorun playbooks/canary_rollout.star --arg window=5
+  mcorun nightly.star --report /var/log/mcorun/nightly.json --timeout 20m
+  mcorun --sandbox 20 playbooks/rolling_puppet.star --dry-run
+`
+
+const checkUsage = `Usage:
+  mcorun check PLAYBOOK.star [--arg key=value]...
+
+Checks a playbook without a broker: syntax and unknown names, load() targets,
+rpc() calls with literal agent, action and arguments against the DDLs, and
+--arg names and values against its params(). Each problem is printed as
+file:line:col: message; the exit code is 1 when there is any.
+`
+
+const replUsage = `Usage:
+  mcorun repl [flags]
+
+An interactive Starlark session with the playbook builtins (discover, rpc,
+filter, rolling, ...). Values print as tables. Ctrl-C cancels the running
+call, not the session; Ctrl-D ends it. History is kept in ~/.mcorun_history.
+Without a terminal, statements are read from standard input.
+
+Examples:
+  mcorun repl
+  mcorun --sandbox 10 repl
+  echo 'print(discover())' | mcorun repl
+`
+
+func runCommand() *command {
+	return &command{name: "run", summary: "run a playbook (also: mcorun PLAYBOOK.star)", usage: runUsage, run: runPlaybook}
+}
+
+func checkCommand() *command {
+	return &command{name: "check", summary: "check a playbook without running it", usage: checkUsage, run: runCheck}
+}
+
+func replCommand() *command {
+	return &command{name: "repl", summary: "an interactive session with the playbook builtins", usage: replUsage, run: runRepl}
+}
+
+// argList is a repeatable --arg key=value flag.
+type argList map[string]string
+
+func (a argList) String() string { return "" }
+func (a argList) Type() string   { return "key=value" }
+func (a argList) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || strings.TrimSpace(k) == "" {
+		return fmt.Errorf("want key=value, got %q", v)
+	}
+	a[strings.TrimSpace(k)] = val
+	return nil
+}
+
+type playbookFlags struct {
+	common   commonFlags
+	args     argList
+	report   string
+	dryRun   bool
+	lock     string
+	noLock   bool
+	maxSteps uint64
+	timeout  time.Duration
+}
+
+func runPlaybook(ctx context.Context, e *env, args []string) int {
+	p := playbookFlags{args: argList{}}
+	fs := pflag.NewFlagSet("mcorun run", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringVar(&p.common.configFile, "config", "", "client config file (default ~/.mcollective, else /etc/mcollective/client.cfg)")
+	fs.Var(p.args, "arg", "a playbook argument, key=value (repeatable), typed by the playbook's params()")
+	fs.StringVar(&p.report, "report", "", "write a JSON record of every step and the outcome to this file")
+	fs.BoolVar(&p.dryRun, "dry-run", false, "send discovery and read-only calls only; see above")
+	fs.StringVar(&p.lock, "lock", "", "overlap lock file (default: one per playbook in the temp directory)")
+	fs.BoolVar(&p.noLock, "no-lock", false, "run without the overlap lock")
+	fs.Uint64Var(&p.maxSteps, "max-steps", 0, "stop after this many Starlark steps (0: no limit)")
+	fs.DurationVar(&p.timeout, "timeout", 0, "stop the playbook after this long, e.g. 20m (0: no limit)")
+	fs.BoolVarP(&p.common.json, "json", "j", false, "print the run's JSON record on stdout")
+	fs.BoolVarP(&p.common.verbose, "verbose", "v", false, "more detail, including config warnings")
+	fs.BoolVar(&p.common.noProgress, "np", false, "no progress bar")
+	if done, err := parseFlags(e, fs, runUsage, args); done {
+		return exitOK
+	} else if err != nil {
+		return usageErr(e, "run", err)
+	}
+	if fs.NArg() != 1 {
+		return usageErr(e, "run", errors.New("want exactly one playbook file"))
+	}
+	file := fs.Arg(0)
+	if _, err := os.Stat(file); err != nil {
+		return usageErr(e, "run", fmt.Errorf("playbook %s: %w", file, err))
+	}
+	s, code, ok := prepare(e, "run", &p.common)
+	if !ok {
+		return code
+	}
+	fl, closeFn, code, ok := s.connect(ctx)
+	if !ok {
+		return code
+	}
+	defer closeFn()
+	out := playbook.Run(ctx, playbook.Options{
+		File: file, Args: p.args, Fleet: fl, DryRun: p.dryRun, ReportFile: p.report,
+		LockPath: p.lock, NoLock: p.noLock, MaxSteps: p.maxSteps, Timeout: p.timeout,
+		Stdout: e.stdout, Stderr: e.stderr, Progress: e.stderrTTY && !p.common.noProgress,
+		JSON: p.common.json,
+	})
+	return out.ExitCode
+}
+
+func runCheck(_ context.Context, e *env, args []string) int {
+	var c commonFlags
+	vals := argList{}
+	fs := pflag.NewFlagSet("mcorun check", pflag.ContinueOnError)
+	fs.StringVar(&c.configFile, "config", "", "client config file, for DDLs in its libdir (optional)")
+	fs.Var(vals, "arg", "a playbook argument to check against params(), key=value (repeatable)")
+	if done, err := parseFlags(e, fs, checkUsage, args); done {
+		return exitOK
+	} else if err != nil {
+		return usageErr(e, "check", err)
+	}
+	if fs.NArg() == 0 {
+		return usageErr(e, "check", errors.New("want one or more playbook files"))
+	}
+	failed := false
+	for _, file := range fs.Args() {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			return usageErr(e, "check", err)
+		}
+		for _, d := range playbook.Check(file, src, checkDDLs(e, c.configFile), vals) {
+			fmt.Fprintln(e.stderr, d)
+			failed = true
+		}
+	}
+	if failed {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// checkDDLs finds DDLs for check: JSON DDLs in the libdir of the config when one can be
+// read, then the built-in ones. check never needs a broker.
+func checkDDLs(e *env, configFlag string) playbook.DDLFunc {
+	var dirs []string
+	if cfg, err := loadConfig(e, &commonFlags{configFile: configFlag}); err == nil {
+		dirs = cfg.LibDir
+	}
+	find, err := ddl.FromLibDirs(dirs)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mcorun check: %v\n", err)
+		return ddl.Builtin
+	}
+	return find
+}
+
+func runRepl(ctx context.Context, e *env, args []string) int {
+	var c commonFlags
+	fs := pflag.NewFlagSet("mcorun repl", pflag.ContinueOnError)
+	fs.StringVar(&c.configFile, "config", "", "client config file (default ~/.mcollective, else /etc/mcollective/client.cfg)")
+	fs.BoolVarP(&c.verbose, "verbose", "v", false, "more detail, including config warnings")
+	if done, err := parseFlags(e, fs, replUsage, args); done {
+		return exitOK
+	} else if err != nil {
+		return usageErr(e, "repl", err)
+	}
+	if fs.NArg() > 0 {
+		return usageErr(e, "repl", fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	s, code, ok := prepare(e, "repl", &c)
+	if !ok {
+		return code
+	}
+	fl, closeFn, code, ok := s.connect(ctx)
+	if !ok {
+		return code
+	}
+	defer closeFn()
+	err := repl.Run(ctx, repl.Options{Fleet: fl, In: e.stdin, Out: e.stdout, Err: e.stderr, Interactive: e.stdinTTY && e.stdoutTTY})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mcorun repl: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
