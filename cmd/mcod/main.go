@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/mcorun/mcorun/runtime/broker"
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/facts"
@@ -42,6 +43,16 @@ It reads an MCollective server.cfg, connects to the broker pool it names
 (plugin.rabbitmq.pool.*), subscribes to its agents (rpcutil, discovery) in every
 collective, and answers requests until SIGINT or SIGTERM, then stops gracefully.
 
+With --embedded-broker it also hosts a STOMP broker in-process (on --broker-listen,
+loopback by default), so one machine needs nothing else. When the config has no
+plugin.rabbitmq.pool.*, mcod connects to that broker itself as mcollective/secret
+(or STOMP_USER/STOMP_PASSWORD). The broker admits the logins of the config's pool.
+Other nodes and clients point their pool at it, with these settings (stock mco
+needs all three; the embedded broker speaks STOMP 1.1+ and has no temp-queues):
+  plugin.rabbitmq.heartbeat_interval = 30
+  plugin.rabbitmq.stomp_1_0_fallback = false
+  plugin.rabbitmq.use_reply_exchange = true
+
 Flags:
 `
 
@@ -51,6 +62,8 @@ type options struct {
 	maxConcurrent int
 	stopTimeout   time.Duration
 	showVersion   bool
+	embedded      bool
+	brokerListen  string
 }
 
 func main() {
@@ -66,6 +79,8 @@ func run(args []string, stderr io.Writer) int {
 	fs.IntVar(&o.maxConcurrent, "max-concurrent", 0, "actions that may run at once (default 4 per CPU)")
 	fs.DurationVar(&o.stopTimeout, "stop-timeout", 30*time.Second, "how long in-flight actions may run after SIGTERM")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
+	fs.BoolVar(&o.embedded, "embedded-broker", false, "also host a STOMP broker in-process (see above)")
+	fs.StringVar(&o.brokerListen, "broker-listen", broker.DefaultAddr, "address the embedded broker listens on; a non-loopback one needs pool credentials")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
@@ -125,8 +140,15 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
-	rabbit, err := cfg.RabbitMQ()
-	if err != nil {
+	var rabbit config.Rabbit
+	if o.embedded {
+		br, r, err := startEmbedded(ctx, cfg, o.brokerListen, logger)
+		if err != nil {
+			return err
+		}
+		defer br.Close()
+		rabbit = r
+	} else if rabbit, err = cfg.RabbitMQ(); err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 	var factFiles []string

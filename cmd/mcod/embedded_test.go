@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcorun/mcorun/runtime/testenv"
+)
+
+// The embedded-broker tests need no RabbitMQ: one mcod hosts the broker, a second mcod and
+// stock mco connect to it.
+
+// startProcess runs mcod with cfg and extra arguments, and waits until it serves.
+func (f *fleet) startProcess(t *testing.T, spec nodeSpec, cfg string, args ...string) {
+	t.Helper()
+	factsFile := filepath.Join(f.dir, spec.identity+".yaml")
+	classesFile := filepath.Join(f.dir, spec.identity+".classes")
+	logFile := filepath.Join(f.dir, spec.identity+".log")
+	cfgFile := filepath.Join(f.dir, spec.identity+".cfg")
+	write(t, factsFile, spec.facts)
+	write(t, classesFile, strings.Join(spec.classes, "\n")+"\n")
+	write(t, cfgFile, cfg+fmt.Sprintf(`identity = %s
+factsource = yaml
+plugin.yaml = %s
+classesfile = %s
+logfile = %s
+loglevel = debug
+`, spec.identity, factsFile, classesFile, logFile))
+	cmd := exec.Command(mcodBin, append([]string{"--config", cfgFile}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.nodes[spec.identity] = cmd
+	f.logs[spec.identity] = logFile
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile)
+			t.Logf("%s log:\n%s\nstderr:\n%s", spec.identity, b, stderr.String())
+		}
+	})
+	f.waitLog(t, spec.identity, "serving", 15*time.Second)
+}
+
+var embeddedAddrRE = regexp.MustCompile(`embedded broker started"? addr=(\S+)`)
+
+func TestMcoAgainstEmbeddedBroker(t *testing.T) {
+	testenv.RequireMCO(t)
+	f := &fleet{t: t, dir: t.TempDir(), collective: "mcollective", psk: "embpsk",
+		nodes: map[string]*exec.Cmd{}, logs: map[string]string{}}
+	common := `securityprovider = psk
+plugin.psk = embpsk
+connector = rabbitmq
+`
+	// The first node hosts the broker on a free port and, with no pool configured, connects
+	// to it as mcollective/secret.
+	f.startProcess(t, nodeSpec{identity: "emb1", facts: "role: web\nrack: r1\n", classes: []string{"base", "web::nginx"}},
+		common, "--embedded-broker", "--broker-listen", "127.0.0.1:0")
+	b, err := os.ReadFile(f.logs["emb1"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := embeddedAddrRE.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("emb1 never logged the broker address:\n%s", b)
+	}
+	host, port, _ := strings.Cut(string(m[1]), ":")
+	pool := fmt.Sprintf(`plugin.rabbitmq.pool.size = 1
+plugin.rabbitmq.pool.1.host = %s
+plugin.rabbitmq.pool.1.port = %s
+plugin.rabbitmq.pool.1.user = mcollective
+plugin.rabbitmq.pool.1.password = secret
+plugin.rabbitmq.heartbeat_interval = 30
+plugin.rabbitmq.stomp_1_0_fallback = false
+plugin.rabbitmq.use_reply_exchange = true
+`, host, port)
+	// The second node is an ordinary mcod whose pool is the first one's broker.
+	f.startProcess(t, nodeSpec{identity: "emb2", facts: "role: db\nrack: r2\n", classes: []string{"base", "db::postgres"}},
+		common+pool)
+	write(t, filepath.Join(f.dir, "client.cfg"), common+pool+`identity = mco-embedded-client
+libdir = /usr/share/mcollective/plugins
+logger_type = console
+loglevel = error
+`)
+
+	t.Run("ping", func(t *testing.T) {
+		out := f.mco(t, "ping")
+		for _, id := range []string{"emb1", "emb2"} {
+			if !regexp.MustCompile(`(?m)^` + id + `\s+time=\d+\.\d+ ms`).MatchString(out) {
+				t.Errorf("mco ping: no time line for %s:\n%s", id, out)
+			}
+		}
+		if !strings.Contains(out, "2 replies max:") {
+			t.Errorf("mco ping: want 2 replies:\n%s", out)
+		}
+	})
+	t.Run("find", func(t *testing.T) {
+		for _, tc := range []struct {
+			args []string
+			want []string
+		}{
+			{nil, []string{"emb1", "emb2"}},
+			{[]string{"-C", "db::postgres"}, []string{"emb2"}},
+			{[]string{"-F", "role=web"}, []string{"emb1"}},
+		} {
+			got := lines(f.mco(t, append([]string{"find"}, tc.args...)...))
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("mco find %s = %v, want %v", strings.Join(tc.args, " "), got, tc.want)
+			}
+		}
+	})
+	t.Run("rpc get_fact", func(t *testing.T) {
+		r := f.mcoRPC(t, "rpcutil", "get_fact", "fact=rack")
+		if len(r) != 2 || r[0].Sender != "emb1" || r[0].Data["value"] != "r1" || r[1].Data["value"] != "r2" {
+			t.Fatalf("get_fact rack: %+v", r)
+		}
+	})
+	t.Run("wrong password is refused", func(t *testing.T) {
+		bad := filepath.Join(f.dir, "bad.cfg")
+		write(t, bad, strings.Replace(common+pool, "password = secret", "password = nope", 1)+"identity = bad\nlogger_type = console\nloglevel = error\nplugin.rabbitmq.max_reconnect_attempts = 1\n")
+		cmd := exec.Command(testenv.RequireMCO(t), "ping", "--config", bad)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("mco ping with a wrong password succeeded:\n%s", out)
+		}
+	})
+}
+
+func TestEmbeddedBrokerBadListenAddress(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "server.cfg")
+	write(t, cfg, `identity = x
+securityprovider = psk
+plugin.psk = k
+connector = rabbitmq
+logger_type = console
+`)
+	var stderr bytes.Buffer
+	code := run([]string{"--config", cfg, "--embedded-broker", "--broker-listen", "127.0.0.1:notaport"}, &stderr)
+	if code != exitFailure || !strings.Contains(stderr.String(), "embedded broker") {
+		t.Fatalf("bad listen address: exit %d, stderr:\n%s", code, stderr.String())
+	}
+}

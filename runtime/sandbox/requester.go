@@ -1,0 +1,148 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mcorun/mcorun/runtime/connector"
+	"github.com/mcorun/mcorun/runtime/message"
+	"github.com/mcorun/mcorun/runtime/security"
+)
+
+// requester sends raw MCollective requests and routes the verified replies by request id.
+// The sandbox uses it to wait until every node is subscribed; it is not a client API.
+type requester struct {
+	conn     *connector.Conn
+	sec      security.Provider
+	identity string
+	replyTo  string
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	waiting map[string]chan *message.Reply
+}
+
+func newRequester(ctx context.Context, conn *connector.Conn, sec security.Provider, identity string, log *slog.Logger) (*requester, error) {
+	r := &requester{
+		conn: conn, sec: sec, identity: identity, log: log,
+		replyTo: connector.ReplyExchangeDest(identity, os.Getpid(), 1),
+		waiting: map[string]chan *message.Reply{},
+	}
+	if _, err := conn.Subscribe(r.replyTo, r.onReply); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	return r, nil
+}
+
+func (r *requester) onReply(m connector.Message) {
+	rep, err := message.DecodeReply(m.Body)
+	if err != nil {
+		r.log.Warn("sandbox: bad reply", "err", err)
+		return
+	}
+	if err := r.sec.VerifyReply(rep); err != nil {
+		r.log.Warn("sandbox: reply dropped", "sender", rep.SenderID, "err", err)
+		return
+	}
+	r.mu.Lock()
+	ch := r.waiting[rep.RequestID]
+	r.mu.Unlock()
+	if ch == nil {
+		return // a late reply to a finished request
+	}
+	select {
+	case ch <- rep:
+	default:
+		r.log.Warn("sandbox: reply dropped: too many", "sender", rep.SenderID)
+	}
+}
+
+// send publishes a signed request for agent with body to dest and returns a channel of its
+// replies (buffered for expect of them) and a func that stops collecting.
+func (r *requester) send(ctx context.Context, dest, agent string, body []byte, f message.Filter, expect int) (<-chan *message.Reply, func(), error) {
+	id := newRequestID()
+	req := &message.Request{
+		Body: body, SenderID: r.identity, RequestID: id, Filter: f, Collective: collective,
+		Agent: agent, CallerID: r.sec.CallerID(), TTL: 60, MsgTime: time.Now().Unix(),
+	}
+	if err := r.sec.SignRequest(req); err != nil {
+		return nil, nil, fmt.Errorf("sandbox: %w", err)
+	}
+	b, err := req.Encode()
+	if err != nil {
+		return nil, nil, fmt.Errorf("sandbox: %w", err)
+	}
+	ch := make(chan *message.Reply, expect)
+	r.mu.Lock()
+	r.waiting[id] = ch
+	r.mu.Unlock()
+	done := func() {
+		r.mu.Lock()
+		delete(r.waiting, id)
+		r.mu.Unlock()
+	}
+	if err := r.conn.Send(ctx, dest, b, connector.SendHeaders{ReplyTo: r.replyTo, TTL: 60 * time.Second}); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("sandbox: %w", err)
+	}
+	return ch, done, nil
+}
+
+// discoveryPing is the discovery agent's request body.
+func discoveryPing() []byte {
+	b, err := message.EncodeBody("ping")
+	if err != nil {
+		panic(err) // a constant string always encodes
+	}
+	return b
+}
+
+// awaitSubscribed sends a directed discovery ping to every node until each has answered,
+// or ctx ends. The directed subscription is a node's last, so an answer there means all of
+// its subscriptions are in place.
+func (r *requester) awaitSubscribed(ctx context.Context, ids []string) error {
+	missing := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		missing[id] = true
+	}
+	body := discoveryPing()
+	for wait := 20 * time.Millisecond; len(missing) > 0; wait = min(2*wait, time.Second) {
+		var chans []<-chan *message.Reply
+		var dones []func()
+		for id := range missing {
+			ch, done, err := r.send(ctx, connector.DirectedDest(collective, id), "discovery", body, message.Filter{}, 1)
+			if err != nil {
+				return err
+			}
+			chans, dones = append(chans, ch), append(dones, done)
+		}
+		round, cancel := context.WithTimeout(ctx, wait)
+		for _, ch := range chans {
+			select {
+			case rep := <-ch:
+				delete(missing, rep.SenderID)
+			case <-round.Done():
+			}
+		}
+		cancel()
+		for _, done := range dones {
+			done()
+		}
+		if err := ctx.Err(); err != nil && len(missing) > 0 {
+			return fmt.Errorf("sandbox: %d of %d nodes never answered: %w", len(missing), len(ids), err)
+		}
+	}
+	return nil
+}
+
+func newRequestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
