@@ -176,6 +176,7 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
+	registerPuppet(ctx, cfg, srv, logger)
 	copts, err := connector.OptionsFromConfig(rabbit, cfg.Identity, logger)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)

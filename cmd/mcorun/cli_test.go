@@ -107,7 +107,9 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"unknown flag", func(cfg string) []string { return []string{"ping", "--config", cfg, "--bogus"} }, "bogus"},
 		{"bad collective", func(cfg string) []string { return []string{"ping", "--config", cfg, "-T", "other"} }, "collective"},
 		{"unknown verb", func(string) []string { return []string{"frobnicate"} }, "unknown command"},
-		{"playbook", func(string) []string { return []string{"site.star"} }, "playbooks are not supported yet"},
+		{"missing playbook", func(string) []string { return []string{"site.star"} }, "playbook site.star"},
+		{"bad --arg", func(cfg string) []string { return []string{"run", "--config", cfg, "--arg", "novalue", "x.star"} }, "want key=value"},
+		{"bad --sandbox", func(string) []string { return []string{"--sandbox", "lots", "ping"} }, "--sandbox"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dials := 0

@@ -192,6 +192,12 @@ var errConfig = errors.New("configuration error")
 // loadConfig loads and checks the client config, so that a broken one fails before
 // anything is sent.
 func loadConfig(e *env, c *commonFlags) (*config.Config, error) {
+	if e.sandboxConfig != nil {
+		if c.collective != "" && !contains(e.sandboxConfig.Collectives, c.collective) {
+			return nil, fmt.Errorf("%w: collective %q is not one of the sandbox's %s", errConfig, c.collective, strings.Join(e.sandboxConfig.Collectives, ", "))
+		}
+		return e.sandboxConfig, nil
+	}
 	path := configPath(e, c.configFile)
 	cfg, err := config.Load(path)
 	if err != nil {

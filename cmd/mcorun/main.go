@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"golang.org/x/term"
+
+	"github.com/mcorun/mcorun/runtime/config"
 )
 
 // command is one verb of the command line.
@@ -57,6 +59,9 @@ type env struct {
 	stderrTTY bool
 	// connect opens a client to the fleet the config describes.
 	connect connectFunc
+	// sandboxConfig, when set, is the client config of a running --sandbox fleet; it
+	// replaces every config file.
+	sandboxConfig *config.Config
 }
 
 func main() {
@@ -85,6 +90,20 @@ func main() {
 
 // run dispatches args to a verb and returns the exit code.
 func run(ctx context.Context, e *env, args []string) int {
+	g, args, err := extractGlobal(args)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mcorun: %v\nRun 'mcorun --help' for usage.\n", err)
+		return exitUsage
+	}
+	if g.sandbox > 0 && len(args) > 0 && !isHelp(args) {
+		sb, cfg, err := startSandbox(ctx, g, e.stderr, slices.Contains(args, "-v") || slices.Contains(args, "--verbose"))
+		if err != nil {
+			fmt.Fprintf(e.stderr, "mcorun: %v\n", err)
+			return exitFailure
+		}
+		defer sb.Close()
+		e.sandboxConfig = cfg
+	}
 	cmds := commandTable()
 	if len(args) == 0 {
 		fmt.Fprint(e.stderr, topUsage(cmds))
@@ -114,6 +133,11 @@ func run(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stderr, "mcorun: unknown command %q\nRun 'mcorun --help' for the list of commands.\n", verb)
 	return exitUsage
+}
+
+// isHelp reports whether the command line only asks for help.
+func isHelp(args []string) bool {
+	return slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "--help" || a == "help" })
 }
 
 func lookup(cmds []*command, name string) *command {
@@ -155,6 +179,11 @@ Commands:
 	}
 	b.WriteString(`
 Run 'mcorun COMMAND --help' for a command's flags and examples.
+
+Global flags, accepted anywhere on the command line:
+  --sandbox N    run against an in-process broker and N simulated nodes that
+                 run the real agents; no broker or config is needed
+  --fleet FILE   the sandbox's facts and classes (default: a built-in fleet)
 
 The configuration is read from --config, else ~/.mcollective, else
 /etc/mcollective/client.cfg. MCOLLECTIVE_PSK, STOMP_USER and STOMP_PASSWORD

@@ -116,16 +116,26 @@ func TestBuiltins(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.Metadata.Name != name || d.Metadata.Timeout != 1 || d.Query == nil {
+			// puppet() is the only built-in data plugin queried without an argument.
+			if d.Metadata.Name != name || d.Metadata.Timeout != 1 || (d.Query == nil) != (name == "puppet") {
 				t.Errorf("data %s: %+v", name, d.Metadata)
 			}
 		})
 	}
-	if got := strings.Join(BuiltinDataPlugins(), ","); got != "agent,collective,fact,fstat" {
+	if got := strings.Join(BuiltinDataPlugins(), ","); got != "agent,collective,fact,fstat,puppet" {
 		t.Errorf("BuiltinDataPlugins = %s", got)
 	}
-	if got := strings.Join(BuiltinAgents(), ","); got != "discovery,rpcutil" {
+	if got := strings.Join(BuiltinAgents(), ","); got != "discovery,puppet,rpcutil" {
 		t.Errorf("BuiltinAgents = %s", got)
+	}
+	p, err := Builtin("puppet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Metadata.Timeout != 20 || len(p.Actions) != 6 || p.Actions["status"].Output["since_lastrun"].Default != "Unknown" ||
+		p.Actions["last_run_summary"].Output["failed_resources"].Default != int64(-1) ||
+		p.Actions["runonce"].Input["tags"].Validation != ":puppet_tags" {
+		t.Errorf("puppet ddl = %+v", p.Metadata)
 	}
 	f, _ := BuiltinData("fstat")
 	if len(f.Output) != 18 {

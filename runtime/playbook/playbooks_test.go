@@ -63,7 +63,7 @@ func TestInventoryReport(t *testing.T) {
 	wantLines(t, r.stdout,
 		"Inventory of 8 nodes (7 answered)\n",
 		"Roles (role):\n  web  4\n  db   3\n",
-		"Operating systems (os):\n  Debian  6\n  RedHat  1\n",
+		"Operating systems (operatingsystem):\n  Debian  6\n  RedHat  1\n",
 		"Classes:\n  base          7\n  web::nginx    4\n  db::postgres  3\n",
 		"No inventory from: app1\n")
 	rep := readReport(t, r.report)
@@ -88,8 +88,8 @@ func TestFactOutliers(t *testing.T) {
 	if r.ExitCode != ExitOK {
 		t.Fatalf("exit %d: %s", r.ExitCode, r.stderr)
 	}
-	wantLines(t, r.stdout, `os: "Debian" on 6 of 8 nodes`, `outlier db3: os="RedHat"`, "no answer: web4")
-	wantLines(t, r.stderr, "fact outliers fact=os majority=Debian outliers=1 silent=1")
+	wantLines(t, r.stdout, `operatingsystem: "Debian" on 6 of 8 nodes`, `outlier db3: operatingsystem="RedHat"`, "no answer: web4")
+	wantLines(t, r.stderr, "fact outliers fact=operatingsystem majority=Debian outliers=1 silent=1")
 
 	r = runPlaybook(t, "fact_outliers.star", nil, Options{Args: map[string]string{"fact": "role", "filter": "base", "strict": "true"}})
 	if r.ExitCode != ExitFailed || !strings.Contains(r.stderr, `3 nodes differ from role="web": db1, db2, db3`) {
@@ -99,7 +99,7 @@ func TestFactOutliers(t *testing.T) {
 
 func TestCanaryRollout(t *testing.T) {
 	args := map[string]string{"filter": "role=web", "input": "service=nginx", "window": "2", "canaries": "1",
-		"health_fact": "os", "health_value": "Debian"}
+		"health_fact": "operatingsystem", "health_value": "Debian"}
 	r := runPlaybook(t, "canary_rollout.star", nil, Options{Args: args})
 	if r.ExitCode != ExitOK {
 		t.Fatalf("exit %d: %s\n%s", r.ExitCode, r.stdout, r.stderr)

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcorun/mcorun/agents/data"
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/security"
@@ -121,6 +122,12 @@ func New(opts Options) (*Server, error) {
 // Register adds an agent. It must be called before Start.
 func (s *Server) Register(a *agent.Agent) {
 	s.agents[a.Name()] = a
+}
+
+// RegisterData adds a data plugin, e.g. puppet, beside the built-in ones. It must be called
+// before Start.
+func (s *Server) RegisterData(p *data.Plugin) {
+	s.data[p.Name()] = p
 }
 
 // Agents lists the served agent names, sorted, discovery included.

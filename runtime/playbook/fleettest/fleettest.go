@@ -78,7 +78,7 @@ func New() *Fleet {
 		entered: make(chan struct{}, 64)}
 	add := func(id, role, os string, classes ...string) {
 		f.Nodes = append(f.Nodes, &Node{ID: id, Classes: classes, Facts: map[string]any{
-			"role": role, "os": os, "osfamily": os, "hostname": id}})
+			"role": role, "operatingsystem": os, "osfamily": os, "hostname": id}})
 	}
 	for i := 1; i <= 4; i++ {
 		add(fmt.Sprintf("web%d", i), "web", "Debian", "web::nginx", "base")
