@@ -42,7 +42,7 @@ func TestSession(t *testing.T) {
 	input := `web = discover("role=web")
 web
 len(web)
-rs = rpc("rpcutil", "get_fact", {"fact": "os"}, nodes = web)
+rs = rpc("rpcutil", "get_fact", {"fact": "operatingsystem"}, nodes = web)
 rs.summary("value")
 x = = 1
 print("still here", _)
