@@ -34,8 +34,9 @@
 //	    `canaries` nodes, then batches of `batch` nodes (N or "N%") when given, otherwise
 //	    windows of `window` nodes. step is synchronous Starlark, so window=N runs N nodes per
 //	    step call, one call after another. step returns a ResultSet (its failed and missing
-//	    nodes within the batch count as failures), None (all done) or a bool (False fails
-//	    the whole batch). gate(batch_nodes), when given, runs after each step; a false value
+//	    nodes within the batch count as failures), struct(failed=nodes, missing=nodes) (the
+//	    named nodes of the batch count as failures; either field may be left out), None (all
+//	    done) or a bool (False fails the whole batch). gate(batch_nodes), when given, runs after each step; a false value
 //	    fails the whole batch and stops. A failed canary stops at once; otherwise rolling
 //	    stops when the failures so far exceed max_failures (a count, or "N%" of all nodes).
 //	    The nodes of batches that did not run are skipped. sleep waits between steps.

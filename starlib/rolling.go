@@ -2,6 +2,7 @@ package starlib
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -201,8 +202,12 @@ func rolling(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 			if !x {
 				br.Failed = set
 			}
+		case *starlarkstruct.Struct:
+			if br.Failed, br.Missing, err = stepOutcome(x, set); err != nil {
+				return nil, err
+			}
 		default:
-			return nil, fmt.Errorf("rolling: step must return a ResultSet, bool or None, got %s", v.Type())
+			return nil, fmt.Errorf("rolling: step must return a ResultSet, struct, bool or None, got %s", v.Type())
 		}
 		if br.Failed == nil {
 			br.Failed = NewNodeSet(nil)
@@ -243,6 +248,37 @@ func rolling(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		logger.Log("rolling: stopped: "+rep.Stopped, map[string]any{"skipped": rep.Skipped.Len()})
 	}
 	return rep, nil
+}
+
+// stepOutcome reads a step's struct(failed=..., missing=...): each field, when present, names
+// nodes (a NodeSet, a list of identities or a ResultSet's repliers); nodes outside the batch
+// are ignored.
+func stepOutcome(x *starlarkstruct.Struct, batch *NodeSet) (failed, missing *NodeSet, _ error) {
+	get := func(name string) (*NodeSet, error) {
+		if !slices.Contains(x.AttrNames(), name) {
+			return NewNodeSet(nil), nil
+		}
+		v, err := x.Attr(name)
+		if err != nil {
+			return nil, fmt.Errorf("rolling: step result: %w", err)
+		}
+		var n nodesArg
+		if err := n.Unpack(v); err != nil {
+			return nil, fmt.Errorf("rolling: step result .%s: %w", name, err)
+		}
+		if !n.set {
+			return NewNodeSet(nil), nil
+		}
+		return n.nodes.filter(batch.Contains), nil
+	}
+	failed, err := get("failed")
+	if err != nil {
+		return nil, nil, err
+	}
+	if missing, err = get("missing"); err != nil {
+		return nil, nil, err
+	}
+	return failed, missing.filter(func(id string) bool { return !failed.Contains(id) }), nil
 }
 
 func maxFailuresString(c countArg) string {

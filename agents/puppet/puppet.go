@@ -56,6 +56,11 @@ type Options struct {
 	Paths *Paths
 	// ConfigPrint answers `puppet config print`; nil runs Bin with Config.
 	ConfigPrint func(ctx context.Context, keys []string) (map[string]string, error)
+	// Launch, when set, starts a run in place of the detached process: argv is the
+	// command split on spaces followed by the run's options, such as ["puppet", "agent",
+	// "--onetime", "--no-daemonize", ...]. It returns once the run has started; the run
+	// outlives ctx, which is the request's. The sandbox's simulated Puppet uses it.
+	Launch func(ctx context.Context, argv []string) error
 	// Now is the clock; nil is time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger

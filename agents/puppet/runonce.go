@@ -31,7 +31,7 @@ type runArgs struct {
 // runonce starts one Puppet run: it refuses while Puppet is disabled or applying a catalog,
 // signals an idling daemon (USR1) when signal_daemon is on, and otherwise starts the
 // configured command with --onetime --no-daemonize and the run's options, detached.
-func (p *Puppet) runonce(_ context.Context, req *agent.Request, rep *agent.Reply) {
+func (p *Puppet) runonce(ctx context.Context, req *agent.Request, rep *agent.Reply) {
 	fail := func(msg string) {
 		rep.Data["summary"] = msg
 		rep.Fail(message.Aborted, msg)
@@ -117,7 +117,7 @@ func (p *Puppet) runonce(_ context.Context, req *agent.Request, rep *agent.Reply
 		opts := append([]string{"--onetime", "--no-daemonize", "--color=false", "--show_diff", "--verbose"}, cli...)
 		command := strings.Join(append([]string{p.opts.Command}, opts...), " ")
 		p.log.Debug("initiating a puppet agent run", "command", command)
-		if err := p.start(command); err != nil {
+		if err := p.launch(ctx, command); err != nil {
 			p.log.Warn("failed to start puppet", "command", command, "err", err)
 			fail(fmt.Sprintf("Puppet command '%s' had exit code %d, expected 0", command, 1))
 			return
@@ -223,6 +223,15 @@ func (p *Puppet) signalDaemon() error {
 // shellMeta are the characters that make Ruby's exec run a command string through /bin/sh
 // rather than split it on spaces.
 const shellMeta = "*?{}[]<>()~&|\\$;'`\"\n#"
+
+// launch starts a run of command: through Options.Launch when set, otherwise as a detached
+// process.
+func (p *Puppet) launch(ctx context.Context, command string) error {
+	if p.opts.Launch != nil {
+		return p.opts.Launch(ctx, strings.Fields(command))
+	}
+	return p.start(command)
+}
 
 // start runs command detached from mcod: in a session of its own, with no terminal and
 // output discarded, as the plugin's double fork does. A goroutine reaps it.

@@ -40,6 +40,7 @@ func commandTable() []*command {
 		pluginCommand(),
 		runCommand(),
 		checkCommand(),
+		testCommand(),
 		replCommand(),
 	}
 }

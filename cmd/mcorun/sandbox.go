@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/sandbox"
 )
@@ -61,18 +60,21 @@ func extractGlobal(args []string) (globalFlags, []string, error) {
 }
 
 // startSandbox starts an in-process broker and g.sandbox simulated nodes running the real
-// agents, and returns the client config that reaches them.
+// agents, puppet included (see sandboxAgents), and returns the client config that reaches
+// them.
 func startSandbox(ctx context.Context, g globalFlags, logw io.Writer, verbose bool) (*sandbox.Sandbox, *config.Config, error) {
 	log := slog.New(slog.DiscardHandler)
 	if verbose {
 		log = slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	sb, err := sandbox.Start(ctx, sandbox.Options{Nodes: g.sandbox, FleetFile: g.fleet, Agents: sandboxAgents, Logger: log})
+	sb, err := sandbox.Start(ctx, sandbox.Options{Nodes: g.sandbox, FleetFile: g.fleet, Plugins: sandboxAgents, Logger: log})
 	if err != nil {
 		return nil, nil, fmt.Errorf("sandbox: %w", err)
 	}
 	return sb, sb.ClientConfig(), nil
 }
 
-// sandboxAgents are the agents each simulated node serves beyond rpcutil and discovery.
-func sandboxAgents(sandbox.Node) []*agent.Agent { return nil }
+// sandboxAgents are the agents and data plugins each simulated node serves beyond rpcutil,
+// discovery and the built-in data plugins: the real puppet agent and puppet data plugin
+// over a simulated Puppet, set up by the fleet file's puppet blocks.
+func sandboxAgents(n sandbox.Node) (sandbox.Plugins, error) { return sandbox.SimulatedPuppet(n) }

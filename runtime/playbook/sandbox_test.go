@@ -17,9 +17,15 @@ import (
 // and returns a real client on it.
 func sandboxFleet(t *testing.T, n int) starlib.Fleet {
 	t.Helper()
+	return sandboxClient(t, sandbox.Options{Nodes: n})
+}
+
+// sandboxClient starts a sandbox with opts and returns a real client on it.
+func sandboxClient(t *testing.T, sbOpts sandbox.Options) starlib.Fleet {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sb, err := sandbox.Start(ctx, sandbox.Options{Nodes: n})
+	sb, err := sandbox.Start(ctx, sbOpts)
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/mcorun/mcorun/agents/puppet/sim"
 	"github.com/mcorun/mcorun/runtime/facts"
 )
 
@@ -28,6 +29,7 @@ var defaultFleet []byte
 //	    facts: {role: web, fqdn: "{identity}"}
 //	    vary: {rack: [r1, r2]}             # cycled through by node number
 //	    classes: [base, web::nginx]
+//	    puppet: {run_time: 1s-3s, fail: [6]} # the simulated Puppet; see PuppetSpec
 type Fleet struct {
 	Templates []Template `yaml:"templates"`
 }
@@ -47,6 +49,9 @@ type Template struct {
 	Vary map[string][]any `yaml:"vary"`
 	// Classes are the node's configuration-management classes.
 	Classes []string `yaml:"classes"`
+	// Puppet tunes the simulated Puppet of the nodes; nil gives every node a healthy,
+	// enabled agent whose runs take 1 to 3 seconds.
+	Puppet *PuppetSpec `yaml:"puppet"`
 }
 
 // Node is one simulated node of a fleet.
@@ -60,6 +65,12 @@ type Node struct {
 	// Facts are normalized as MCollective's YAML fact source does: scalars become strings.
 	Facts   map[string]any
 	Classes []string
+	// Puppet are the settings of the node's simulated Puppet (see SimulatedPuppet), from
+	// its template's puppet block; Dir is left for Start to fill in.
+	Puppet sim.Options
+	// Dir is a scratch directory of the node's own, such as for its simulated Puppet's
+	// state. Start creates it when Options.Plugins is set, and Close removes it.
+	Dir string
 }
 
 // DefaultFleet returns the built-in fleet, a copy of testdata/fleet.yaml: 20 web, app and
@@ -115,6 +126,11 @@ func (f *Fleet) check() error {
 		for k, v := range t.Vary {
 			if len(v) == 0 {
 				return fmt.Errorf("template %d (%s): vary.%s is empty", i+1, t.Identity, k)
+			}
+		}
+		if t.Puppet != nil {
+			if err := t.Puppet.check(); err != nil {
+				return fmt.Errorf("template %d (%s): %w", i+1, t.Identity, err)
 			}
 		}
 	}
@@ -198,5 +214,5 @@ func (t Template) node(num int) Node {
 			fs[k] = r.Replace(s)
 		}
 	}
-	return Node{Identity: id, Facts: fs, Classes: slices.Clone(t.Classes)}
+	return Node{Identity: id, Facts: fs, Classes: slices.Clone(t.Classes), Puppet: t.Puppet.simOptions(id, num)}
 }

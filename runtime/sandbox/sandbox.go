@@ -1,8 +1,10 @@
 // Package sandbox runs a simulated fleet in-process: an embedded broker (package broker) on
 // a free loopback port and N nodes, each a real mcod pipeline (package server) with the real
-// agents, its own STOMP connection and facts and classes from a fleet file. It backs
-// mcorun --sandbox and playbook tests: the client sees exactly what a real fleet on RabbitMQ
-// would send it, over real STOMP.
+// agents, its own STOMP connection and facts and classes from a fleet file. With
+// Options.Plugins set to SimulatedPuppet, each node also serves the real puppet agent and
+// puppet data plugin over a simulated Puppet (package agents/puppet/sim) that the fleet
+// file's puppet blocks configure. It backs mcorun --sandbox and playbook tests: the client
+// sees exactly what a real fleet on RabbitMQ would send it, over real STOMP.
 //
 // Every node and the client share the pre-shared key PSK, in the collective "mcollective",
 // with use_reply_exchange, since the embedded broker has no temp-queues.
@@ -14,12 +16,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/mcorun/mcorun/agents/data"
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/broker"
 	"github.com/mcorun/mcorun/runtime/config"
@@ -50,11 +55,20 @@ type Options struct {
 	Fleet *Fleet
 	// FleetFile is a fleet file to load when Fleet is nil.
 	FleetFile string
-	// Agents returns extra agents for a node, such as a simulated puppet agent; nil adds none.
-	// Every node always has rpcutil and discovery.
-	Agents func(Node) []*agent.Agent
+	// Plugins returns what a node serves beyond rpcutil, discovery and the built-in data
+	// plugins, such as SimulatedPuppet; nil adds nothing. It is called once per node, with
+	// the node's Dir created.
+	Plugins func(Node) (Plugins, error)
 	// Logger receives the broker's, the connections' and the nodes' logs; nil discards.
 	Logger *slog.Logger
+}
+
+// Plugins are the extra agents and data plugins of one node.
+type Plugins struct {
+	Agents []*agent.Agent
+	Data   []*data.Plugin
+	// Close, when set, runs when the sandbox closes, after the node has stopped.
+	Close func() error
 }
 
 // Sandbox is a running simulated fleet. Stop it with Close.
@@ -64,6 +78,8 @@ type Sandbox struct {
 	servers []*server.Server
 	conns   []*connector.Conn
 	probe   *connector.Conn
+	closers []func() error // the nodes' Plugins.Close, by node
+	dir     string         // the parent of the nodes' Dirs; "" for none
 	log     *slog.Logger
 
 	closeOnce sync.Once
@@ -98,13 +114,19 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	s := &Sandbox{br: br, nodes: nodes, log: log, servers: make([]*server.Server, len(nodes)), conns: make([]*connector.Conn, len(nodes))}
+	s := &Sandbox{br: br, nodes: nodes, log: log, servers: make([]*server.Server, len(nodes)),
+		conns: make([]*connector.Conn, len(nodes)), closers: make([]func() error, len(nodes))}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
 		}
 	}()
-	if err := s.startNodes(ctx, sec, opts.Agents); err != nil {
+	if opts.Plugins != nil {
+		if err := s.makeDirs(); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.startNodes(ctx, sec, opts.Plugins); err != nil {
 		return nil, err
 	}
 	if s.probe, err = s.dial(ctx, "sandbox-probe"); err != nil {
@@ -124,7 +146,7 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 }
 
 // startNodes connects and starts every node, a few at a time.
-func (s *Sandbox) startNodes(ctx context.Context, sec security.Provider, extra func(Node) []*agent.Agent) error {
+func (s *Sandbox) startNodes(ctx context.Context, sec security.Provider, extra func(Node) (Plugins, error)) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -136,10 +158,10 @@ func (s *Sandbox) startNodes(ctx context.Context, sec security.Provider, extra f
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			srv, conn, err := s.startNode(ctx, n, sec, extra)
+			srv, conn, closer, err := s.startNode(ctx, n, sec, extra)
 			mu.Lock()
 			defer mu.Unlock()
-			s.servers[i], s.conns[i] = srv, conn
+			s.servers[i], s.conns[i], s.closers[i] = srv, conn, closer
 			if err != nil {
 				errs = append(errs, fmt.Errorf("sandbox: node %s: %w", n.Identity, err))
 			}
@@ -149,7 +171,23 @@ func (s *Sandbox) startNodes(ctx context.Context, sec security.Provider, extra f
 	return errors.Join(errs...)
 }
 
-func (s *Sandbox) startNode(ctx context.Context, n Node, sec security.Provider, extra func(Node) []*agent.Agent) (*server.Server, *connector.Conn, error) {
+// makeDirs creates a temporary directory with a Dir for every node.
+func (s *Sandbox) makeDirs() error {
+	dir, err := os.MkdirTemp("", "mcorun-sandbox-")
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	s.dir = dir
+	for i := range s.nodes {
+		s.nodes[i].Dir = filepath.Join(dir, s.nodes[i].Identity)
+		if err := os.Mkdir(s.nodes[i].Dir, 0o755); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Sandbox) startNode(ctx context.Context, n Node, sec security.Provider, extra func(Node) (Plugins, error)) (_ *server.Server, _ *connector.Conn, closer func() error, _ error) {
 	log := s.log.With("node", n.Identity)
 	srv, err := server.New(server.Options{
 		Identity:         n.Identity,
@@ -162,21 +200,29 @@ func (s *Sandbox) startNode(ctx context.Context, n Node, sec security.Provider, 
 		Logger:           log,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if extra != nil {
-		for _, a := range extra(n) {
+		p, err := extra(n)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		closer = p.Close
+		for _, a := range p.Agents {
 			srv.Register(a)
+		}
+		for _, d := range p.Data {
+			srv.RegisterData(d)
 		}
 	}
 	conn, err := s.dial(ctx, n.Identity)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, closer, err
 	}
 	if err := srv.Start(conn); err != nil {
-		return nil, conn, err
+		return nil, conn, closer, err
 	}
-	return srv, conn, nil
+	return srv, conn, closer, nil
 }
 
 // dial connects identity to the sandbox's broker.
@@ -273,6 +319,9 @@ func (s *Sandbox) shutdown() error {
 			if s.servers[i] != nil {
 				add(s.servers[i].Shutdown(ctx))
 			}
+			if s.closers[i] != nil {
+				add(s.closers[i]())
+			}
 			if s.conns[i] != nil {
 				add(s.conns[i].Close())
 			}
@@ -283,6 +332,9 @@ func (s *Sandbox) shutdown() error {
 		add(s.probe.Close())
 	}
 	add(s.br.Close())
+	if s.dir != "" {
+		add(os.RemoveAll(s.dir))
+	}
 	return errors.Join(errs...)
 }
 

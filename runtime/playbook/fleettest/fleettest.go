@@ -3,16 +3,22 @@
 // server-side filter matching as mcod does it (package match), rpcutil replies computed from
 // the nodes, a small "service" agent with a read-only and a state-changing action, per-node
 // failures and silences, a record of every call, and a switch that makes calls block until
-// their context ends (for cancellation tests).
+// their context ends (for cancellation tests). Tests that need more control give nodes their
+// own agent lists and set a Responder that shapes each node's reply to each call.
 package fleettest
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/mcorun/mcorun/runtime/client"
 	"github.com/mcorun/mcorun/runtime/ddl"
@@ -44,6 +50,9 @@ type Node struct {
 	ID      string
 	Facts   map[string]any
 	Classes []string
+	// Agents are the agents the node runs; nil means every agent of the fleet's DDLs. A call
+	// to an agent the node does not run gets no reply from it.
+	Agents []string
 }
 
 // Call records one Discover or Call.
@@ -54,13 +63,41 @@ type Call struct {
 	Args   map[string]any
 	Nodes  []string // the given nodes, nil for discovery by filter
 	Filter message.Filter
+	// Seq counts the rpc calls of Agent.Action so far, this one included (1 for the first).
+	Seq int
+	// Batch is the call's batch size spec ("N" or "N%"), empty for none.
+	Batch string
+	// Targets are the nodes the call expected replies from, sorted; for discover, the nodes
+	// found.
+	Targets []string
+	// Batches are Targets as the batch size cuts them: one batch without batching.
+	Batches [][]string
 }
+
+// Request is what a Responder sees of one node's part in an rpc call.
+type Request struct {
+	Agent  string
+	Action string
+	Args   map[string]any
+	Node   *Node
+	Seq    int // as Call.Seq; 0 when the puppet data plugin asks for the status
+}
+
+// Responder shapes one node's reply to one rpc call. It receives the reply the fleet would
+// send (DDL defaults and the built-in answers filled in) and may change its code, message
+// and data. It returns false to leave the node silent for this call.
+type Responder func(req Request, r *client.Result) bool
 
 // Fleet is the in-memory fleet. Set its exported fields before a run; Fail, Silence and
 // Block are safe to call while one runs.
 type Fleet struct {
 	Nodes []*Node
 	DDLs  map[string]*ddl.Agent
+	// Responder, when set, shapes every reply after the built-in answers (see Responder).
+	Responder Responder
+	// Now is the time the built-in answers report (ping's pong, puppet's lastrun); nil
+	// means 2026-01-01T00:00:00Z.
+	Now func() time.Time
 
 	mu      sync.Mutex
 	failing map[string]bool
@@ -68,14 +105,14 @@ type Fleet struct {
 	block   bool
 	entered chan struct{}
 	calls   []Call
+	seq     map[string]int
 }
 
 // New returns a fleet of eight nodes: web1-web4 (role web, Debian, classes web::nginx and
 // base), db1-db3 (role db, db3 on RedHat, classes db::postgres and base) and app1 (role app,
 // Debian, class app), with the rpcutil, discovery and service agents.
 func New() *Fleet {
-	f := &Fleet{DDLs: map[string]*ddl.Agent{}, failing: map[string]bool{}, silent: map[string]bool{},
-		entered: make(chan struct{}, 64)}
+	f := NewNodes()
 	add := func(id, role, os string, classes ...string) {
 		f.Nodes = append(f.Nodes, &Node{ID: id, Classes: classes, Facts: map[string]any{
 			"role": role, "operatingsystem": os, "osfamily": os, "hostname": id}})
@@ -91,6 +128,13 @@ func New() *Fleet {
 		add(fmt.Sprintf("db%d", i), "db", os, "db::postgres", "base")
 	}
 	add("app1", "app", "Debian", "app")
+	return f
+}
+
+// NewNodes returns a fleet of the given nodes with the rpcutil, discovery and service agents.
+func NewNodes(nodes ...*Node) *Fleet {
+	f := &Fleet{Nodes: nodes, DDLs: map[string]*ddl.Agent{}, failing: map[string]bool{}, silent: map[string]bool{},
+		entered: make(chan struct{}, 64), seq: map[string]int{}}
 	for _, name := range []string{"rpcutil", "discovery"} {
 		d, err := ddl.Builtin(name)
 		if err != nil {
@@ -187,6 +231,7 @@ func (f *Fleet) matching(ctx context.Context, flt message.Filter, ids []string) 
 func (f *Fleet) Discover(ctx context.Context, opts client.DiscoverOptions) ([]string, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, Call{Kind: "discover", Nodes: opts.Nodes, Filter: opts.Filter})
+	idx := len(f.calls) - 1
 	f.mu.Unlock()
 	if err := f.wait(ctx); err != nil {
 		return nil, err
@@ -199,13 +244,51 @@ func (f *Fleet) Discover(ctx context.Context, opts client.DiscoverOptions) ([]st
 	for _, n := range nodes {
 		ids = append(ids, n.ID)
 	}
+	sort.Strings(ids)
+	if ids, err = limit(ids, opts.Limit, opts.LimitSeed); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.calls[idx].Targets = slices.Clone(ids)
+	f.mu.Unlock()
 	return ids, nil
+}
+
+// limit keeps the nodes a limit spec allows, as the client does: the first N when seed is
+// 0, otherwise N chosen by a random source seeded with seed. The result is sorted.
+func limit(ids []string, spec string, seed int64) ([]string, error) {
+	if spec == "" {
+		return ids, nil
+	}
+	n, err := batchSize(spec, len(ids))
+	if err != nil {
+		return nil, fmt.Errorf("limit: %w", err)
+	}
+	if n >= len(ids) {
+		return ids, nil
+	}
+	if seed == 0 {
+		return ids[:n], nil
+	}
+	pool := slices.Clone(ids)
+	r := rand.New(rand.NewPCG(uint64(seed), 0x6d636f72756e)) //nolint:gosec // selection, not security
+	r.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
+	out := pool[:n]
+	slices.Sort(out)
+	return out, nil
 }
 
 // Call implements starlib.Fleet.
 func (f *Fleet) Call(ctx context.Context, agent, action string, args map[string]any, opts client.CallOptions) (*client.Results, error) {
 	f.mu.Lock()
-	f.calls = append(f.calls, Call{Kind: "rpc", Agent: agent, Action: action, Args: args, Nodes: opts.Nodes, Filter: opts.Filter})
+	if f.seq == nil {
+		f.seq = map[string]int{}
+	}
+	f.seq[agent+"."+action]++
+	seq := f.seq[agent+"."+action]
+	f.calls = append(f.calls, Call{Kind: "rpc", Agent: agent, Action: action, Args: args, Nodes: opts.Nodes,
+		Filter: opts.Filter, Seq: seq, Batch: opts.Batch})
+	idx := len(f.calls) - 1
 	f.mu.Unlock()
 	if err := f.wait(ctx); err != nil {
 		return nil, err
@@ -218,6 +301,11 @@ func (f *Fleet) Call(ctx context.Context, agent, action string, args map[string]
 	if err != nil {
 		return nil, err
 	}
+	if opts.Nodes == nil {
+		// a discovered call reaches only the nodes that run the agent, as mco's discovery
+		// adds the agent to the filter
+		nodes = slices.DeleteFunc(nodes, func(n *Node) bool { return !f.runs(n, agent) })
+	}
 	res := &client.Results{Agent: agent, Action: action, RequestID: "00000000000000000000000000000001"}
 	for _, id := range opts.Nodes {
 		if !slices.ContainsFunc(nodes, func(n *Node) bool { return n.ID == id }) {
@@ -225,21 +313,32 @@ func (f *Fleet) Call(ctx context.Context, agent, action string, args map[string]
 			res.Missing = append(res.Missing, id)
 		}
 	}
+	now := f.now()
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	silent := maps.Clone(f.silent)
+	failing := maps.Clone(f.failing)
+	responder := f.Responder
+	f.mu.Unlock()
 	for _, n := range nodes {
 		res.Targets = append(res.Targets, n.ID)
-		if f.silent[n.ID] {
+		if silent[n.ID] || !f.runs(n, agent) {
 			res.Missing = append(res.Missing, n.ID)
 			continue
 		}
 		r := client.Result{Sender: n.ID, Code: message.OK, Message: "OK", Data: d.Defaults(action)}
-		if f.failing[n.ID] {
+		if failing[n.ID] {
 			r.Code, r.Message = message.Aborted, "failed on purpose"
-			res.Failed = append(res.Failed, r)
 		} else {
-			reply(n, agent, action, args, r.Data)
+			reply(n, agent, action, args, r.Data, now, f.agents(n))
+		}
+		if responder != nil && !responder(Request{Agent: agent, Action: action, Args: args, Node: n, Seq: seq}, &r) {
+			res.Missing = append(res.Missing, n.ID)
+			continue
+		}
+		if r.Code == message.OK {
 			res.OK = append(res.OK, r)
+		} else {
+			res.Failed = append(res.Failed, r)
 		}
 		if opts.OnReply != nil {
 			opts.OnReply(r)
@@ -247,14 +346,82 @@ func (f *Fleet) Call(ctx context.Context, agent, action string, args map[string]
 	}
 	sort.Strings(res.Targets)
 	sort.Strings(res.Missing)
+	sort.Slice(res.OK, func(i, j int) bool { return res.OK[i].Sender < res.OK[j].Sender })
+	sort.Slice(res.Failed, func(i, j int) bool { return res.Failed[i].Sender < res.Failed[j].Sender })
+	size, err := batchSize(opts.Batch, len(res.Targets))
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.calls[idx].Targets = slices.Clone(res.Targets)
+	f.calls[idx].Batches = cut(res.Targets, size)
+	f.mu.Unlock()
 	return res, nil
 }
 
-// reply fills in the data of a successful reply.
-func reply(n *Node, agent, action string, args map[string]any, data map[string]any) {
+// now is the time of the built-in answers.
+func (f *Fleet) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+}
+
+// agents lists the agents node n runs, sorted.
+func (f *Fleet) agents(n *Node) []string {
+	if n.Agents != nil {
+		return slices.Sorted(slices.Values(n.Agents))
+	}
+	return slices.Sorted(maps.Keys(f.DDLs))
+}
+
+// runs reports whether node n runs the agent.
+func (f *Fleet) runs(n *Node, agent string) bool {
+	if n.Agents != nil {
+		return slices.Contains(n.Agents, agent)
+	}
+	_, ok := f.DDLs[agent]
+	return ok
+}
+
+// batchSize resolves a batch or limit spec, "N" or "N%", against n nodes as mco does; 0
+// (for an empty spec) means all of them.
+func batchSize(spec string, n int) (int, error) {
+	if spec == "" {
+		return 0, nil
+	}
+	num, pct := strings.CutSuffix(spec, "%")
+	v, err := strconv.Atoi(num)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("size %q: want N or N%% with N a positive integer", spec)
+	}
+	if pct {
+		v = max(n*v/100, 1)
+	}
+	return v, nil
+}
+
+// cut splits ids into consecutive batches of size (one batch when size is 0).
+func cut(ids []string, size int) [][]string {
+	if len(ids) == 0 {
+		return [][]string{}
+	}
+	if size <= 0 || size >= len(ids) {
+		return [][]string{slices.Clone(ids)}
+	}
+	var out [][]string
+	for b := range slices.Chunk(ids, size) {
+		out = append(out, slices.Clone(b))
+	}
+	return out
+}
+
+// reply fills in the data of a successful reply: rpcutil answers from the node's facts,
+// classes and agents, and puppet answers of an idle, enabled agent whose runs succeed.
+func reply(n *Node, agent, action string, args map[string]any, data map[string]any, now time.Time, agents []string) {
 	switch agent + "." + action {
 	case "rpcutil.ping":
-		data["pong"] = int64(1767225600)
+		data["pong"] = now.Unix()
 	case "rpcutil.get_fact":
 		name, _ := args["fact"].(string)
 		data["fact"], data["value"] = name, n.Facts[name]
@@ -267,12 +434,34 @@ func reply(n *Node, agent, action string, args map[string]any, data map[string]a
 		for i, c := range n.Classes {
 			classes[i] = c
 		}
-		data["agents"] = []any{"discovery", "rpcutil", "service"}
+		names := make([]any, len(agents))
+		for i, a := range agents {
+			names[i] = a
+		}
+		data["agents"] = names
 		data["facts"], data["classes"] = facts, classes
 		data["version"], data["main_collective"] = "2.12.5", "mcollective"
 		data["collectives"], data["data_plugins"] = []any{"mcollective"}, []any{}
+	case "rpcutil.collective_info":
+		data["main_collective"], data["collectives"] = "mcollective", []any{"mcollective"}
 	case "service.status", "service.restart":
 		data["status"] = "running"
+	case "puppet.status":
+		data["applying"], data["idling"], data["enabled"], data["daemon_present"] = false, true, true, true
+		data["lastrun"], data["since_lastrun"] = now.Unix(), int64(0)
+		data["status"], data["message"] = "idling", "Currently idling; last completed run 0 seconds ago"
+	case "puppet.runonce":
+		data["summary"] = "Started a Puppet run using the 'puppet agent --onetime --no-daemonize' command"
+		data["initiated_at"] = now.Unix()
+	case "puppet.last_run_summary":
+		for _, k := range []string{"out_of_sync_resources", "failed_resources", "corrected_resources", "changed_resources"} {
+			data[k] = int64(0)
+		}
+		data["total_resources"], data["total_time"], data["config_retrieval_time"] = int64(0), 1.0, 0.5
+		data["lastrun"], data["since_lastrun"] = now.Unix(), int64(0)
+	case "puppet.enable", "puppet.disable":
+		data["enabled"] = action == "enable"
+		data["status"] = "Succesfully " + action + "d the Puppet agent"
 	}
 }
 
@@ -285,7 +474,26 @@ type matchNode struct {
 func (m matchNode) Identity() string             { return m.n.ID }
 func (m matchNode) Fact(name string) (any, bool) { v, ok := m.n.Facts[name]; return v, ok }
 func (m matchNode) Classes() []string            { return m.n.Classes }
-func (m matchNode) HasAgent(name string) bool    { _, ok := m.f.DDLs[name]; return ok }
-func (m matchNode) Data(context.Context, string, any) (map[string]any, error) {
-	return nil, errors.New("no data plugins in the test fleet")
+func (m matchNode) HasAgent(name string) bool    { return m.f.runs(m.n, name) }
+
+// Data serves the puppet data plugin (compound filters such as puppet().enabled=true) from
+// the node's answer to puppet status, the Responder included (with Seq 0); other plugins
+// are not simulated.
+func (m matchNode) Data(_ context.Context, name string, _ any) (map[string]any, error) {
+	d, ok := m.f.DDLs["puppet"]
+	if name != "puppet" || !ok || !m.f.runs(m.n, "puppet") {
+		return nil, fmt.Errorf("no %s data plugin on %s in the test fleet", name, m.n.ID)
+	}
+	r := client.Result{Sender: m.n.ID, Code: message.OK, Message: "OK", Data: d.Defaults("status")}
+	reply(m.n, "puppet", "status", nil, r.Data, m.f.now(), m.f.agents(m.n))
+	m.f.mu.Lock()
+	responder := m.f.Responder
+	m.f.mu.Unlock()
+	if responder != nil && !responder(Request{Agent: "puppet", Action: "status", Node: m.n}, &r) {
+		return nil, errors.New("puppet data: no reply")
+	}
+	if r.Code != message.OK {
+		return nil, fmt.Errorf("puppet data: %s", r.Message)
+	}
+	return r.Data, nil
 }

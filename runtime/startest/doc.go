@@ -1,0 +1,74 @@
+// Package startest runs playbook tests: Starlark files named *_test.star that declare a
+// simulated fleet, run a playbook (or call functions loaded from one) against it, and check
+// the outcome with the assert module of go.starlark.net's starlarktest. It is what
+// `mcorun test` runs, and it needs no broker and no real time: the fleet is an in-memory
+// fleettest.Fleet that filters with the real matcher, and the clock is fake, so sleep(),
+// wait_until() and rolling()'s pauses finish at once.
+//
+// A test file is executed once, with the playbook builtins (package starlib), the helpers
+// below and load() (relative paths, "@mcorun//" and "assert.star"). Then every global
+// function whose name starts with "test_" runs, in the order of the file, each on a fresh
+// thread with a fresh default fleet, a fake clock at 2026-01-01T00:00:00Z and no calls
+// recorded. A test fails when an assertion reports an error (assert.eq, assert.true, ...;
+// each one is listed with its file:line) or when it raises an error (listed with its
+// backtrace). load() of a library (such as "@mcorun//fleet.star") works as in a playbook;
+// load() of a playbook executes its top level once, on the file's default fleet and
+// without args, so a playbook that needs args is better loaded with load_playbook() inside
+// a test. Functions loaded either way act on the fleet of the test that calls them.
+//
+// The helpers (Starlark):
+//
+//	node(identity, facts={}, classes=[], agents=None) -> node
+//	    agents None means every agent of the fleet: rpcutil, discovery, service and puppet,
+//	    plus any declared with fleet(ddls=...).
+//	fleet(nodes=None, ddls={}) -> fleet
+//	    Declares the test's fleet and installs it: discover() and rpc() in the test, in the
+//	    functions it calls and in run_playbook() act on it. nodes are node() values or plain
+//	    identities; None gives the default fleet of eight nodes: web1-web4 (role web,
+//	    Debian, classes web::nginx and base), db1-db3 (role db, db3 RedHat, classes
+//	    db::postgres and base) and app1 (role app, Debian, class app). ddls maps agent names
+//	    to JSON DDL text, for agents beyond the built-in ones.
+//	    Every reply carries the DDL's output defaults and built-in answers: rpcutil ping,
+//	    get_fact, inventory and collective_info from the node's facts, classes and agents;
+//	    service status and restart report "running"; puppet status reports an idle,
+//	    enabled agent, runonce starts a run, last_run_summary reports no failed resource.
+//	fleet.reply(agent, action=None, data={}, *, node=None, call=None, msg="OK")
+//	    Matching calls reply ok; data is merged over the default reply.
+//	fleet.fail(agent, action=None, *, node=None, call=None, code=1, msg="failed")
+//	    Matching calls reply with status code (1 Aborted ... 5 UnknownError) and msg.
+//	fleet.silence(*nodes, agent=None, action=None, call=None)
+//	    Matching calls get no reply: the nodes are missing. (Discovery still finds them.)
+//	fleet.on_call(n, agent, action=None, data=None, *, node=None, code=0, msg=None)
+//	    The n-th call (from 1) of agent.action replies with data, or fails with code.
+//	    node is an identity or a list of them, call an int or a list of ints: the n-th calls
+//	    of agent.action, counted from 1. None matches every node or call. Rules apply in the
+//	    order they were declared, so a later rule wins.
+//	fleet.nodes -> NodeSet; fleet.calls(...) as calls(...)
+//	calls(agent=None, action=None, kind=None) -> [call]
+//	    The discover and rpc calls recorded on the test's fleet, oldest first. A call has
+//	    kind ("discover" or "rpc"), agent, action, args (dict), nodes (the given node list
+//	    or None), targets (the nodes expected to reply), batches (targets as batch= cut
+//	    them), batch (the batch spec or None), filter (a string, "" for none) and seq (the
+//	    count of agent.action calls so far).
+//	run_playbook(path, args={}, *, dry_run=False) -> result
+//	    Runs a playbook (path relative to the test file) with runtime/playbook on the
+//	    test's fleet and clock, without the overlap lock. args values are strings, ints,
+//	    bools, floats or lists of strings (--arg k=v, a list comma-joined). The result has
+//	    exit_code, ok (exit_code == 0), error (the message, None on success), stdout
+//	    (print() lines), stderr (log and progress lines, the error), report (the JSON
+//	    report as a dict: steps, log, outcome, ...) and calls (the calls of this run).
+//	    The run's stdout and stderr also join the test's output, shown when it fails.
+//	load_playbook(path, args={}) -> struct of the playbook's globals
+//	    Executes a playbook's top level in the test, on its fleet and clock, with args as
+//	    for run_playbook, and returns its globals: pb.parse_input([...]) calls one of its
+//	    functions. Its errors are raised (assert.fails catches them).
+//	elapsed() -> time.duration    fake time since the test began
+//	advance(duration)             moves the fake clock forward
+//
+// Output is like go test's: a "--- FAIL: test_name (file:line)" line per failed test,
+// followed by each failure with its file:line and the test's printed output; then
+// "ok  FILE  0.01s" or "FAIL  FILE  0.01s" per file, and a final "FAIL" when any test
+// failed. Verbose lists every test with "=== RUN" and "--- PASS". Run returns 0 when every
+// test passed, 1 otherwise, and 2 for a usage error (a missing path, a bad -run pattern,
+// no test files).
+package startest
