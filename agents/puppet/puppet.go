@@ -163,7 +163,6 @@ func (p *Puppet) Agent() *agent.Agent {
 	if err != nil {
 		panic(err) // the embedded DDL is tested; failure is a build defect
 	}
-	checks := pluginValidators(d)
 	actions := map[string]agent.Action{
 		"status":           p.statusAction,
 		"runonce":          p.runonce,
@@ -171,9 +170,6 @@ func (p *Puppet) Agent() *agent.Agent {
 		"disable":          p.disable,
 		"last_run_summary": p.lastRunSummary,
 		"resource":         p.resource,
-	}
-	for name, act := range actions {
-		actions[name] = withValidators(checks[name], act)
 	}
 	return &agent.Agent{DDL: d, Actions: actions}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mcorun/mcorun/runtime/agent"
+	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
@@ -38,20 +39,20 @@ func (p *Puppet) resource(ctx context.Context, req *agent.Request, rep *agent.Re
 		return
 	}
 	if o.ResourceTypeBlacklist != "" {
-		if slices.Contains(rubySplit(o.ResourceTypeBlacklist, ","), typ) {
+		if slices.Contains(ddl.RubySplit(o.ResourceTypeBlacklist, ","), typ) {
 			fail(fmt.Sprintf("The %s type is listed in the type blacklist", typ))
 			return
 		}
-	} else if !slices.Contains(rubySplit(whitelist, ","), typ) {
+	} else if !slices.Contains(ddl.RubySplit(whitelist, ","), typ) {
 		fail(fmt.Sprintf("The %s type is not listed in the type whitelist", typ))
 		return
 	}
 	if blocked != "" {
-		if slices.Contains(rubySplit(blocked, ","), name) {
+		if slices.Contains(ddl.RubySplit(blocked, ","), name) {
 			fail(fmt.Sprintf("The %s name is listed in the name blacklist", name))
 			return
 		}
-	} else if names != "" && !slices.Contains(rubySplit(names, ","), name) {
+	} else if names != "" && !slices.Contains(ddl.RubySplit(names, ","), name) {
 		fail(fmt.Sprintf("The %s name is not listed in the name whitelist", name))
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/mcorun/mcorun/runtime/agent"
+	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
@@ -59,7 +60,7 @@ func (p *Puppet) runonce(ctx context.Context, req *agent.Request, rep *agent.Rep
 		a.server = &v
 	}
 	if v, ok := req.Data["tags"].(string); ok {
-		for _, t := range rubySplit(v, ",") {
+		for _, t := range ddl.RubySplit(v, ",") {
 			a.tags = append(a.tags, strings.TrimSpace(t))
 		}
 	}
@@ -136,12 +137,12 @@ func commonCLI(a runArgs) ([]string, error) {
 	var host, port string
 	var hasPort bool
 	if a.server != nil {
-		if err := checkServer(*a.server); err != nil {
+		if err := ddl.CheckPuppetServer(*a.server); err != nil {
 			return nil, err
 		}
-		host, port, hasPort = parseServer(*a.server)
+		host, port, hasPort = ddl.ParsePuppetServer(*a.server)
 	}
-	if a.environment != nil && !validName(*a.environment) {
+	if a.environment != nil && !ddl.ValidPuppetName(*a.environment) {
 		return nil, fmt.Errorf("Invalid environment '%s' specified", *a.environment)
 	}
 	var limit string
@@ -158,8 +159,8 @@ func commonCLI(a runArgs) ([]string, error) {
 	}
 	if len(a.tags) > 0 {
 		for _, tag := range a.tags {
-			for _, part := range rubySplit(tag, "::") {
-				if !validName(part) {
+			for _, part := range ddl.RubySplit(tag, "::") {
+				if !ddl.ValidPuppetName(part) {
 					return nil, fmt.Errorf("Invalid tag '%s' specified", tag)
 				}
 			}

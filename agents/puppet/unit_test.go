@@ -186,17 +186,3 @@ func TestSecondsToHuman(t *testing.T) {
 		}
 	}
 }
-
-func TestValidateServer(t *testing.T) {
-	tests := map[string]string{
-		"puppet": "", "puppet.example.com:8140": "", "10.0.0.1": "", "10.0.0.1:8140": "", "::1": "",
-		"[::1]:8140": "", "[::1]": "", "bad_host": "The hostname 'bad_host' is not a valid hostname",
-		"host:port": "The port 'port' is not a valid puppet master port", ":8140": "The hostname '' is not a valid hostname",
-	}
-	for in, want := range tests {
-		err := validateServer(in)
-		if (err == nil) != (want == "") || err != nil && err.Error() != want {
-			t.Errorf("validateServer(%q) = %v, want %q", in, err, want)
-		}
-	}
-}

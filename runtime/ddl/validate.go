@@ -158,6 +158,10 @@ var namedValidators = map[string]func(s string) error{
 	"shellsafe":   shellsafe,
 	"ipv4address": func(s string) error { return ipaddress(s, true) },
 	"ipv6address": func(s string) error { return ipaddress(s, false) },
+
+	"puppet_tags":           puppetTags,
+	"puppet_variable":       puppetVariable,
+	"puppet_server_address": puppetServerAddress,
 }
 
 // validateWith applies a DDL validation to a string: empty passes, a validator name
