@@ -16,6 +16,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/mcorun/mcorun/runtime/audit"
+	"github.com/mcorun/mcorun/runtime/authz"
 	"github.com/mcorun/mcorun/runtime/broker"
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
@@ -133,8 +135,9 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 	if cfg.Connector != "rabbitmq" {
 		return fmt.Errorf("%w: %s: connector = %q is not supported; set connector = rabbitmq", errConfig, cfg.ConfigFile, cfg.Connector)
 	}
-	if cfg.RPCAuthorization {
-		return fmt.Errorf("%w: %s: rpcauthorization is on but mcod does not implement it yet; refusing to serve without the authorization it asks for (set rpcauthorization = 0)", errConfig, cfg.ConfigFile)
+	authorizer, auditor, err := authAndAudit(cfg, logger)
+	if err != nil {
+		return err
 	}
 	sec, err := security.New(cfg)
 	if err != nil {
@@ -171,6 +174,8 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 		Facts:            src,
 		Classes:          facts.NewClasses(cfg.ClassesFile),
 		ConfigItem:       cfg.Item,
+		Authorizer:       authorizer,
+		Audit:            auditor,
 		Logger:           logger,
 	})
 	if err != nil {
@@ -194,4 +199,33 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 	sctx, cancel := context.WithTimeout(context.Background(), o.stopTimeout)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// authAndAudit builds the authorizer and the audit log the config asks for (rpcauthorization,
+// rpcaudit). A provider mcod does not implement is a configuration error: mcod refuses to
+// serve rather than run without the authorization or audit asked for.
+func authAndAudit(cfg *config.Config, logger *slog.Logger) (server.Authorizer, server.Auditor, error) {
+	var authorizer server.Authorizer
+	if cfg.RPCAuthorization {
+		if cfg.RPCAuthProvider != authz.ProviderName {
+			return nil, nil, fmt.Errorf("%w: %s: rpcauthorization is on but rpcauthprovider = %q is not implemented; set rpcauthprovider = %s",
+				errConfig, cfg.ConfigFile, cfg.RPCAuthProvider, authz.ProviderName)
+		}
+		ap, warnings := authz.FromConfig(cfg)
+		for _, w := range warnings {
+			logger.Warn(w)
+		}
+		logger.Info("authorization on", "provider", authz.ProviderName, "policy_dir", ap.Dir())
+		authorizer = ap
+	}
+	var auditor server.Auditor
+	al, err := audit.FromConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", errConfig, cfg.ConfigFile, err)
+	}
+	if al != nil {
+		logger.Info("audit on", "provider", audit.ProviderName, "logfile", al.Path())
+		auditor = al
+	}
+	return authorizer, auditor, nil
 }

@@ -75,12 +75,13 @@ type Config struct {
 	Daemonize bool
 	// Color enables colored client output (true).
 	Color bool
-	// RPCAudit enables request auditing. It is parsed but not implemented (a warning says so).
+	// RPCAudit enables request auditing with RPCAuditProvider (mcod: runtime/audit).
 	RPCAudit bool
 	// RPCAuditProvider names the audit plugin, lowercased.
 	RPCAuditProvider string
-	// RPCAuthorization enables request authorization. It is parsed but not implemented (a
-	// warning says so); a server should refuse to start rather than run without it.
+	// RPCAuthorization enables request authorization with RPCAuthProvider (mcod:
+	// runtime/authz). A server must refuse to start with a provider it does not implement
+	// rather than run without the authorization asked for.
 	RPCAuthorization bool
 	// RPCAuthProvider names the authorization plugin, lowercased.
 	RPCAuthProvider string

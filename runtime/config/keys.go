@@ -65,23 +65,14 @@ var keys = map[string]setter{
 	"daemonize":                func(c *Config, v string) (string, error) { return "", boolVal(&c.Daemonize, v) },
 	"color":                    func(c *Config, v string) (string, error) { return "", boolVal(&c.Color, v) },
 
+	// mcod checks the providers when it starts (runtime/authz, runtime/audit) and refuses to
+	// serve with one it does not implement.
+	"rpcaudit":         func(c *Config, v string) (string, error) { return "", boolVal(&c.RPCAudit, v) },
+	"rpcauditprovider": func(c *Config, v string) (string, error) { c.RPCAuditProvider = strings.ToLower(v); return "", nil },
+	"rpcauthorization": func(c *Config, v string) (string, error) { return "", boolVal(&c.RPCAuthorization, v) },
+	"rpcauthprovider":  func(c *Config, v string) (string, error) { c.RPCAuthProvider = strings.ToLower(v); return "", nil },
+
 	// Known, parsed, but only partly acted on: warn when the value asks for something missing.
-	"rpcaudit": func(c *Config, v string) (string, error) {
-		err := boolVal(&c.RPCAudit, v)
-		return noteIf(c.RPCAudit, "auditing is not implemented"), err
-	},
-	"rpcauditprovider": func(c *Config, v string) (string, error) {
-		c.RPCAuditProvider = strings.ToLower(v)
-		return "auditing is not implemented", nil
-	},
-	"rpcauthorization": func(c *Config, v string) (string, error) {
-		err := boolVal(&c.RPCAuthorization, v)
-		return noteIf(c.RPCAuthorization, "authorization is not implemented"), err
-	},
-	"rpcauthprovider": func(c *Config, v string) (string, error) {
-		c.RPCAuthProvider = strings.ToLower(v)
-		return "authorization is not implemented", nil
-	},
 	"registration": func(c *Config, v string) (string, error) {
 		c.Registration = strings.ToLower(v)
 		return "registration is not implemented", nil
@@ -264,7 +255,7 @@ var rabbitKeys = map[string]string{
 	"vhost": "", "pool.size": "", "heartbeat_interval": "", "stomp_1_0_fallback": "",
 	"use_reply_exchange": "", "agents_multiplex": "", "initial_reconnect_delay": "",
 	"back_off_multiplier": "", "max_reconnect_delay": "", "max_reconnect_attempts": "",
-	"connect_timeout": "", "base64": "",
+	"connect_timeout": "", "base64": "", "max_body": "",
 	"use_exponential_back_off": notSupported, "randomize": notSupported, "backup": notSupported,
 	"timeout": notSupported, "max_hbrlck_fails": notSupported, "max_hbread_fails": notSupported,
 	"prompt_user": notSupported, "prompt_password": notSupported,
@@ -277,6 +268,13 @@ var rabbitPoolKeys = map[string]string{
 	"ssl.fallback": "TLS is always verified",
 }
 
+// authPluginKeys are the actionpolicy and rpcaudit keys mcod reads (runtime/authz, runtime/audit).
+var authPluginKeys = map[string]bool{
+	"actionpolicy.allow_unconfigured": true, "actionpolicy.enable_default": true,
+	"actionpolicy.default_name": true, "actionpolicy.policy_dir": true,
+	"rpcaudit.logfile": true, "rpcaudit.format": true, "rpcaudit.redact": true,
+}
+
 // pluginKeyStatus reports whether a plugin key (without "plugin.") is read by this project,
 // and if it is known but ignored, why.
 func pluginKeyStatus(key string) (why string, known bool) {
@@ -284,6 +282,10 @@ func pluginKeyStatus(key string) (why string, known bool) {
 	case key == "psk", key == "psk.callertype", key == "yaml":
 		return "", true
 	case strings.HasPrefix(key, "puppet."), strings.HasPrefix(key, "ssl_"):
+		return "", true
+	case key == "ssl.enforce_ttl", strings.HasPrefix(key, "ed25519."):
+		return "", true
+	case authPluginKeys[key]:
 		return "", true
 	}
 	if m := rabbitPoolRE.FindStringSubmatch(key); m != nil {

@@ -132,6 +132,10 @@ type Rabbit struct {
 	ConnectTimeout       time.Duration // 30s
 	// Base64 encodes whole payloads in Base64 (false); both sides must agree.
 	Base64 bool
+	// MaxBody is the largest message body, in bytes, handed to the node or client
+	// (plugin.rabbitmq.max_body, not an MCollective key); larger ones are dropped and logged.
+	// 0 means the connector's default (8 MiB).
+	MaxBody int
 }
 
 // RabbitMQ reads the plugin.rabbitmq.* settings. pool.size and every pool.N.host are required;
@@ -158,6 +162,14 @@ func (c *Config) RabbitMQ() (Rabbit, error) {
 	get(func() (e error) {
 		r.MaxReconnectAttempts, e = c.PluginInt("rabbitmq.max_reconnect_attempts", 0)
 		return
+	})
+	get(func() error {
+		n, e := c.PluginInt("rabbitmq.max_body", 0)
+		if e == nil && n != 0 && (n < 1024 || n > 1<<30) {
+			e = c.pluginErr("rabbitmq.max_body", fmt.Errorf("want 1024 to %d bytes, got %d", 1<<30, n))
+		}
+		r.MaxBody = n
+		return e
 	})
 	get(func() error {
 		hb, e := c.PluginInt("rabbitmq.heartbeat_interval", 0)

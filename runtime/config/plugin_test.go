@@ -151,3 +151,35 @@ func TestBrokerStringHidesPassword(t *testing.T) {
 		t.Errorf("String() = %q", s)
 	}
 }
+
+func TestRabbitMQMaxBody(t *testing.T) {
+	const pool1 = "plugin.rabbitmq.pool.size = 1\nplugin.rabbitmq.pool.1.host = h\n"
+	tests := []struct {
+		src     string
+		want    int
+		wantErr string
+	}{
+		{"", 0, ""},
+		{"plugin.rabbitmq.max_body = 65536\n", 65536, ""},
+		{"plugin.rabbitmq.max_body = 100\n", 0, "want 1024"},
+		{"plugin.rabbitmq.max_body = lots\n", 0, "integer"},
+	}
+	for _, tt := range tests {
+		c, err := Parse(strings.NewReader(pool1+tt.src), "c.cfg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Warnings) != 0 {
+			t.Errorf("%q: warnings %q", tt.src, c.Warnings)
+		}
+		r, err := c.RabbitMQ()
+		switch {
+		case tt.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%q: err = %v, want %q", tt.src, err, tt.wantErr)
+			}
+		case err != nil || r.MaxBody != tt.want:
+			t.Errorf("%q: MaxBody = %d, err %v; want %d", tt.src, r.MaxBody, err, tt.want)
+		}
+	}
+}

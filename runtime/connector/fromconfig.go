@@ -24,6 +24,7 @@ func OptionsFromConfig(r config.Rabbit, identity string, log *slog.Logger) (Opti
 		BackoffMultiplier:     r.BackOffMultiplier,
 		MaxReconnectAttempts:  r.MaxReconnectAttempts,
 		ConnectTimeout:        r.ConnectTimeout,
+		MaxBody:               r.MaxBody,
 		Logger:                log,
 	}
 	for i, b := range r.Pool {

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/mcorun/mcorun/agents/discovery"
 	"github.com/mcorun/mcorun/runtime/agent"
+	"github.com/mcorun/mcorun/runtime/audit"
+	"github.com/mcorun/mcorun/runtime/authz"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/match"
 	"github.com/mcorun/mcorun/runtime/message"
@@ -91,34 +94,77 @@ func (s *Server) process(m connector.Message) {
 
 var errNoReply = errors.New("no reply requested")
 
-// runRPC validates and runs a SimpleRPC action and returns the encoded reply body.
+// runRPC validates, authorizes and runs a SimpleRPC action, audits it, and returns the
+// encoded reply body.
 func (s *Server) runRPC(ctx context.Context, a *agent.Agent, req *message.Request, body any) ([]byte, error) {
 	rr, err := message.DecodeRPCRequest(body)
 	if err != nil {
 		return nil, err
 	}
-	reply := s.dispatch(ctx, a, req, rr)
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("%s#%s timed out after %s: %w", req.Agent, rr.Action, s.timeout(a), ctx.Err())
+	var data map[string]any
+	if s.opts.Audit != nil {
+		data = maps.Clone(rr.Data)
+		if data == nil {
+			data = map[string]any{}
+		}
+		if _, ok := data["process_results"]; !ok {
+			data["process_results"] = rr.ProcessResults
+		}
 	}
+	reply, denied := s.dispatch(ctx, a, req, rr)
+	if ctx.Err() != nil {
+		err := fmt.Errorf("%s#%s timed out after %s: %w", req.Agent, rr.Action, s.timeout(a), ctx.Err())
+		s.audit(req, rr.Action, data, message.UnknownError, err.Error(), audit.OutcomeTimeout)
+		return nil, err
+	}
+	outcome := audit.OutcomeOK
+	switch {
+	case denied:
+		outcome = audit.OutcomeDenied
+	case reply.Status != message.OK:
+		outcome = audit.OutcomeFailed
+	}
+	s.audit(req, rr.Action, data, reply.Status, reply.Message, outcome)
 	if !rr.ProcessResults {
 		return nil, errNoReply
 	}
 	return (&message.RPCReply{StatusCode: reply.Status, StatusMsg: reply.Message, Data: reply.Data}).Encode()
 }
 
-// dispatch runs the action, turning a DDL failure, a missing action or a panic into the
-// status code MCollective gives it. It always returns a reply.
-func (s *Server) dispatch(ctx context.Context, a *agent.Agent, req *message.Request, rr *message.RPCRequest) (rep *agent.Reply) {
+// audit writes the request's audit record when auditing is on; a failure is logged and
+// does not stop the reply, as in MCollective.
+func (s *Server) audit(req *message.Request, action string, data map[string]any, st message.Status, msg, outcome string) {
+	if s.opts.Audit == nil {
+		return
+	}
+	err := s.opts.Audit.Write(audit.Record{
+		Time: s.opts.Now(), RequestID: req.RequestID, RequestAt: req.MsgTime, CallerID: req.CallerID,
+		SenderID: req.SenderID, Collective: req.Collective, Agent: req.Agent, Action: action,
+		Data: data, StatusCode: int(st), StatusMsg: msg, Outcome: outcome,
+	})
+	if err != nil {
+		s.log.Error("cannot write audit record", "requestid", req.RequestID, "err", err)
+	}
+}
+
+// dispatch runs the action, turning a DDL failure, a denial, a missing action or a panic
+// into the status code MCollective gives it. It always returns a reply; denied reports
+// whether the authorizer refused the request.
+func (s *Server) dispatch(ctx context.Context, a *agent.Agent, req *message.Request, rr *message.RPCRequest) (rep *agent.Reply, denied bool) {
 	rep = &agent.Reply{Status: message.OK, Message: "OK", Data: a.DDL.Defaults(rr.Action)}
 	if err := a.DDL.Validate(rr.Action, rr.Data); err != nil {
 		rep.Fail(statusOf(err), err.Error())
-		return rep
+		return rep, false
+	}
+	// MCollective authorizes after DDL validation and before looking the action up.
+	if !s.authorize(ctx, req, rr.Action) {
+		rep.Fail(message.Aborted, authz.DeniedMessage)
+		return rep, true
 	}
 	act, ok := a.Actions[rr.Action]
 	if !ok {
 		rep.Fail(message.UnknownAction, fmt.Sprintf("Unknown action '%s' for agent '%s'", rr.Action, req.Agent))
-		return rep
+		return rep, false
 	}
 	a.DDL.SetInputDefaults(rr.Action, rr.Data)
 	areq := &agent.Request{
@@ -141,7 +187,26 @@ func (s *Server) dispatch(ctx context.Context, a *agent.Agent, req *message.Requ
 	case <-done:
 	case <-ctx.Done():
 	}
-	return rep
+	return rep, false
+}
+
+// authorize asks the Authorizer, when there is one, and logs a denial with its reason. A
+// policy that cannot be read or parsed denies and is logged as an error.
+func (s *Server) authorize(ctx context.Context, req *message.Request, action string) bool {
+	if s.opts.Authorizer == nil {
+		return true
+	}
+	err := s.opts.Authorizer.Authorize(ctx, authz.Request{CallerID: req.CallerID, Agent: req.Agent, Action: action}, node{s})
+	if err == nil {
+		return true
+	}
+	level := slog.LevelWarn
+	if !errors.Is(err, authz.ErrDenied) || errors.Is(err, authz.ErrPolicySyntax) {
+		level = slog.LevelError
+	}
+	s.log.Log(ctx, level, "request denied", "requestid", req.RequestID, "callerid", req.CallerID,
+		"senderid", req.SenderID, "agent", req.Agent, "action", action, "reason", err)
+	return false
 }
 
 func (s *Server) reply(m connector.Message, req *message.Request, body []byte) {

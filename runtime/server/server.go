@@ -17,7 +17,10 @@ import (
 
 	"github.com/mcorun/mcorun/agents/data"
 	"github.com/mcorun/mcorun/runtime/agent"
+	"github.com/mcorun/mcorun/runtime/audit"
+	"github.com/mcorun/mcorun/runtime/authz"
 	"github.com/mcorun/mcorun/runtime/connector"
+	"github.com/mcorun/mcorun/runtime/match"
 	"github.com/mcorun/mcorun/runtime/security"
 )
 
@@ -38,6 +41,17 @@ type Classes interface {
 	List() []string
 }
 
+// Authorizer decides whether a SimpleRPC request may run on this node (rpcauthorization). It
+// returns nil to allow, and an error saying why to deny; n answers fact and class questions.
+type Authorizer interface {
+	Authorize(ctx context.Context, req authz.Request, n match.Node) error
+}
+
+// Auditor records each SimpleRPC request the node handled (rpcaudit).
+type Auditor interface {
+	Write(r audit.Record) error
+}
+
 // Options configures a Server. Identity, Collectives and Security are required.
 type Options struct {
 	Identity         string
@@ -52,8 +66,15 @@ type Options struct {
 	Classes          Classes
 	// ConfigItem answers rpcutil get_config_item; nil answers nothing.
 	ConfigItem func(name string) (any, bool)
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Authorizer, when set, is asked before every SimpleRPC action runs (discovery is not
+	// an RPC agent and is never asked, as in MCollective). A denial replies with status 1
+	// and authz.DeniedMessage.
+	Authorizer Authorizer
+	// Audit, when set, gets one record per SimpleRPC request that reached its agent:
+	// run, failed, denied or timed out.
+	Audit  Auditor
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Server serves agents for one node.

@@ -75,13 +75,23 @@ func testAgent() *agent.Agent {
 
 func newTestServer(t *testing.T) (*Server, *fakeTransport, *bytes.Buffer) {
 	t.Helper()
+	return newTestServerWith(t, nil)
+}
+
+// newTestServerWith is newTestServer with edit applied to the options first.
+func newTestServerWith(t *testing.T, edit func(*Options)) (*Server, *fakeTransport, *bytes.Buffer) {
+	t.Helper()
 	var logs bytes.Buffer
 	var mu sync.Mutex
-	s, err := New(Options{
+	opts := Options{
 		Identity: "n1", Collectives: []string{"mcollective", "other"}, DirectAddressing: true,
 		Security: psk(t), Facts: staticFacts{"role": "web"},
 		Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
