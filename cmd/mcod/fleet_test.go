@@ -21,6 +21,8 @@ import (
 var mcodBin string
 
 func TestMain(m *testing.M) {
+	// The race-enabled binaries the tests start would each sleep a second at exit.
+	os.Setenv("GORACE", "atexit_sleep_ms=0")
 	dir, err := os.MkdirTemp("", "mcod-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

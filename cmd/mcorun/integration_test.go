@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +25,8 @@ import (
 var mcorunBin, mcodBin string
 
 func TestMain(m *testing.M) {
+	// The race-enabled binaries the tests start would each sleep a second at exit.
+	os.Setenv("GORACE", "atexit_sleep_ms=0")
 	dir, err := os.MkdirTemp("", "mcorun-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -44,6 +48,7 @@ func TestMain(m *testing.M) {
 // testFleet is three mcod nodes on a private collective of the real RabbitMQ.
 type testFleet struct {
 	dir, collective, addr string
+	mcod                  string // the mcod binary startNode runs; mcodBin when empty
 }
 
 func startFleet(t *testing.T) *testFleet {
@@ -57,18 +62,33 @@ func startFleet(t *testing.T) *testFleet {
 		mgmt(t, http.MethodPut, "/api/exchanges/%2Fmcollective/"+name, `{"type":"`+typ+`","durable":false}`)
 		t.Cleanup(func() { mgmt(t, http.MethodDelete, "/api/exchanges/%2Fmcollective/"+name, "") })
 	}
-	nodes := []struct {
-		id, facts string
-		classes   []string
-	}{
-		{"web1", "role: web\nenvironment: prod\nuptime: 100\n", []string{"apache", "base"}},
-		{"web2", "role: web\nenvironment: dev\nuptime: 5000\n", []string{"apache", "base"}},
-		{"db1", "role: db\nenvironment: prod\nuptime: 900\n", []string{"postgres", "base"}},
-	}
-	for _, n := range nodes {
-		f.startNode(t, n.id, n.facts, n.classes)
+	for _, n := range fleetNodes {
+		f.startNode(t, n.id, n.yaml(), n.classes)
 	}
 	return f
+}
+
+// testNode is one node of the test fleets, mcod or stock mcollectived.
+type testNode struct {
+	id      string
+	facts   map[string]string
+	classes []string
+}
+
+// fleetNodes are the nodes of every three-node fleet, whichever daemon serves them.
+var fleetNodes = []testNode{
+	{"web1", map[string]string{"role": "web", "environment": "prod", "uptime": "100"}, []string{"apache", "base"}},
+	{"web2", map[string]string{"role": "web", "environment": "dev", "uptime": "5000"}, []string{"apache", "base"}},
+	{"db1", map[string]string{"role": "db", "environment": "prod", "uptime": "900"}, []string{"postgres", "base"}},
+}
+
+// yaml renders the node's facts for mcod's YAML fact source, keys sorted.
+func (n testNode) yaml() string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(n.facts)) {
+		fmt.Fprintf(&b, "%s: %s\n", k, n.facts[k])
+	}
+	return b.String()
 }
 
 func mgmt(t *testing.T, method, path, body string) {
@@ -106,14 +126,18 @@ plugin.rabbitmq.pool.1.password = secret
 `, f.collective, host, port)
 }
 
-func (f *testFleet) startNode(t *testing.T, id, facts string, classes []string) {
+func (f *testFleet) startNode(t testing.TB, id, facts string, classes []string) {
 	t.Helper()
 	p := func(ext string) string { return filepath.Join(f.dir, id+ext) }
 	writeFile(t, p(".yaml"), facts)
 	writeFile(t, p(".classes"), strings.Join(classes, "\n")+"\n")
 	writeFile(t, p(".cfg"), f.common()+fmt.Sprintf("identity = %s\nfactsource = yaml\nplugin.yaml = %s\nclassesfile = %s\nlogfile = %s\nloglevel = debug\n",
 		id, p(".yaml"), p(".classes"), p(".log")))
-	cmd := exec.Command(mcodBin, "--config", p(".cfg"))
+	bin := mcodBin
+	if f.mcod != "" {
+		bin = f.mcod
+	}
+	cmd := exec.Command(bin, "--config", p(".cfg"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -144,7 +168,7 @@ func (f *testFleet) startNode(t *testing.T, id, facts string, classes []string) 
 	t.Fatalf("%s never started serving", id)
 }
 
-func (f *testFleet) clientConfig(t *testing.T) string {
+func (f *testFleet) clientConfig(t testing.TB) string {
 	p := filepath.Join(f.dir, "client.cfg")
 	if _, err := os.Stat(p); err != nil {
 		writeFile(t, p, f.common()+"identity = mcorun-test-client\n")
@@ -152,7 +176,7 @@ func (f *testFleet) clientConfig(t *testing.T) string {
 	return p
 }
 
-func writeFile(t *testing.T, path, s string) {
+func writeFile(t testing.TB, path, s string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
@@ -160,7 +184,7 @@ func writeFile(t *testing.T, path, s string) {
 }
 
 // mcorun runs the built binary and returns stdout, stderr and the exit code.
-func mcorun(t *testing.T, args ...string) (stdout, stderr string, code int) {
+func mcorun(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -207,23 +231,7 @@ func TestVerbsAgainstMcod(t *testing.T) {
 		}
 	})
 
-	for _, tt := range []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"all", nil, "db1\nweb1\nweb2\n"},
-		{"fact", []string{"-F", "role=web"}, "web1\nweb2\n"},
-		{"fact regex", []string{"-F", "environment=/pro/"}, "db1\nweb1\n"},
-		{"fact compare", []string{"-F", "uptime>1000"}, "web2\n"},
-		{"class", []string{"-C", "postgres"}, "db1\n"},
-		{"identity", []string{"-I", "web1"}, "web1\n"},
-		{"identity regex", []string{"-I", "/^web/"}, "web1\nweb2\n"},
-		{"agent", []string{"-A", "rpcutil"}, "db1\nweb1\nweb2\n"},
-		{"with", []string{"-W", "apache environment=prod"}, "web1\n"},
-		{"select", []string{"-S", "role=web and !environment=dev"}, "web1\n"},
-		{"select or", []string{"-S", "(role=db or environment=dev) and base"}, "db1\nweb2\n"},
-	} {
+	for _, tt := range findCases {
 		t.Run("find "+tt.name, func(t *testing.T) {
 			out, _ := run(t, exitOK, append([]string{"find"}, tt.args...)...)
 			if out != tt.want {
@@ -295,4 +303,23 @@ func TestVerbsAgainstMcod(t *testing.T) {
 			t.Errorf("exit %d:\n%s", code, errOut)
 		}
 	})
+}
+
+// findCases are the find filters every fleet of fleetNodes answers alike.
+var findCases = []struct {
+	name string
+	args []string
+	want string
+}{
+	{"all", nil, "db1\nweb1\nweb2\n"},
+	{"fact", []string{"-F", "role=web"}, "web1\nweb2\n"},
+	{"fact regex", []string{"-F", "environment=/pro/"}, "db1\nweb1\n"},
+	{"fact compare", []string{"-F", "uptime>1000"}, "web2\n"},
+	{"class", []string{"-C", "postgres"}, "db1\n"},
+	{"identity", []string{"-I", "web1"}, "web1\n"},
+	{"identity regex", []string{"-I", "/^web/"}, "web1\nweb2\n"},
+	{"agent", []string{"-A", "rpcutil"}, "db1\nweb1\nweb2\n"},
+	{"with", []string{"-W", "apache environment=prod"}, "web1\n"},
+	{"select", []string{"-S", "role=web and !environment=dev"}, "web1\n"},
+	{"select or", []string{"-S", "(role=db or environment=dev) and base"}, "db1\nweb2\n"},
 }

@@ -1,15 +1,11 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,83 +13,23 @@ import (
 	"github.com/mcorun/mcorun/runtime/testenv"
 )
 
-// factsPlugin is a YAML fact source for stock mcollectived: Debian's own YAML facts plugin
-// calls a Psych API that Ruby 3.1 no longer has.
-const factsPlugin = `require "yaml"
-module MCollective; module Facts; class Clienttest_facts<Base
-  def load_facts_from_source
-    YAML.safe_load(File.read(Config.instance.pluginconf["clienttest"]), permitted_classes: [Symbol], aliases: true)
-  end
-end; end; end
-`
-
 // rubyFleet starts one stock mcollectived per spec on a private collective and returns a
 // Client on that collective once every node answers discovery.
 func rubyFleet(t *testing.T, specs []nodeSpec) (*Client, *fleet) {
 	t.Helper()
-	bin := testenv.RequireMcollectived(t)
 	f := &fleet{addr: testenv.RequireRabbitMQ(t), sec: testSecurity(t)}
 	f.collective = testenv.Collective(t)
-	dir := t.TempDir()
-	libdir := filepath.Join(dir, "plugins")
-	write(t, filepath.Join(libdir, "mcollective", "facts", "clienttest_facts.rb"), factsPlugin)
-	host, port, _ := net.SplitHostPort(f.addr)
-	var ids []string
-	for _, s := range specs {
-		var facts bytes.Buffer
-		facts.WriteString("---\n")
+	nodes := make([]testenv.RubyNode, len(specs))
+	ids := make([]string, len(specs))
+	for i, s := range specs {
+		facts := make(map[string]string, len(s.facts))
 		for k, v := range s.facts {
-			fmt.Fprintf(&facts, "%s: '%v'\n", k, v)
+			facts[k] = fmt.Sprint(v)
 		}
-		factsFile := filepath.Join(dir, s.identity+".yaml")
-		classesFile := filepath.Join(dir, s.identity+".classes")
-		logFile := filepath.Join(dir, s.identity+".log")
-		cfgFile := filepath.Join(dir, s.identity+".cfg")
-		write(t, factsFile, facts.String())
-		write(t, classesFile, fmt.Sprintln(joinLines(s.classes)))
-		write(t, cfgFile, fmt.Sprintf(`identity = %[1]s
-main_collective = %[2]s
-collectives = %[2]s
-libdir = %[3]s:/usr/share/mcollective/plugins
-logfile = %[4]s
-loglevel = info
-daemonize = 0
-securityprovider = psk
-plugin.psk = %[5]s
-connector = rabbitmq
-plugin.rabbitmq.vhost = /mcollective
-plugin.rabbitmq.pool.size = 1
-plugin.rabbitmq.pool.1.host = %[6]s
-plugin.rabbitmq.pool.1.port = %[7]s
-plugin.rabbitmq.pool.1.user = mcollective
-plugin.rabbitmq.pool.1.password = secret
-factsource = clienttest
-plugin.clienttest = %[8]s
-classesfile = %[9]s
-`, s.identity, f.collective, libdir, logFile, testPSK, host, port, factsFile, classesFile))
-		cmd := exec.Command(bin, "--config", cfgFile)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-			if t.Failed() {
-				b, _ := os.ReadFile(logFile)
-				t.Logf("%s log:\n%s\noutput:\n%s", s.identity, b, out.String())
-			}
-		})
-		ids = append(ids, s.identity)
+		nodes[i] = testenv.RubyNode{Identity: s.identity, Facts: facts, Classes: s.classes}
+		ids[i] = s.identity
 	}
+	testenv.StartMcollectived(t, f.collective, f.addr, testPSK, nodes)
 	c := f.client(t, nil)
 	f.waitAll(t, c, ids)
 	return c, f
@@ -107,17 +43,6 @@ func write(t *testing.T, path, s string) {
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func joinLines(ss []string) string {
-	var b bytes.Buffer
-	for i, s := range ss {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(s)
-	}
-	return b.String()
 }
 
 func TestStockMcollectived(t *testing.T) {
