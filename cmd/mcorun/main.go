@@ -42,6 +42,7 @@ func commandTable() []*command {
 		checkCommand(),
 		testCommand(),
 		replCommand(),
+		keygenCommand(),
 	}
 }
 

@@ -1,8 +1,13 @@
 // Package security signs and verifies MCollective request and reply envelopes.
 //
-// A Provider is chosen by the securityprovider setting. The only provider so far is MCollective's
-// "psk": an MD5 digest over the inner body bytes and a pre-shared key (security/psk.rb). It
-// authenticates only the body; ttl, msgtime, filter, callerid and senderid are not covered.
+// A Provider is chosen by the securityprovider setting:
+//   - "psk" is MCollective's: an MD5 digest over the inner body bytes and a pre-shared key
+//     (security/psk.rb). It authenticates only the body; ttl, msgtime, filter, callerid and
+//     senderid are not covered, and every holder of the key can call as anyone.
+//   - "ssl" is MCollective's: RSA signatures by per-client keys over the body, TTL and
+//     msgtime, with replies signed by a shared server key (security/ssl.rb).
+//   - "ed25519" is this project's own, for fleets of only mcod and mcorun: Ed25519
+//     signatures over the whole envelope, per-node reply keys and replay protection.
 package security
 
 import (
@@ -15,8 +20,11 @@ import (
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
-// Provider signs outgoing envelopes and verifies incoming ones. Sign methods set Hash from the
-// envelope's Body; Verify methods check Hash against the Body exactly as received.
+// Provider signs outgoing envelopes and verifies incoming ones. Sign methods set Hash (ssl's
+// SignRequest also wraps Body); Verify methods check Hash against the envelope exactly as
+// received. A VerifyRequest that succeeds leaves req as the node should act on it: Body the
+// inner body, TTL and MsgTime the signed values, and CallerID the verified caller, which
+// authorization and audit then rely on.
 type Provider interface {
 	// Name is the provider's securityprovider value, e.g. "psk".
 	Name() string
@@ -65,7 +73,11 @@ func New(cfg *config.Config) (Provider, error) {
 	switch strings.ToLower(cfg.SecurityProvider) {
 	case "psk":
 		return NewPSK(cfg)
+	case "ssl":
+		return NewSSL(cfg)
+	case "ed25519":
+		return NewEd25519(cfg)
 	default:
-		return nil, fmt.Errorf("security: security provider %q is not supported; set securityprovider = psk", cfg.SecurityProvider)
+		return nil, fmt.Errorf("security: security provider %q is not supported; set securityprovider to psk, ssl or ed25519", cfg.SecurityProvider)
 	}
 }

@@ -64,9 +64,9 @@ func TestNew(t *testing.T) {
 	if err != nil || p.Name() != "psk" {
 		t.Fatalf("New = %v, %v", p, err)
 	}
-	_, err = New(newConfig(t, "securityprovider = ssl\nplugin.psk = k", nil))
-	if err == nil || !strings.Contains(err.Error(), `security provider "ssl" is not supported; set securityprovider = psk`) {
-		t.Errorf("New(ssl) error = %v", err)
+	_, err = New(newConfig(t, "securityprovider = aes\nplugin.psk = k", nil))
+	if err == nil || !strings.Contains(err.Error(), `security provider "aes" is not supported; set securityprovider to psk, ssl or ed25519`) {
+		t.Errorf("New(aes) error = %v", err)
 	}
 	if _, err := New(nil); err == nil {
 		t.Error("New(nil) succeeded")
