@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/rubyfmt"
 )
 
 // Name is the agent's name, which requests address and replies carry as :senderagent.
@@ -18,20 +19,7 @@ func Handle(body any) any {
 	if s, ok := body.(string); ok && s == "ping" {
 		return "pong"
 	}
-	return fmt.Sprintf("Unknown Request: %s", rubyToS(body))
-}
-
-// rubyToS renders a decoded body as Ruby's string interpolation would, for the common cases.
-func rubyToS(v any) string {
-	switch t := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return t
-	case []byte:
-		return string(t)
-	}
-	return fmt.Sprint(v)
+	return fmt.Sprintf("Unknown Request: %s", rubyfmt.ToS(body))
 }
 
 // DDL returns the discovery agent's metadata (timeout 5 seconds, no actions), which rpcutil

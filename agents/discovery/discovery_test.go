@@ -1,6 +1,10 @@
 package discovery
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/mcorun/mcorun/runtime/marshal"
+)
 
 func TestHandle(t *testing.T) {
 	tests := []struct {
@@ -12,6 +16,9 @@ func TestHandle(t *testing.T) {
 		{"other", "hello", "Unknown Request: hello"},
 		{"nil", nil, "Unknown Request: "},
 		{"number", int64(3), "Unknown Request: 3"},
+		{"float", 1.0, "Unknown Request: 1.0"},
+		{"array", []any{"a", marshal.Symbol("b"), nil}, `Unknown Request: ["a", :b, nil]`},
+		{"symbol", marshal.Symbol("ping"), "Unknown Request: ping"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/message"
+	"github.com/mcorun/mcorun/runtime/rubyfmt"
 )
 
 // runArgs are a runonce's choices, as the plugin passes them to its manager's runonce!.
@@ -152,10 +152,8 @@ func commonCLI(a runArgs) ([]string, error) {
 		limit = strconv.FormatInt(v, 10)
 	case int:
 		limit = strconv.Itoa(v)
-	case float64:
-		return nil, fmt.Errorf("Invalid splaylimit '%s' specified", rubyFloat(v))
 	default:
-		return nil, fmt.Errorf("Invalid splaylimit '%v' specified", v)
+		return nil, fmt.Errorf("Invalid splaylimit '%s' specified", rubyfmt.ToS(v))
 	}
 	if len(a.tags) > 0 {
 		for _, tag := range a.tags {
@@ -192,15 +190,6 @@ func commonCLI(a runArgs) ([]string, error) {
 		opts = append(opts, map[bool]string{true: "--use_cached_catalog", false: "--no-use_cached_catalog"}[*a.useCached])
 	}
 	return opts, nil
-}
-
-// rubyFloat formats f as Ruby's Float#to_s does for ordinary values: "1.5", "10.0".
-func rubyFloat(f float64) string {
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.ContainsAny(s, ".eEnN") && !math.IsInf(f, 0) {
-		s += ".0"
-	}
-	return s
 }
 
 // signalDaemon wakes the idling agent daemon with USR1.

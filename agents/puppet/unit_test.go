@@ -97,6 +97,7 @@ func TestRunonceRefusals(t *testing.T) {
 		{"bad server", map[string]any{"server": "-x:80"}, message.InvalidData, "Cannot validate input server: The hostname '-x' is not a valid hostname"},
 		{"bad port", map[string]any{"server": "[::1]:x"}, message.InvalidData, "Cannot validate input server: The port 'x' is not a valid puppet master port"},
 		{"float splaylimit", map[string]any{"splaylimit": 10.0}, message.Aborted, "Invalid splaylimit '10.0' specified"},
+		{"huge float splaylimit", map[string]any{"splaylimit": 1e20}, message.Aborted, "Invalid splaylimit '1.0e+20' specified"},
 		{"string force", map[string]any{"force": "yes"}, message.InvalidData, "Cannot validate input force: value should be a boolean"},
 	}
 	for _, tt := range tests {

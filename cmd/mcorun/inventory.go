@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/runtime/rubyfmt"
 )
 
 const inventoryUsage = `Usage:
@@ -188,5 +189,5 @@ func rubyTime(v any) string {
 	if !ok {
 		return rubyString(v)
 	}
-	return time.Unix(int64(f), 0).Format("2006-01-02 15:04:05 -0700")
+	return rubyfmt.Time(time.Unix(int64(f), 0))
 }

@@ -2,98 +2,22 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"math/big"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/mcorun/mcorun/runtime/marshal"
+	"github.com/mcorun/mcorun/runtime/rubyfmt"
 )
 
 // rubyString renders v as Ruby's to_s does, for the values MCollective replies carry.
-func rubyString(v any) string {
-	switch t := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return t
-	case marshal.Symbol:
-		return string(t)
-	case float64:
-		return rubyFloat(t)
-	case float32:
-		return rubyFloat(float64(t))
-	case []any, map[any]any, map[string]any, []string:
-		return rubyInspect(v)
-	}
-	return fmt.Sprint(v)
-}
+func rubyString(v any) string { return rubyfmt.ToS(v) }
 
 // rubyFloat formats f as Ruby's Float#to_s: 1.0, 0.05, 1.0e-05.
-func rubyFloat(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	case math.IsNaN(f):
-		return "NaN"
-	}
-	abs := math.Abs(f)
-	if abs != 0 && (abs < 1e-4 || abs >= 1e16) {
-		s := strconv.FormatFloat(f, 'e', -1, 64)
-		mant, exp, _ := strings.Cut(s, "e")
-		if !strings.Contains(mant, ".") {
-			mant += ".0"
-		}
-		sign := exp[0]
-		digits := strings.TrimLeft(exp[1:], "0")
-		if len(digits) < 2 {
-			digits = strings.Repeat("0", 2-len(digits)) + digits
-		}
-		return mant + "e" + string(sign) + digits
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.Contains(s, ".") {
-		s += ".0"
-	}
-	return s
-}
+func rubyFloat(f float64) string { return rubyfmt.Float(f) }
 
 // rubyInspect renders v as Ruby's inspect does (Ruby 3.1 hash syntax).
-func rubyInspect(v any) string {
-	switch t := v.(type) {
-	case nil:
-		return "nil"
-	case string:
-		return strconv.Quote(t)
-	case marshal.Symbol:
-		return ":" + string(t)
-	case []string:
-		parts := make([]string, len(t))
-		for i, x := range t {
-			parts[i] = strconv.Quote(x)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	case []any:
-		parts := make([]string, len(t))
-		for i, x := range t {
-			parts[i] = rubyInspect(x)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	case map[any]any, map[string]any:
-		var parts []string
-		for _, e := range mapEntries(t) {
-			parts = append(parts, rubyInspect(e.key)+"=>"+rubyInspect(e.val))
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
-	case marshal.Regexp:
-		return "/" + t.Source + "/"
-	}
-	return rubyString(v)
-}
+func rubyInspect(v any) string { return rubyfmt.Inspect(v) }
 
 type entry struct {
 	key any

@@ -127,8 +127,8 @@ func TestFromConfig(t *testing.T) {
 
 func TestInspectFloat(t *testing.T) {
 	for f, want := range map[float64]string{1: "1.0", 1.5: "1.5", 1e20: "1.0e+20", 0.00001: "1.0e-05", -2.5e-7: "-2.5e-07"} {
-		if got := inspectFloat(f); got != want {
-			t.Errorf("inspectFloat(%v) = %s, want %s", f, got, want)
+		if got := inspect(map[string]any{"f": f}); got != "{:f=>"+want+"}" {
+			t.Errorf("inspect(%v) = %s, want {:f=>%s}", f, got, want)
 		}
 	}
 }

@@ -7,14 +7,14 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"math"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mcorun/mcorun/runtime/rubyfmt"
 )
 
 // Source serves facts merged from YAML files, later files overriding earlier ones. Values are
@@ -131,14 +131,21 @@ func ParseYAML(b []byte, name string) (map[string]any, error) {
 	return m, nil
 }
 
-// Normalize converts a decoded YAML value the way MCollective's fact base does: Arrays keep
-// their elements (normalized), Hash keys become strings, and every scalar becomes its string.
+// Normalize converts a decoded fact value the way MCollective's fact base does
+// (Facts::Base#normalize_facts): Arrays keep their elements (normalized), Hash keys become
+// strings, and every scalar becomes its Ruby to_s.
 func Normalize(v any) any {
 	switch x := v.(type) {
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
 			out[i] = Normalize(e)
+		}
+		return out
+	case []string:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = e
 		}
 		return out
 	case map[string]any:
@@ -150,44 +157,11 @@ func Normalize(v any) any {
 	case map[any]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[scalarString(k)] = Normalize(e)
+			out[rubyfmt.ToS(k)] = Normalize(e)
 		}
 		return out
 	}
-	return scalarString(v)
-}
-
-// scalarString renders a scalar as Ruby's to_s does for YAML scalars.
-func scalarString(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case bool:
-		return strconv.FormatBool(x)
-	case int:
-		return strconv.Itoa(x)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case uint64:
-		return strconv.FormatUint(x, 10)
-	case float64:
-		switch {
-		case math.IsInf(x, 1):
-			return "Infinity"
-		case math.IsInf(x, -1):
-			return "-Infinity"
-		case math.IsNaN(x):
-			return "NaN"
-		case x == math.Trunc(x) && math.Abs(x) < 1e16:
-			return strconv.FormatFloat(x, 'f', 1, 64)
-		}
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case time.Time:
-		return x.Format("2006-01-02 15:04:05 -0700")
-	}
-	return fmt.Sprint(v)
+	return rubyfmt.ToS(v)
 }
 
 // Classes reads a classes file: one class per line, blank lines ignored. It is re-read when

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/marshal"
 	"github.com/mcorun/mcorun/runtime/message"
+	"github.com/mcorun/mcorun/runtime/rubyfmt"
 )
 
 // errDataFailed marks a data plugin that is unknown or failed. MCollective turns this into a
@@ -71,7 +72,7 @@ func evalFStatement(ctx context.Context, dc *message.DataCall, n Node) (bool, er
 	}
 	r := dc.RCompare
 	if _, ok := l.(string); ok {
-		r = rubyToS(r)
+		r = rubyfmt.ToS(r)
 	} else if rs, ok := r.(string); ok {
 		if _, ok := asNumber(l); ok {
 			rs = rubyStrip(rs)

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/mcorun/mcorun/runtime/facts"
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
@@ -182,7 +183,7 @@ func hasFact(n Node, name, value, op string) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	switch v := normalizeFact(raw).(type) {
+	switch v := facts.Normalize(raw).(type) {
 	case []any:
 		for _, e := range v {
 			ok, err := testFactValue(e, value, op)

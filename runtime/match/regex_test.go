@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mcorun/mcorun/runtime/marshal"
+	"github.com/mcorun/mcorun/runtime/rubyfmt"
 )
 
 func TestCompile(t *testing.T) {
@@ -82,8 +83,8 @@ func TestRubyConversions(t *testing.T) {
 		1e20: "1.0e+20", 0.0001: "0.0001", 0.00001: "1.0e-05", 1.23e-7: "1.23e-07", 0: "0.0",
 	}
 	for f, want := range floats {
-		if got := rubyFloatToS(f); got != want {
-			t.Errorf("rubyFloatToS(%v) = %q, want %q", f, got, want)
+		if got := rubyfmt.Float(f); got != want {
+			t.Errorf("rubyfmt.Float(%v) = %q, want %q", f, got, want)
 		}
 	}
 	ints := map[string]int64{"10": 10, "010": 8, " 0x1A ": 26, "1_000": 1000, "-5": -5, "0": 0, "0b101": 5}
@@ -109,7 +110,7 @@ func TestRubyConversions(t *testing.T) {
 			t.Errorf("rubyFloat(%q) succeeded", s)
 		}
 	}
-	if got := rubyRegexpToS(marshal.Regexp{Source: "re", Options: 1}); got != "(?i-mx:re)" {
-		t.Errorf("rubyRegexpToS = %q", got)
+	if got := rubyfmt.ToS(marshal.Regexp{Source: "re", Options: 1}); got != "(?i-mx:re)" {
+		t.Errorf("rubyfmt.ToS(Regexp) = %q", got)
 	}
 }
