@@ -37,6 +37,7 @@ func commandTable() []*command {
 		findCommand(),
 		inventoryCommand(),
 		rpcCommand(),
+		puppetCommand(),
 		pluginCommand(),
 		runCommand(),
 		checkCommand(),

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -197,20 +195,15 @@ func typedArgs(a *ddl.Agent, action string, raw map[string]string) (map[string]a
 	return out, nil
 }
 
-// localDDL finds an agent's DDL without the network: built in, or a JSON file in a libdir.
+// localDDL finds an agent's DDL without the network: a JSON file in a libdir, else built in.
 func localDDL(cfg *config.Config, agent string) *ddl.Agent {
-	if a, err := ddl.Builtin(agent); err == nil {
-		return a
+	find, err := ddl.FromLibDirs(cfg.LibDir)
+	if err != nil {
+		return nil
 	}
-	for _, dir := range cfg.LibDir {
-		for _, sub := range []string{filepath.Join(dir, "mcollective", "agent"), filepath.Join(dir, "agent"), dir} {
-			if _, err := os.Stat(filepath.Join(sub, agent+".json")); err != nil {
-				continue
-			}
-			if all, err := ddl.LoadDir(sub); err == nil && all[agent] != nil {
-				return all[agent]
-			}
-		}
+	a, err := find(agent)
+	if err != nil {
+		return nil
 	}
-	return nil
+	return a
 }
