@@ -177,16 +177,20 @@ func (l *Logger) format(r Record) ([]byte, error) {
 	s := fmt.Sprintf("[%s] reqid=%s: reqtime=%d caller=%s@%s agent=%s action=%s data=%s statuscode=%d outcome=%s\n",
 		r.Time.UTC().Format("2006-01-02 15:04:05 UTC"), oneLine(r.RequestID), r.RequestAt,
 		oneLine(r.CallerID), oneLine(r.SenderID), oneLine(r.Agent), oneLine(r.Action),
-		inspect(r.Data), r.StatusCode, r.Outcome)
+		oneLine(inspect(r.Data)), r.StatusCode, r.Outcome)
 	return []byte(s), nil
 }
 
+// lineBreaks are the characters that could end an audit line early: CR, LF, NEL (which
+// Ruby's inspect prints as it is), and the Unicode line and paragraph separators.
+var lineBreaks = strings.NewReplacer("\r", `\r`, "\n", `\n`, "\u0085", `\u0085`, "\u2028", `\u2028`, "\u2029", `\u2029`)
+
 // oneLine keeps a wire-supplied string from breaking the one-line format.
 func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
+	if !strings.ContainsAny(s, "\r\n\u0085\u2028\u2029") {
 		return s
 	}
-	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
+	return lineBreaks.Replace(s)
 }
 
 // RedactedValue replaces the value of a secret input.

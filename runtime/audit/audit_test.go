@@ -132,3 +132,14 @@ func TestInspectFloat(t *testing.T) {
 		}
 	}
 }
+
+func TestOneLineEscapesEveryLineBreak(t *testing.T) {
+	in := "a\rb\nc\u0085d\u2028e\u2029f"
+	got := oneLine(in)
+	if strings.ContainsAny(got, "\r\n\u0085\u2028\u2029") {
+		t.Fatalf("oneLine(%q) = %q still breaks the line", in, got)
+	}
+	if want := `a\rb\nc\u0085d\u2028e\u2029f`; got != want {
+		t.Fatalf("oneLine(%q) = %q, want %q", in, got, want)
+	}
+}
