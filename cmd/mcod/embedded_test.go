@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mcorun/mcorun/runtime/testenv"
 )
@@ -18,54 +17,11 @@ import (
 // The embedded-broker tests need no RabbitMQ: one mcod hosts the broker, a second mcod and
 // stock mco connect to it.
 
-// startProcess runs mcod with cfg and extra arguments, and waits until it serves.
-func (f *fleet) startProcess(t *testing.T, spec nodeSpec, cfg string, args ...string) {
-	t.Helper()
-	factsFile := filepath.Join(f.dir, spec.identity+".yaml")
-	classesFile := filepath.Join(f.dir, spec.identity+".classes")
-	logFile := filepath.Join(f.dir, spec.identity+".log")
-	cfgFile := filepath.Join(f.dir, spec.identity+".cfg")
-	write(t, factsFile, spec.facts)
-	write(t, classesFile, strings.Join(spec.classes, "\n")+"\n")
-	write(t, cfgFile, cfg+fmt.Sprintf(`identity = %s
-factsource = yaml
-plugin.yaml = %s
-classesfile = %s
-logfile = %s
-loglevel = debug
-`, spec.identity, factsFile, classesFile, logFile))
-	cmd := exec.Command(mcodBin, append([]string{"--config", cfgFile}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	f.nodes[spec.identity] = cmd
-	f.logs[spec.identity] = logFile
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logFile)
-			t.Logf("%s log:\n%s\nstderr:\n%s", spec.identity, b, stderr.String())
-		}
-	})
-	f.waitLog(t, spec.identity, "serving", 15*time.Second)
-}
-
 var embeddedAddrRE = regexp.MustCompile(`embedded broker started"? addr=(\S+)`)
 
 func TestMcoAgainstEmbeddedBroker(t *testing.T) {
 	testenv.RequireMCO(t)
-	f := &fleet{t: t, dir: t.TempDir(), collective: "mcollective", psk: "embpsk",
-		nodes: map[string]*exec.Cmd{}, logs: map[string]string{}}
+	f := &fleet{t: t, dir: t.TempDir(), collective: "mcollective", psk: "embpsk", logs: map[string]string{}}
 	common := `securityprovider = psk
 plugin.psk = embpsk
 connector = rabbitmq

@@ -3,10 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,21 +17,10 @@ import (
 var mcodBin string
 
 func TestMain(m *testing.M) {
-	// The race-enabled binaries the tests start would each sleep a second at exit.
-	os.Setenv("GORACE", "atexit_sleep_ms=0")
-	dir, err := os.MkdirTemp("", "mcod-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	mcodBin = filepath.Join(dir, "mcod")
-	out, err := exec.Command("go", "build", "-race", "-o", mcodBin, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building mcod: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	bins, remove := testenv.BuildBinaries(".")
+	mcodBin = bins[0]
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
@@ -55,7 +40,6 @@ type fleet struct {
 	collective string
 	psk        string
 	addr       string
-	nodes      map[string]*exec.Cmd
 	logs       map[string]string
 }
 
@@ -63,111 +47,31 @@ type fleet struct {
 func newFleet(t *testing.T) *fleet {
 	t.Helper()
 	addr := testenv.RequireRabbitMQ(t)
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	f := &fleet{
-		t: t, dir: t.TempDir(), collective: "t" + hex.EncodeToString(suffix), psk: "testpsk",
-		addr: addr, nodes: map[string]*exec.Cmd{}, logs: map[string]string{},
-	}
-	for _, x := range []string{f.collective + "_broadcast:topic", f.collective + "_directed:direct"} {
-		name, typ, _ := strings.Cut(x, ":")
-		mgmt(t, http.MethodPut, "/api/exchanges/%2Fmcollective/"+name, `{"type":"`+typ+`","durable":false}`)
-		t.Cleanup(func() { mgmt(t, http.MethodDelete, "/api/exchanges/%2Fmcollective/"+name, "") })
-	}
-	return f
-}
-
-func mgmt(t *testing.T, method, path, body string) {
-	t.Helper()
-	req, err := http.NewRequest(method, "http://127.0.0.1:15672"+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth("mcollective", "secret")
-	req.Header.Set("content-type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		testenv.SkipOrFail(t, "rabbitmq management API not reachable: %v (run .ci/setup-services)", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 300 && method != http.MethodDelete {
-		t.Fatalf("%s %s: %s", method, path, resp.Status)
-	}
+	return &fleet{t: t, dir: t.TempDir(), collective: testenv.Collective(t), psk: "testpsk", addr: addr, logs: map[string]string{}}
 }
 
 // common is the connector and security config shared by servers and the client.
-func (f *fleet) common() string {
-	host, port, _ := strings.Cut(f.addr, ":")
-	return fmt.Sprintf(`main_collective = %[1]s
-collectives = %[1]s
-securityprovider = psk
-plugin.psk = %[2]s
-connector = rabbitmq
-plugin.rabbitmq.vhost = /mcollective
-plugin.rabbitmq.pool.size = 1
-plugin.rabbitmq.pool.1.host = %[3]s
-plugin.rabbitmq.pool.1.port = %[4]s
-plugin.rabbitmq.pool.1.user = mcollective
-plugin.rabbitmq.pool.1.password = secret
-`, f.collective, f.psk, host, port)
-}
+func (f *fleet) common() string { return testenv.CollectiveConfig(f.collective, f.psk, f.addr) }
 
 // start launches an mcod for spec and returns once its log says it is serving.
 func (f *fleet) start(spec nodeSpec) {
-	t := f.t
+	f.t.Helper()
+	f.startProcess(f.t, spec, f.common())
+}
+
+// startProcess runs mcod with the config common followed by spec's lines, and extra
+// arguments, and waits until it serves.
+func (f *fleet) startProcess(t *testing.T, spec nodeSpec, common string, args ...string) {
 	t.Helper()
-	factsFile := filepath.Join(f.dir, spec.identity+".yaml")
-	classesFile := filepath.Join(f.dir, spec.identity+".classes")
-	logFile := filepath.Join(f.dir, spec.identity+".log")
-	cfgFile := filepath.Join(f.dir, spec.identity+".cfg")
-	write(t, factsFile, spec.facts)
-	write(t, classesFile, strings.Join(spec.classes, "\n")+"\n")
-	write(t, cfgFile, f.common()+fmt.Sprintf(`identity = %s
-factsource = yaml
-plugin.yaml = %s
-classesfile = %s
-logfile = %s
-loglevel = debug
-%s`, spec.identity, factsFile, classesFile, logFile, spec.extra))
-	cmd := exec.Command(mcodBin, "--config", cfgFile)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	f.nodes[spec.identity] = cmd
-	f.logs[spec.identity] = logFile
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logFile)
-			t.Logf("%s log:\n%s\nstderr:\n%s", spec.identity, b, stderr.String())
-		}
+	f.logs[spec.identity] = testenv.StartMCod(t, mcodBin, f.dir, common, testenv.MCodNode{
+		Identity: spec.identity, Facts: spec.facts, Classes: spec.classes, Extra: spec.extra, Args: args,
 	})
-	f.waitLog(t, spec.identity, "serving", 15*time.Second)
 }
 
 // waitLog waits until the node's log contains s.
 func (f *fleet) waitLog(t *testing.T, identity, s string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile(f.logs[identity])
-		if bytes.Contains(b, []byte(s)) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	b, _ := os.ReadFile(f.logs[identity])
-	t.Fatalf("%s: log never said %q:\n%s", identity, s, b)
+	testenv.WaitLog(t, identity, f.logs[identity], s, within)
 }
 
 // clientConfig writes a client.cfg for stock mco.

@@ -26,19 +26,7 @@ func findCommand() *command {
 func runFind(ctx context.Context, e *env, args []string) int {
 	var c commonFlags
 	fs := newFlagSet("find", &c)
-	if done, err := parseFlags(e, fs, findUsage, args); done {
-		return exitOK
-	} else if err != nil {
-		return usageErr(e, "find", err)
-	}
-	if fs.NArg() > 0 {
-		return usageErr(e, "find", fmt.Errorf("unexpected argument %q", fs.Arg(0)))
-	}
-	s, code, ok := prepare(e, "find", &c)
-	if !ok {
-		return code
-	}
-	fl, closeFn, code, ok := s.connect(ctx)
+	s, fl, closeFn, code, ok := startVerb(ctx, e, "find", findUsage, fs, &c, args, noOperands)
 	if !ok {
 		return code
 	}

@@ -3,13 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,43 +22,35 @@ import (
 var mcorunBin, mcodBin string
 
 func TestMain(m *testing.M) {
-	// The race-enabled binaries the tests start would each sleep a second at exit.
-	os.Setenv("GORACE", "atexit_sleep_ms=0")
-	dir, err := os.MkdirTemp("", "mcorun-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	mcorunBin = filepath.Join(dir, "mcorun")
-	mcodBin = filepath.Join(dir, "mcod")
-	for bin, pkg := range map[string]string{mcorunBin: ".", mcodBin: "../mcod"} {
-		if out, err := exec.Command("go", "build", "-race", "-o", bin, pkg).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
-			os.Exit(1)
-		}
-	}
+	bins, remove := testenv.BuildBinaries(".", "../mcod")
+	mcorunBin, mcodBin = bins[0], bins[1]
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
-// testFleet is three mcod nodes on a private collective of the real RabbitMQ.
+// testFleet is a private collective of the real RabbitMQ, with a directory for the files of
+// its nodes, mcod or stock mcollectived, and clients.
 type testFleet struct {
 	dir, collective, addr string
 	mcod                  string // the mcod binary startNode runs; mcodBin when empty
 }
 
-func startFleet(t *testing.T) *testFleet {
+// fleetPSK is the psk of testFleet.common, which stock mcollectived nodes sign with too.
+const fleetPSK = "testpsk"
+
+// newEmptyFleet returns a testFleet on a fresh private collective with no node running yet:
+// callers start mcod nodes with startNode and stock ones with startRuby.
+func newEmptyFleet(t testing.TB) *testFleet {
 	t.Helper()
 	addr := testenv.RequireRabbitMQ(t)
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	f := &testFleet{dir: t.TempDir(), collective: "c" + hex.EncodeToString(suffix), addr: addr}
-	for _, x := range []string{f.collective + "_broadcast:topic", f.collective + "_directed:direct"} {
-		name, typ, _ := strings.Cut(x, ":")
-		mgmt(t, http.MethodPut, "/api/exchanges/%2Fmcollective/"+name, `{"type":"`+typ+`","durable":false}`)
-		t.Cleanup(func() { mgmt(t, http.MethodDelete, "/api/exchanges/%2Fmcollective/"+name, "") })
-	}
+	return &testFleet{dir: t.TempDir(), collective: testenv.Collective(t), addr: addr}
+}
+
+// startFleet starts the three nodes of fleetNodes on a fresh private collective.
+func startFleet(t *testing.T) *testFleet {
+	t.Helper()
+	f := newEmptyFleet(t)
 	for _, n := range fleetNodes {
 		f.startNode(t, n.id, n.yaml(), n.classes)
 	}
@@ -91,81 +80,22 @@ func (n testNode) yaml() string {
 	return b.String()
 }
 
-func mgmt(t *testing.T, method, path, body string) {
-	t.Helper()
-	req, err := http.NewRequest(method, "http://127.0.0.1:15672"+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth("mcollective", "secret")
-	req.Header.Set("content-type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		testenv.SkipOrFail(t, "rabbitmq management API not reachable: %v (run .ci/setup-services)", err)
-		return
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 300 && method != http.MethodDelete {
-		t.Fatalf("%s %s: %s", method, path, resp.Status)
-	}
-}
+// common is the connector and security config shared by the fleet's nodes and clients.
+func (f *testFleet) common() string { return testenv.CollectiveConfig(f.collective, fleetPSK, f.addr) }
 
-func (f *testFleet) common() string {
-	host, port, _ := strings.Cut(f.addr, ":")
-	return fmt.Sprintf(`main_collective = %[1]s
-collectives = %[1]s
-securityprovider = psk
-plugin.psk = testpsk
-connector = rabbitmq
-plugin.rabbitmq.vhost = /mcollective
-plugin.rabbitmq.pool.size = 1
-plugin.rabbitmq.pool.1.host = %[2]s
-plugin.rabbitmq.pool.1.port = %[3]s
-plugin.rabbitmq.pool.1.user = mcollective
-plugin.rabbitmq.pool.1.password = secret
-`, f.collective, host, port)
-}
-
+// startNode starts an mcod node with the given facts (YAML) and classes and waits until it
+// serves.
 func (f *testFleet) startNode(t testing.TB, id, facts string, classes []string) {
 	t.Helper()
-	p := func(ext string) string { return filepath.Join(f.dir, id+ext) }
-	writeFile(t, p(".yaml"), facts)
-	writeFile(t, p(".classes"), strings.Join(classes, "\n")+"\n")
-	writeFile(t, p(".cfg"), f.common()+fmt.Sprintf("identity = %s\nfactsource = yaml\nplugin.yaml = %s\nclassesfile = %s\nlogfile = %s\nloglevel = debug\n",
-		id, p(".yaml"), p(".classes"), p(".log")))
-	bin := mcodBin
+	testenv.StartMCod(t, f.mcodPath(), f.dir, f.common(), testenv.MCodNode{Identity: id, Facts: facts, Classes: classes})
+}
+
+// mcodPath is the mcod binary the fleet's nodes run.
+func (f *testFleet) mcodPath() string {
 	if f.mcod != "" {
-		bin = f.mcod
+		return f.mcod
 	}
-	cmd := exec.Command(bin, "--config", p(".cfg"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(p(".log"))
-			t.Logf("%s log:\n%s\nstderr:\n%s", id, b, stderr.String())
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if b, _ := os.ReadFile(p(".log")); bytes.Contains(b, []byte("serving")) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s never started serving", id)
+	return mcodBin
 }
 
 func (f *testFleet) clientConfig(t testing.TB) string {
@@ -204,22 +134,41 @@ func mcorun(t testing.TB, args ...string) (stdout, stderr string, code int) {
 
 func TestVerbsAgainstMcod(t *testing.T) {
 	f := startFleet(t)
-	cfg := f.clientConfig(t)
-	run := func(t *testing.T, wantCode int, args ...string) (string, string) {
-		t.Helper()
-		out, errOut, code := mcorun(t, append([]string{args[0], "--config", cfg}, args[1:]...)...)
-		if code != wantCode {
-			t.Fatalf("mcorun %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, wantCode, out, errOut)
-		}
-		return out, errOut
-	}
+	run := verbRunner(f.clientConfig(t))
+	testFleetVerbs(t, run, f.collective)
 
+	t.Run("bad select", func(t *testing.T) {
+		_, errOut := run(t, exitUsage, "find", "-S", "role=web and (")
+		if !strings.Contains(errOut, "^") {
+			t.Errorf("no caret:\n%s", errOut)
+		}
+	})
+	t.Run("bad key=value", func(t *testing.T) {
+		_, errOut := run(t, exitUsage, "rpc", "rpcutil", "get_fact", "fact=a b;c")
+		if !strings.Contains(errOut, "fact") {
+			t.Errorf("stderr:\n%s", errOut)
+		}
+	})
+	t.Run("missing config", func(t *testing.T) {
+		_, errOut, code := mcorun(t, "ping", "--config", filepath.Join(f.dir, "nope.cfg"))
+		if code != exitUsage || !strings.Contains(errOut, "nope.cfg") {
+			t.Errorf("exit %d:\n%s", code, errOut)
+		}
+	})
+}
+
+// testFleetVerbs runs the verbs that every fleet of fleetNodes answers alike, mcod or stock
+// mcollectived, with run from verbRunner; collective is the fleet's.
+func testFleetVerbs(t *testing.T, run func(t *testing.T, wantCode int, args ...string) (string, string), collective string) {
 	t.Run("ping", func(t *testing.T) {
 		out, _ := run(t, exitOK, "ping")
-		for _, n := range []string{"web1", "web2", "db1"} {
+		for _, n := range fleetIDs(fleetNodes) {
 			if !strings.Contains(out, n+strings.Repeat(" ", 40-len(n))+" time=") {
 				t.Errorf("no ping line for %s:\n%s", n, out)
 			}
+		}
+		if got := strings.Count(out, " time="); got != 3 {
+			t.Errorf("%d time lines, want 3:\n%s", got, out)
 		}
 		if !strings.Contains(out, "---- ping statistics ----\n3 replies max:") {
 			t.Errorf("no statistics:\n%s", out)
@@ -266,14 +215,14 @@ func TestVerbsAgainstMcod(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &doc); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
-		if doc.RequestID == "" || strings.Join(doc.OK, ",") != "web1,web2" || len(doc.Missing) != 0 || doc.Replies[0].Data.(map[string]any)["value"] != "web" {
+		if doc.RequestID == "" || strings.Join(doc.OK, ",") != "web1,web2" || len(doc.Missing) != 0 || len(doc.Replies) != 2 || doc.Replies[0].Data.(map[string]any)["value"] != "web" {
 			t.Errorf("doc = %+v", doc)
 		}
 	})
 	t.Run("inventory", func(t *testing.T) {
 		out, _ := run(t, exitOK, "inventory", "db1")
-		for _, want := range []string{"Inventory for db1:\n\n   Server Statistics:\n", "Main Collective: " + f.collective, "   Agents:\n      discovery       rpcutil",
-			"   Configuration Management Classes:\n    base", "postgres", "   Facts:\n", "      role => db\n"} {
+		for _, want := range []string{"Inventory for db1:\n\n   Server Statistics:\n", "                      Version: 2.12.5\n", "Main Collective: " + collective, "   Agents:\n      discovery       rpcutil",
+			"   Configuration Management Classes:\n    base", "postgres", "   Facts:\n", "      role => db\n", "      environment => prod\n", "      uptime => 900\n"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("inventory lacks %q:\n%s", want, out)
 			}
@@ -283,24 +232,6 @@ func TestVerbsAgainstMcod(t *testing.T) {
 		_, errOut := run(t, exitMissing, "inventory", "nosuchnode", "-t", "1")
 		if !strings.Contains(errOut, "Did not receive any results from node nosuchnode") {
 			t.Errorf("stderr:\n%s", errOut)
-		}
-	})
-	t.Run("bad select", func(t *testing.T) {
-		_, errOut := run(t, exitUsage, "find", "-S", "role=web and (")
-		if !strings.Contains(errOut, "^") {
-			t.Errorf("no caret:\n%s", errOut)
-		}
-	})
-	t.Run("bad key=value", func(t *testing.T) {
-		_, errOut := run(t, exitUsage, "rpc", "rpcutil", "get_fact", "fact=a b;c")
-		if !strings.Contains(errOut, "fact") {
-			t.Errorf("stderr:\n%s", errOut)
-		}
-	})
-	t.Run("missing config", func(t *testing.T) {
-		_, errOut, code := mcorun(t, "ping", "--config", filepath.Join(f.dir, "nope.cfg"))
-		if code != exitUsage || !strings.Contains(errOut, "nope.cfg") {
-			t.Errorf("exit %d:\n%s", code, errOut)
 		}
 	})
 }

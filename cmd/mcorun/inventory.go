@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/mcorun/mcorun/runtime/client"
 	"github.com/mcorun/mcorun/runtime/rubyfmt"
 )
@@ -29,24 +31,17 @@ func inventoryCommand() *command {
 func runInventory(ctx context.Context, e *env, args []string) int {
 	var c commonFlags
 	fs := newFlagSet("inventory", &c)
-	if done, err := parseFlags(e, fs, inventoryUsage, args); done {
-		return exitOK
-	} else if err != nil {
-		return usageErr(e, "inventory", err)
-	}
-	if fs.NArg() != 1 {
-		return usageErr(e, "inventory", fmt.Errorf("want exactly one NODE, got %d arguments", fs.NArg()))
-	}
-	node := fs.Arg(0)
-	s, code, ok := prepare(e, "inventory", &c)
-	if !ok {
-		return code
-	}
-	fl, closeFn, code, ok := s.connect(ctx)
+	s, fl, closeFn, code, ok := startVerb(ctx, e, "inventory", inventoryUsage, fs, &c, args, func(fs *pflag.FlagSet) error {
+		if fs.NArg() != 1 {
+			return fmt.Errorf("want exactly one NODE, got %d arguments", fs.NArg())
+		}
+		return nil
+	})
 	if !ok {
 		return code
 	}
 	defer closeFn()
+	node := fs.Arg(0)
 	opts := c.callOptions(s.filter, []string{node}, true)
 	stats, code, ok := callOne(ctx, s, fl, "daemon_stats", node, opts)
 	if !ok {

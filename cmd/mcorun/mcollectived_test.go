@@ -12,17 +12,6 @@ import (
 	"github.com/mcorun/mcorun/runtime/testenv"
 )
 
-// fleetPSK is the psk of testFleet.common, which stock mcollectived nodes sign with too.
-const fleetPSK = "testpsk"
-
-// newEmptyFleet returns a testFleet on a fresh private collective with no node running yet:
-// callers start mcod nodes with startNode and stock ones with startRuby.
-func newEmptyFleet(t testing.TB) *testFleet {
-	t.Helper()
-	addr := testenv.RequireRabbitMQ(t)
-	return &testFleet{dir: t.TempDir(), collective: testenv.Collective(t), addr: addr}
-}
-
 // startRuby starts one stock mcollectived per node on the fleet's collective. It does not
 // wait: see waitFind.
 func (f *testFleet) startRuby(t testing.TB, nodes []testNode) {
@@ -82,69 +71,12 @@ func TestVerbsAgainstMcollectived(t *testing.T) {
 	waitFind(t, cfg, fleetIDs(fleetNodes))
 	run := verbRunner(cfg)
 
-	t.Run("ping", func(t *testing.T) {
-		out, _ := run(t, exitOK, "ping")
-		for _, n := range fleetIDs(fleetNodes) {
-			if !strings.Contains(out, n+strings.Repeat(" ", 40-len(n))+" time=") {
-				t.Errorf("no ping line for %s:\n%s", n, out)
-			}
-		}
-		if got := strings.Count(out, " time="); got != 3 {
-			t.Errorf("%d time lines, want 3:\n%s", got, out)
-		}
-		if !strings.Contains(out, "---- ping statistics ----\n3 replies max:") {
-			t.Errorf("no statistics:\n%s", out)
-		}
-		out, _ = run(t, exitOK, "ping", "--json")
-		var doc struct{ Count int }
-		if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.Count != 3 {
-			t.Errorf("ping --json: %v %s", err, out)
-		}
-	})
+	testFleetVerbs(t, run, f.collective)
 
-	for _, tt := range findCases {
-		t.Run("find "+tt.name, func(t *testing.T) {
-			out, _ := run(t, exitOK, append([]string{"find"}, tt.args...)...)
-			if out != tt.want {
-				t.Errorf("got %q, want %q", out, tt.want)
-			}
-		})
-	}
 	t.Run("find identity list", func(t *testing.T) {
 		out, _ := run(t, exitOK, "find", "-I", "db1", "-I", "/^web2$/")
 		if out != "db1\nweb2\n" {
 			t.Errorf("got %q", out)
-		}
-	})
-	t.Run("find nothing", func(t *testing.T) {
-		run(t, exitNothingDiscovered, "find", "-F", "role=none")
-	})
-	t.Run("find -v", func(t *testing.T) {
-		_, errOut := run(t, exitOK, "find", "-v")
-		if !strings.Contains(errOut, "Discovered 3 nodes in") {
-			t.Errorf("stderr:\n%s", errOut)
-		}
-	})
-
-	t.Run("rpc get_fact", func(t *testing.T) {
-		out, errOut := run(t, exitOK, "rpc", "rpcutil", "get_fact", "fact=role")
-		for _, want := range []string{"web1" + strings.Repeat(" ", 37) + "\n    Fact: role\n   Value: web\n", "Summary of Value:\n\n   web = 2\n    db = 1\n", "Finished processing 3 / 3 hosts in"} {
-			if !strings.Contains(out, want) {
-				t.Errorf("output lacks %q:\n%s", want, out)
-			}
-		}
-		if !strings.Contains(errOut, ".... 3") {
-			t.Errorf("stderr:\n%s", errOut)
-		}
-	})
-	t.Run("rpc json", func(t *testing.T) {
-		out, _ := run(t, exitOK, "rpc", "rpcutil", "get_fact", "fact=role", "-F", "role=web", "--json")
-		var doc rpcDocJSON
-		if err := json.Unmarshal([]byte(out), &doc); err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
-		if doc.RequestID == "" || strings.Join(doc.OK, ",") != "web1,web2" || len(doc.Missing) != 0 || len(doc.Replies) != 2 || doc.Replies[0].Data.(map[string]any)["value"] != "web" {
-			t.Errorf("doc = %+v", doc)
 		}
 	})
 	t.Run("rpc inventory", func(t *testing.T) {
@@ -167,21 +99,6 @@ func TestVerbsAgainstMcollectived(t *testing.T) {
 		classes, _ := d["classes"].([]any)
 		if d["version"] != "2.12.5" || facts["role"] != "db" || facts["uptime"] != "900" || !slices.Contains(classes, any("postgres")) {
 			t.Errorf("inventory data %v", d)
-		}
-	})
-	t.Run("inventory", func(t *testing.T) {
-		out, _ := run(t, exitOK, "inventory", "db1")
-		for _, want := range []string{"Inventory for db1:\n\n   Server Statistics:\n", "                      Version: 2.12.5\n", "Main Collective: " + f.collective, "   Agents:\n      discovery       rpcutil",
-			"   Configuration Management Classes:\n    base", "postgres", "   Facts:\n", "      role => db\n", "      environment => prod\n", "      uptime => 900\n"} {
-			if !strings.Contains(out, want) {
-				t.Errorf("inventory lacks %q:\n%s", want, out)
-			}
-		}
-	})
-	t.Run("inventory missing node", func(t *testing.T) {
-		_, errOut := run(t, exitMissing, "inventory", "nosuchnode", "-t", "1")
-		if !strings.Contains(errOut, "Did not receive any results from node nosuchnode") {
-			t.Errorf("stderr:\n%s", errOut)
 		}
 	})
 }

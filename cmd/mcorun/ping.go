@@ -26,19 +26,7 @@ func pingCommand() *command {
 func runPing(ctx context.Context, e *env, args []string) int {
 	var c commonFlags
 	fs := newFlagSet("ping", &c)
-	if done, err := parseFlags(e, fs, pingUsage, args); done {
-		return exitOK
-	} else if err != nil {
-		return usageErr(e, "ping", err)
-	}
-	if fs.NArg() > 0 {
-		return usageErr(e, "ping", fmt.Errorf("unexpected argument %q", fs.Arg(0)))
-	}
-	s, code, ok := prepare(e, "ping", &c)
-	if !ok {
-		return code
-	}
-	fl, closeFn, code, ok := s.connect(ctx)
+	s, fl, closeFn, code, ok := startVerb(ctx, e, "ping", pingUsage, fs, &c, args, noOperands)
 	if !ok {
 		return code
 	}

@@ -115,29 +115,21 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 	fs.BoolVarP(&p.common.json, "json", "j", false, "print the run's JSON record on stdout")
 	fs.BoolVarP(&p.common.verbose, "verbose", "v", false, "more detail, including config warnings")
 	fs.BoolVar(&p.common.noProgress, "np", false, "no progress bar")
-	if done, err := parseFlags(e, fs, runUsage, args); done {
-		return exitOK
-	} else if err != nil {
-		return usageErr(e, "run", err)
-	}
-	if fs.NArg() != 1 {
-		return usageErr(e, "run", errors.New("want exactly one playbook file"))
-	}
-	file := fs.Arg(0)
-	if _, err := os.Stat(file); err != nil {
-		return usageErr(e, "run", fmt.Errorf("playbook %s: %w", file, err))
-	}
-	s, code, ok := prepare(e, "run", &p.common)
-	if !ok {
-		return code
-	}
-	fl, closeFn, code, ok := s.connect(ctx)
+	_, fl, closeFn, code, ok := startVerb(ctx, e, "run", runUsage, fs, &p.common, args, func(fs *pflag.FlagSet) error {
+		if fs.NArg() != 1 {
+			return errors.New("want exactly one playbook file")
+		}
+		if _, err := os.Stat(fs.Arg(0)); err != nil {
+			return fmt.Errorf("playbook %s: %w", fs.Arg(0), err)
+		}
+		return nil
+	})
 	if !ok {
 		return code
 	}
 	defer closeFn()
 	out := playbook.Run(ctx, playbook.Options{
-		File: file, Args: p.args, Fleet: fl, DryRun: p.dryRun, ReportFile: p.report,
+		File: fs.Arg(0), Args: p.args, Fleet: fl, DryRun: p.dryRun, ReportFile: p.report,
 		LockPath: p.lock, NoLock: p.noLock, MaxSteps: p.maxSteps, Timeout: p.timeout,
 		Stdout: e.stdout, Stderr: e.stderr, Progress: e.stderrTTY && !p.common.noProgress,
 		JSON: p.common.json,
@@ -196,19 +188,7 @@ func runRepl(ctx context.Context, e *env, args []string) int {
 	fs := pflag.NewFlagSet("mcorun repl", pflag.ContinueOnError)
 	fs.StringVar(&c.configFile, "config", "", "client config file (default ~/.mcollective, else /etc/mcollective/client.cfg)")
 	fs.BoolVarP(&c.verbose, "verbose", "v", false, "more detail, including config warnings")
-	if done, err := parseFlags(e, fs, replUsage, args); done {
-		return exitOK
-	} else if err != nil {
-		return usageErr(e, "repl", err)
-	}
-	if fs.NArg() > 0 {
-		return usageErr(e, "repl", fmt.Errorf("unexpected argument %q", fs.Arg(0)))
-	}
-	s, code, ok := prepare(e, "repl", &c)
-	if !ok {
-		return code
-	}
-	fl, closeFn, code, ok := s.connect(ctx)
+	_, fl, closeFn, code, ok := startVerb(ctx, e, "repl", replUsage, fs, &c, args, noOperands)
 	if !ok {
 		return code
 	}

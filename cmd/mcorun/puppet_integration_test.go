@@ -1,20 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,16 +33,7 @@ type puppetFleet struct {
 func startPuppetFleet(t *testing.T, failing ...string) *puppetFleet {
 	t.Helper()
 	bin := testenv.RequirePuppet(t)
-	addr := testenv.RequireRabbitMQ(t)
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	f := &puppetFleet{testFleet: &testFleet{dir: t.TempDir(), collective: "c" + hex.EncodeToString(suffix), addr: addr}}
-	for _, x := range []string{f.collective + "_broadcast:topic", f.collective + "_directed:direct"} {
-		name, typ, _ := strings.Cut(x, ":")
-		mgmt(t, http.MethodPut, "/api/exchanges/%2Fmcollective/"+name, `{"type":"`+typ+`","durable":false}`)
-		t.Cleanup(func() { mgmt(t, http.MethodDelete, "/api/exchanges/%2Fmcollective/"+name, "") })
-	}
-	var wg sync.WaitGroup
+	f := &puppetFleet{testFleet: newEmptyFleet(t)}
 	for i := 1; i <= 5; i++ {
 		id := fmt.Sprintf("pup%d", i)
 		f.nodes = append(f.nodes, id)
@@ -57,15 +43,11 @@ func startPuppetFleet(t *testing.T, failing ...string) *puppetFleet {
 				manifest = "exec { 'fail on purpose': command => '/bin/false' }\n"
 			}
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f.startPuppetNode(t, id, bin, manifest)
-		}()
+		f.launchPuppetNode(t, id, bin, manifest)
 	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
+	// The nodes start up side by side; wait for each in turn.
+	for _, id := range f.nodes {
+		testenv.WaitLog(t, id, filepath.Join(f.dir, id+".log"), "serving", testenv.ServeTimeout)
 	}
 	return f
 }
@@ -73,11 +55,13 @@ func startPuppetFleet(t *testing.T, failing ...string) *puppetFleet {
 // puppetDir is a node's Puppet directory: puppet.conf, site.pp, the wrapper and its times file.
 func (f *puppetFleet) puppetDir(id string) string { return filepath.Join(f.dir, id+"-puppet") }
 
-func (f *puppetFleet) startPuppetNode(t *testing.T, id, bin, manifest string) {
+// launchPuppetNode writes the node's Puppet directory and starts its mcod, without waiting
+// for it to serve.
+func (f *puppetFleet) launchPuppetNode(t *testing.T, id, bin, manifest string) {
+	t.Helper()
 	pd := f.puppetDir(id)
 	if err := os.MkdirAll(filepath.Join(pd, "var/state"), 0o755); err != nil {
-		t.Error(err)
-		return
+		t.Fatal(err)
 	}
 	lock := filepath.Join(pd, "var/state/agent_catalog_run.lock")
 	writeFile(t, filepath.Join(pd, "site.pp"), manifest)
@@ -93,44 +77,12 @@ rm -f %[2]s
 exit $rc
 `, pd, lock, bin))
 	if err := os.Chmod(wrapper, 0o755); err != nil {
-		t.Error(err)
-		return
+		t.Fatal(err)
 	}
-	p := func(ext string) string { return filepath.Join(f.dir, id+ext) }
-	writeFile(t, p(".yaml"), "role: web\n")
-	writeFile(t, p(".cfg"), f.common()+fmt.Sprintf("identity = %s\nfactsource = yaml\nplugin.yaml = %s\nlogfile = %s\nloglevel = info\n"+
-		"plugin.puppet.config = %s/puppet.conf\nplugin.puppet.command = %s\nplugin.puppet.splay = false\n",
-		id, p(".yaml"), p(".log"), pd, wrapper))
-	cmd := exec.Command(mcodBin, "--config", p(".cfg"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Error(err)
-		return
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(p(".log"))
-			t.Logf("%s log:\n%s\nstderr:\n%s", id, b, stderr.String())
-		}
+	testenv.LaunchMCod(t, mcodBin, f.dir, f.common(), testenv.MCodNode{
+		Identity: id, Facts: "role: web\n", LogLevel: "info",
+		Extra: fmt.Sprintf("plugin.puppet.config = %s/puppet.conf\nplugin.puppet.command = %s\nplugin.puppet.splay = false\n", pd, wrapper),
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if b, _ := os.ReadFile(p(".log")); bytes.Contains(b, []byte("serving")) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Errorf("%s never started serving", id)
 }
 
 // runSpan is one run of the wrapper, in Unix seconds.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/pflag"
 
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/message"
@@ -47,6 +48,35 @@ func prepare(e *env, verb string, c *commonFlags) (s *session, code int, ok bool
 	s = &session{e: e, verb: verb, flags: c, cfg: cfg, filter: f, nodes: nodes}
 	s.color = colorizer{on: e.stdoutTTY && e.getenv("NO_COLOR") == "" && cfg.Color && !c.json}
 	return s, 0, true
+}
+
+// startVerb runs the steps a fleet verb begins with: it parses args into fs (printing usage
+// for --help), checks the operands with operands, prepares the session and connects. When ok
+// is false the verb is over and returns code: the help was shown or the error printed.
+// Otherwise the caller closes the fleet with closeFn.
+func startVerb(ctx context.Context, e *env, verb, usage string, fs *pflag.FlagSet, c *commonFlags, args []string,
+	operands func(fs *pflag.FlagSet) error) (s *session, fl fleet, closeFn func(), code int, ok bool) {
+	if done, err := parseFlags(e, fs, usage, args); done {
+		return nil, nil, nil, exitOK, false
+	} else if err != nil {
+		return nil, nil, nil, usageErr(e, verb, err), false
+	}
+	if err := operands(fs); err != nil {
+		return nil, nil, nil, usageErr(e, verb, err), false
+	}
+	if s, code, ok = prepare(e, verb, c); !ok {
+		return nil, nil, nil, code, false
+	}
+	fl, closeFn, code, ok = s.connect(ctx)
+	return s, fl, closeFn, code, ok
+}
+
+// noOperands is the operands check of the verbs that take none.
+func noOperands(fs *pflag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
 }
 
 // connect opens the fleet client; on failure it prints the error and returns its exit code.

@@ -18,23 +18,12 @@ func DecodeRequest(b []byte) (*Request, error) {
 		return nil, err
 	}
 	r := &Request{}
-	fields := []struct {
-		key string
-		dst *string
-	}{
-		{"senderid", &r.SenderID}, {"requestid", &r.RequestID}, {"collective", &r.Collective},
-		{"agent", &r.Agent}, {"callerid", &r.CallerID}, {"hash", &r.Hash},
-	}
-	for _, f := range fields {
-		if *f.dst, err = optString(m, f.key); err != nil {
-			return nil, err
-		}
-	}
-	body, err := optString(m, "body")
-	if err != nil {
+	if r.Body, err = decodeStrings(m,
+		strField{"senderid", &r.SenderID}, strField{"requestid", &r.RequestID}, strField{"collective", &r.Collective},
+		strField{"agent", &r.Agent}, strField{"callerid", &r.CallerID}, strField{"hash", &r.Hash},
+	); err != nil {
 		return nil, err
 	}
-	r.Body = []byte(body)
 	if r.TTL, err = optInt(m, "ttl"); err != nil {
 		return nil, err
 	}
@@ -75,23 +64,12 @@ func DecodeReply(b []byte) (*Reply, error) {
 		return nil, err
 	}
 	r := &Reply{}
-	fields := []struct {
-		key string
-		dst *string
-	}{
-		{"senderid", &r.SenderID}, {"requestid", &r.RequestID},
-		{"senderagent", &r.SenderAgent}, {"hash", &r.Hash},
-	}
-	for _, f := range fields {
-		if *f.dst, err = optString(m, f.key); err != nil {
-			return nil, err
-		}
-	}
-	body, err := optString(m, "body")
-	if err != nil {
+	if r.Body, err = decodeStrings(m,
+		strField{"senderid", &r.SenderID}, strField{"requestid", &r.RequestID},
+		strField{"senderagent", &r.SenderAgent}, strField{"hash", &r.Hash},
+	); err != nil {
 		return nil, err
 	}
-	r.Body = []byte(body)
 	if r.MsgTime, err = optInt(m, "msgtime"); err != nil {
 		return nil, err
 	}
@@ -111,6 +89,27 @@ func (r *Reply) Encode() ([]byte, error) {
 		m["hash"] = r.Hash
 	}
 	return marshal.Marshal(m)
+}
+
+// strField is an optional String field of an envelope and where its value goes.
+type strField struct {
+	key string
+	dst *string
+}
+
+// decodeStrings reads the envelope's optional String fields in order, then its body; the
+// first field that is not a String is the error.
+func decodeStrings(m map[any]any, fields ...strField) (body []byte, err error) {
+	for _, f := range fields {
+		if *f.dst, err = optString(m, f.key); err != nil {
+			return nil, err
+		}
+	}
+	b, err := optString(m, "body")
+	if err != nil {
+		return nil, err
+	}
+	return []byte(b), nil
 }
 
 func decodeEnvelope(b []byte, what string) (map[any]any, error) {

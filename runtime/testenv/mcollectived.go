@@ -1,15 +1,12 @@
 package testenv
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -46,8 +43,7 @@ end; end; end
 func StartMcollectived(t testing.TB, collective, addr, psk string, nodes []RubyNode) (logs map[string]string) {
 	t.Helper()
 	bin := RequireMcollectived(t)
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
 		t.Fatalf("StartMcollectived: address %q: %v", addr, err)
 	}
 	dir := t.TempDir()
@@ -59,47 +55,16 @@ func StartMcollectived(t testing.TB, collective, addr, psk string, nodes []RubyN
 		logs[n.Identity] = p(".log")
 		writeTestFile(t, p(".yaml"), factsYAML(n.Facts))
 		writeTestFile(t, p(".classes"), strings.Join(n.Classes, "\n")+"\n")
-		writeTestFile(t, p(".cfg"), fmt.Sprintf(`identity = %[1]s
-main_collective = %[2]s
-collectives = %[2]s
-libdir = %[3]s:/usr/share/mcollective/plugins
-logfile = %[4]s
+		writeTestFile(t, p(".cfg"), CollectiveConfig(collective, psk, addr)+fmt.Sprintf(`identity = %s
+libdir = %s:/usr/share/mcollective/plugins
+logfile = %s
 loglevel = info
 daemonize = 0
-securityprovider = psk
-plugin.psk = %[5]s
-connector = rabbitmq
-plugin.rabbitmq.vhost = %[6]s
-plugin.rabbitmq.pool.size = 1
-plugin.rabbitmq.pool.1.host = %[7]s
-plugin.rabbitmq.pool.1.port = %[8]s
-plugin.rabbitmq.pool.1.user = mcollective
-plugin.rabbitmq.pool.1.password = secret
 factsource = testenv
-plugin.testenv = %[9]s
-classesfile = %[10]s
-%[11]s`, n.Identity, collective, libdir, p(".log"), psk, VHost, host, port, p(".yaml"), p(".classes"), n.Extra))
-		cmd := exec.Command(bin, "--config", p(".cfg"))
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start mcollectived for %s: %v", n.Identity, err)
-		}
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-			if t.Failed() {
-				b, _ := os.ReadFile(p(".log"))
-				t.Logf("mcollectived %s log:\n%s\noutput:\n%s", n.Identity, b, out.String())
-			}
-		})
+plugin.testenv = %s
+classesfile = %s
+%s`, n.Identity, libdir, p(".log"), p(".yaml"), p(".classes"), n.Extra))
+		StartProcess(t, Process{Name: "mcollectived " + n.Identity, Args: []string{bin, "--config", p(".cfg")}, Log: p(".log"), Grace: 5 * time.Second})
 	}
 	return logs
 }
