@@ -30,7 +30,7 @@ type puppetFleet struct {
 
 // startPuppetFleet starts the five nodes pup1 to pup5; the runs of the nodes in failing fail
 // on purpose (an exec of /bin/false).
-func startPuppetFleet(t *testing.T, failing ...string) *puppetFleet {
+func startPuppetFleet(t testing.TB, failing ...string) *puppetFleet {
 	t.Helper()
 	bin := testenv.RequirePuppet(t)
 	f := &puppetFleet{testFleet: newEmptyFleet(t)}
@@ -57,7 +57,7 @@ func (f *puppetFleet) puppetDir(id string) string { return filepath.Join(f.dir, 
 
 // launchPuppetNode writes the node's Puppet directory and starts its mcod, without waiting
 // for it to serve.
-func (f *puppetFleet) launchPuppetNode(t *testing.T, id, bin, manifest string) {
+func (f *puppetFleet) launchPuppetNode(t testing.TB, id, bin, manifest string) {
 	t.Helper()
 	pd := f.puppetDir(id)
 	if err := os.MkdirAll(filepath.Join(pd, "var/state"), 0o755); err != nil {
@@ -89,7 +89,7 @@ exit $rc
 type runSpan struct{ start, end float64 }
 
 // spans reads the runs each node's wrapper recorded; an unfinished run has end 0.
-func (f *puppetFleet) spans(t *testing.T) map[string][]runSpan {
+func (f *puppetFleet) spans(t testing.TB) map[string][]runSpan {
 	t.Helper()
 	out := map[string][]runSpan{}
 	for _, id := range f.nodes {
@@ -117,7 +117,7 @@ func (f *puppetFleet) spans(t *testing.T) map[string][]runSpan {
 }
 
 // resetSpans forgets the recorded runs.
-func (f *puppetFleet) resetSpans(t *testing.T) {
+func (f *puppetFleet) resetSpans(t testing.TB) {
 	for _, id := range f.nodes {
 		if err := os.RemoveAll(filepath.Join(f.puppetDir(id), "times")); err != nil {
 			t.Fatal(err)
@@ -152,7 +152,7 @@ func maxOverlap(spans map[string][]runSpan) int {
 }
 
 // waitIdle waits until no node applies a catalog and each has a last run.
-func (f *puppetFleet) waitIdle(t *testing.T, cfg string) {
+func (f *puppetFleet) waitIdle(t testing.TB, cfg string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -265,16 +265,17 @@ func TestPuppetVerbsRealPuppet(t *testing.T) {
 	}
 }
 
-// TestPuppetRunallVsMco measures mcorun puppet runall 2 against stock mco puppet runall 2 on
+// BenchmarkPuppetRunallVsMco measures mcorun puppet runall 2 against stock mco puppet runall 2 on
 // the same five nodes. It is a measurement, not a requirement: it runs only when
 // MCORUN_PUPPET_PLUGIN_DIR names a checkout of the public plugin (kept outside the
 // repository) for mco's application and DDLs. mco returns once the last run is started;
 // mcorun waits for the last run to finish.
-func TestPuppetRunallVsMco(t *testing.T) {
+func BenchmarkPuppetRunallVsMco(b *testing.B) {
 	dir := os.Getenv(puppetPluginDirEnv)
 	if dir == "" {
-		t.Skipf("%s is not set: no stock mco comparison", puppetPluginDirEnv)
+		b.Skipf("%s is not set: no stock mco comparison", puppetPluginDirEnv)
 	}
+	var t testing.TB = b
 	mco := testenv.RequireMCO(t)
 	f := startPuppetFleet(t)
 	cfg := f.clientConfig(t)
@@ -332,4 +333,6 @@ func TestPuppetRunallVsMco(t *testing.T) {
 	t.Logf("mco puppet runall 2: %s to return once the last run was started; the last run finished %s after the start (max %d at once)",
 		mcoWall.Round(10*time.Millisecond), mcoDone.Round(10*time.Millisecond), maxOverlap(f.spans(t)))
 	t.Logf("mco output:\n%s", mcoOut)
+	b.ReportMetric(mcorunWall.Seconds(), "mcorun-s")
+	b.ReportMetric(mcoWall.Seconds(), "mco-s")
 }
