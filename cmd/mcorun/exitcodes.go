@@ -14,6 +14,7 @@ import "github.com/mcorun/mcorun/runtime/client"
 //	4  some nodes did not reply (discovered but missing)
 //	5  some nodes failed and some did not reply
 //	6  skipped because another run holds the lock (playbooks)
+//	130 interrupted by SIGINT or SIGTERM; a playbook's report is still written
 //
 // mco uses 1 nothing discovered, 2 some failed, 3 no replies and 4 neither; mcorun keeps 1
 // and moves the others up by one so that 2 means a usage error, as for most Unix tools.
@@ -37,6 +38,7 @@ const exitHelp = `Exit codes:
   4  some nodes did not reply
   5  some nodes failed and some did not reply
   6  skipped: another run holds the lock (playbooks)
+  130 interrupted by SIGINT or SIGTERM (a playbook's report is still written)
 `
 
 // exitForCounts maps the outcome of a request to an exit code.
