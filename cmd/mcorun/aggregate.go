@@ -30,7 +30,9 @@ type aggregateBin struct {
 }
 
 // computeAggregates runs the action's aggregate functions over the replies with status 0
-// or 1, as MCollective does, client-side.
+// or 1, as MCollective does, client-side. The summaries come in mco's order: sorted by
+// output name (aggregates of one output in DDL order), then those that could not be set up
+// (an output the action does not declare, an unknown function) in DDL order.
 func computeAggregates(act *ddl.Action, replies []client.Result) []aggregate {
 	if act == nil {
 		return nil
@@ -42,13 +44,13 @@ func computeAggregates(act *ddl.Action, replies []client.Result) []aggregate {
 		}
 	}
 	sort.Slice(used, func(i, j int) bool { return used[i].Sender < used[j].Sender })
-	var out []aggregate
+	var out, failed []aggregate
 	for _, spec := range act.Aggregate {
 		a := aggregate{Function: spec.Function, Output: spec.Output, DisplayAs: spec.Output}
 		out1, ok := act.Output[spec.Output]
 		if !ok {
 			a.Error = fmt.Sprintf("unspecified output '%s' for the action", spec.Output)
-			out = append(out, a)
+			failed = append(failed, a)
 			continue
 		}
 		if out1.DisplayAs != "" {
@@ -68,10 +70,13 @@ func computeAggregates(act *ddl.Action, replies []client.Result) []aggregate {
 			a.numeric(values, format)
 		default:
 			a.Error = fmt.Sprintf("unknown aggregate function %q", spec.Function)
+			failed = append(failed, a)
+			continue
 		}
 		out = append(out, a)
 	}
-	return out
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Output < out[j].Output })
+	return append(out, failed...)
 }
 
 // summarize counts each distinct value (each element of an array value). labels, for

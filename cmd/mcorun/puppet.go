@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -331,13 +330,6 @@ func (pc *puppetCall) call(ctx context.Context, action string, args map[string]a
 	return cr, 0, false
 }
 
-// sortedAggregates computes the action's aggregates ordered by output name, as mco prints them.
-func sortedAggregates(act *ddl.Action, replies []client.Result) []aggregate {
-	aggs := computeAggregates(act, replies)
-	sort.SliceStable(aggs, func(i, j int) bool { return aggs[i].Output < aggs[j].Output })
-	return aggs
-}
-
 // simple runs status, runonce, enable or disable with mco's layout: status prints each
 // node's message, the others print the replies their DDL displays (failures by default).
 func (pc *puppetCall) simple(ctx context.Context, action string, args map[string]any) int {
@@ -349,7 +341,7 @@ func (pc *puppetCall) simple(ctx context.Context, action string, args map[string
 	act := pc.ddl.Actions[action]
 	var aggs []aggregate
 	if action != "runonce" { // mco prints runonce's stats without the summaries
-		aggs = sortedAggregates(act, cr.replies)
+		aggs = computeAggregates(act, cr.replies)
 	}
 	if s.flags.json {
 		if err := writeJSON(e.stdout, rpcJSON("puppet", action, cr.res, aggs, cr.discovery, cr.agentTime)); err != nil {

@@ -134,7 +134,7 @@ func (pc *puppetCall) summary(ctx context.Context) int {
 		}
 	}
 	if s.flags.json {
-		aggs := sortedAggregates(pc.ddl.Actions["last_run_summary"], cr.replies)
+		aggs := computeAggregates(pc.ddl.Actions["last_run_summary"], cr.replies)
 		doc := summaryDoc{
 			rpcDocJSON: rpcJSON("puppet", "last_run_summary", cr.res, aggs, cr.discovery, cr.agentTime),
 			Nodes:      len(cr.replies), Statistics: stats,

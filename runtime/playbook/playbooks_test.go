@@ -107,7 +107,8 @@ func TestFactOutliers(t *testing.T) {
 }
 
 func TestCanaryRollout(t *testing.T) {
-	args := map[string]string{"filter": "role=web", "input": "service=nginx", "window": "2", "canaries": "1",
+	// a service restart rather than the playbook's default noop Puppet run
+	args := map[string]string{"filter": "role=web", "agent": "service", "action": "restart", "input": "service=nginx", "window": "2", "canaries": "1",
 		"health_fact": "operatingsystem", "health_value": "Debian"}
 	r := runPlaybook(t, "canary_rollout.star", nil, Options{Args: args})
 	if r.ExitCode != ExitOK {

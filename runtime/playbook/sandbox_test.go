@@ -71,7 +71,9 @@ func TestPlaybooksOnSandbox(t *testing.T) {
 	if r.ExitCode != ExitOK || !strings.Contains(r.stdout, "role: ") {
 		t.Errorf("fact_outliers: exit %d\n%s\n%s", r.ExitCode, r.stdout, r.stderr)
 	}
-	r = run("canary_rollout.star", map[string]string{"agent": "rpcutil", "action": "ping", "window": "2", "canaries": "1",
+	// This sandbox serves no puppet agent, so the rollout's change is a ping rather than
+	// the default noop Puppet run, without the default's noop=true input.
+	r = run("canary_rollout.star", map[string]string{"agent": "rpcutil", "action": "ping", "input": "", "window": "2", "canaries": "1",
 		"health_fact": "role", "health_value": "web", "filter": "role=web"})
 	if r.ExitCode != ExitOK || !strings.Contains(r.stdout, "RollingReport(ok;") {
 		t.Errorf("canary_rollout: exit %d\n%s\n%s", r.ExitCode, r.stdout, r.stderr)

@@ -119,6 +119,9 @@ func Run(ctx context.Context, o Options) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if o.Interactive {
+			s.dropInterrupts()
+		}
 		reset(">>> ")
 		err := s.rep(ctx, read)
 		switch {
@@ -176,6 +179,19 @@ func (s *session) readline() (*readline.Instance, error) {
 		cfg.Stdin = rc
 	}
 	return readline.NewEx(cfg)
+}
+
+// dropInterrupts discards interrupts that arrived after the last statement had finished,
+// so that a Ctrl-C pressed just as a statement ends does not cancel the next one. At the
+// prompt the terminal is in raw mode and Ctrl-C reaches the line editor, not the signal.
+func (s *session) dropInterrupts() {
+	for {
+		select {
+		case <-s.o.Interrupts:
+		default:
+			return
+		}
+	}
 }
 
 func (s *session) println(w io.Writer, msg string) {
