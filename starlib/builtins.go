@@ -48,6 +48,33 @@ func Predeclared() starlark.StringDict {
 	}
 }
 
+// builtinParams are the parameter names of the builtins that take a fixed set of keyword
+// arguments, by the name a playbook calls them with. filter and filter.identity take
+// strings only; log, params and struct take any keyword.
+var builtinParams = map[string][]string{
+	"discover": {"filter", "timeout", "method", "nodes", "limit", "collective", "seed"},
+	"rpc": {"agent", "action", "args", "nodes", "filter", "timeout", "batch", "batch_sleep", "limit", "ttl",
+		"discovery_timeout", "collective"},
+	"rolling":         {"nodes", "step", "window", "canaries", "batch", "max_failures", "sleep", "gate"},
+	"wait_until":      {"fn", "timeout", "every"},
+	"sleep":           {"duration"},
+	"fail":            {"sep"},
+	"nodeset":         {"ids"},
+	"filter":          {},
+	"filter.fact":     {"name", "value", "op"},
+	"filter.cls":      {"name"},
+	"filter.identity": {},
+	"filter.agent":    {"name"},
+	"filter.compound": {"expr"},
+}
+
+// Params returns the parameter names of a builtin ("discover", "filter.fact", ...) and
+// whether it takes only those as keywords, for static checks of playbooks.
+func Params(builtin string) ([]string, bool) {
+	names, ok := builtinParams[builtin]
+	return names, ok
+}
+
 func setTimeNow(thread *starlark.Thread, c Clock) {
 	startime.SetNow(thread, func() (time.Time, error) { return c.Now(), nil })
 }
@@ -79,11 +106,11 @@ func discover(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	var (
 		flt        filterArg
 		timeout    = Duration(2 * time.Second)
-		method     = "mc"
+		method     = optString("mc")
 		nodes      nodesArg
 		limit      countArg
-		collective string
-		seed       int64
+		collective optString
+		seed       optInt
 	)
 	if err := maxPositional(b, args, 1); err != nil {
 		return nil, err
@@ -112,7 +139,7 @@ func discover(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		return nodes.nodes, nil // an empty list never means "everything"
 	}
 	opts := client.DiscoverOptions{Filter: flt.message(), Timeout: time.Duration(timeout),
-		Collective: collective, Limit: limit.s, LimitSeed: seed}
+		Collective: string(collective), Limit: limit.s, LimitSeed: int64(seed)}
 	if nodes.set {
 		opts.Nodes = nodes.nodes.IDs()
 	}
@@ -145,7 +172,7 @@ func rpc(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 		limit         countArg
 		ttl           = Duration(60 * time.Second)
 		discTimeout   Duration
-		collective    string
+		collective    optString
 	)
 	if err := maxPositional(b, args, 3); err != nil {
 		return nil, err
@@ -154,6 +181,13 @@ func rpc(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 		"nodes?", &nodes, "filter?", &flt, "timeout?", &timeout, "batch?", &batch, "batch_sleep?", &batchSleep,
 		"limit?", &limit, "ttl?", &ttl, "discovery_timeout?", &discTimeout, "collective?", &collective); err != nil {
 		return nil, err
+	}
+	if ttl < Duration(time.Second) {
+		// the wire carries whole seconds: a shorter TTL would expire on arrival
+		return nil, fmt.Errorf("rpc: ttl: want at least 1s, got %s", time.Duration(ttl))
+	}
+	if batchSleep == 0 {
+		batchSleep = -1 // the client reads 0 as its 1s default and a negative value as none
 	}
 	data := map[string]any{}
 	switch x := input.(type) {
@@ -188,7 +222,7 @@ func rpc(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 		return NewResultSet(&client.Results{Agent: agent, Action: action}, act)
 	}
 	opts := client.CallOptions{Filter: flt.message(), Timeout: time.Duration(timeout),
-		DiscoveryTimeout: time.Duration(discTimeout), Collective: collective, Batch: batch.s,
+		DiscoveryTimeout: time.Duration(discTimeout), Collective: string(collective), Batch: batch.s,
 		BatchSleep: time.Duration(batchSleep), Limit: limit.s, TTL: time.Duration(ttl)}
 	if nodes.set {
 		opts.Nodes = nodes.nodes.IDs()
@@ -204,10 +238,23 @@ func rpc(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	}
 	ev.Duration = clock.Now().Sub(start)
 	if err != nil {
+		// an interrupted call still reports the replies it got: the report keeps them
+		if res != nil {
+			ev.outcome(res)
+		} else if nodes.set {
+			ev.Targets = opts.Nodes
+		}
 		ev.Err = err.Error()
 		logger.Step(ev)
 		return nil, fmt.Errorf("rpc: %s.%s: %w", agent, action, err)
 	}
+	ev.outcome(res)
+	logger.Step(ev)
+	return NewResultSet(res, act)
+}
+
+// outcome records the targets and replies of a call in ev.
+func (ev *Event) outcome(res *client.Results) {
 	ev.Targets = res.Targets
 	for _, r := range res.OK {
 		ev.OK = append(ev.OK, r.Sender)
@@ -216,8 +263,6 @@ func rpc(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 		ev.Failed = append(ev.Failed, r.Sender)
 	}
 	ev.Missing = res.Missing
-	logger.Step(ev)
-	return NewResultSet(res, act)
 }
 
 // dryRun finds the targets for real, logs the call that would be sent and answers it with

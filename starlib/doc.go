@@ -27,7 +27,9 @@
 //	    args are checked against the agent's DDL (required inputs' defaults filled in first)
 //	    before anything is sent: "rpc: AGENT.ACTION: <DDL message>". nodes takes a NodeSet, a
 //	    list of identities, one identity or a ResultSet (the nodes that replied); an empty
-//	    list returns an empty ResultSet without a call. batch and limit are N or "N%".
+//	    list returns an empty ResultSet without a call. batch and limit are N or "N%";
+//	    batch_sleep="0s" pauses not at all between batches; ttl is at least 1s (whole
+//	    seconds on the wire).
 //	rolling(nodes, step, *, window=1, canaries=0, batch=None, max_failures=0, sleep="0s",
 //	        gate=None) -> RollingReport
 //	    Runs step(batch_nodes) over the nodes in order: first one canary batch of the first
@@ -57,7 +59,7 @@
 //
 // Values:
 //
-//	NodeSet      sorted, deduplicated identities: len, in, iteration, s[i], | & - (with
+//	NodeSet      sorted, deduplicated identities: len, in, iteration, s[i], s[i:j], | & - (with
 //	             NodeSets or lists), ==, hashable; .batches(n) -> [NodeSet], .sample(n,
 //	             seed=None) (repeatable with a seed), .list(); true when non-empty
 //	ResultSet    iteration over Result by sender, len (replies), s[i], "id" in rs; .ok and

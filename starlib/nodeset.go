@@ -15,15 +15,16 @@ import (
 // NodeSet is an immutable, sorted set of node identities: what discover() returns and what
 // nodes= arguments take.
 //
-// Starlark: len(s), x in s, for x in s, s[i], s | t, s & t, s - t, s == t, and the methods
-// s.batches(n) -> list of NodeSets, s.sample(n, seed=None) -> NodeSet, s.list() -> list of
-// strings. It is true when non-empty and hashable.
+// Starlark: len(s), x in s, for x in s, s[i], s[i:j] (a NodeSet), s | t, s & t, s - t,
+// s == t, and the methods s.batches(n) -> list of NodeSets, s.sample(n, seed=None) ->
+// NodeSet, s.list() -> list of strings. It is true when non-empty and hashable.
 type NodeSet struct {
 	ids []string // sorted, no duplicates
 }
 
 var (
 	_ starlark.Indexable  = (*NodeSet)(nil)
+	_ starlark.Sliceable  = (*NodeSet)(nil)
 	_ starlark.Sequence   = (*NodeSet)(nil)
 	_ starlark.Container  = (*NodeSet)(nil)
 	_ starlark.HasBinary  = (*NodeSet)(nil)
@@ -92,6 +93,22 @@ func (s *NodeSet) Len() int { return len(s.ids) }
 
 // Index implements starlark.Indexable.
 func (s *NodeSet) Index(i int) starlark.Value { return starlark.String(s.ids[i]) }
+
+// Slice implements starlark.Sliceable: s[i:j:k] is the NodeSet of those identities, so
+// s[:n] takes the first n in order.
+func (s *NodeSet) Slice(start, end, step int) starlark.Value {
+	var ids []string
+	if step > 0 {
+		for i := start; i < end; i += step {
+			ids = append(ids, s.ids[i])
+		}
+	} else {
+		for i := start; i > end; i += step {
+			ids = append(ids, s.ids[i])
+		}
+	}
+	return NewNodeSet(ids)
+}
 
 // Iterate implements starlark.Iterable.
 func (s *NodeSet) Iterate() starlark.Iterator { return &stringsIter{ids: s.ids} }

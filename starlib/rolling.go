@@ -119,8 +119,8 @@ func rolling(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	var (
 		nodes       nodesArg
 		step        starlark.Callable
-		window      = 1
-		canaries    int
+		window      = optInt(1)
+		canaries    optInt
 		batch       countArg
 		maxFailures countArg
 		pause       Duration
@@ -148,7 +148,7 @@ func rolling(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		return nil, fmt.Errorf("rolling: canaries must be >= 0, got %d", canaries)
 	}
 	all := nodes.nodes.IDs()
-	size := window
+	size := int(min(window, optInt(max(len(all), 1))))
 	if batch.s != "" {
 		if size = batch.of(len(all)); size < 1 {
 			return nil, fmt.Errorf("rolling: batch must be at least 1, got %s", batch.s)
@@ -159,7 +159,7 @@ func rolling(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		ids  []string
 	}
 	var groups []group
-	nc := min(canaries, len(all))
+	nc := int(min(canaries, optInt(len(all))))
 	if nc > 0 {
 		groups = append(groups, group{"canary", all[:nc]})
 	}

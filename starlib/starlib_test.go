@@ -10,6 +10,8 @@ import (
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarktest"
+
+	"github.com/mcorun/mcorun/runtime/client"
 )
 
 // newTestThread returns a thread wired to a fresh fake fleet, clock and logger.
@@ -192,6 +194,36 @@ func TestEvents(t *testing.T) {
 	}
 }
 
+// cutFleet is a fleet whose calls end with an error after some replies, as the client's
+// do when the broker goes away or the run is interrupted mid-call.
+type cutFleet struct{ *fakeFleet }
+
+func (f cutFleet) Call(ctx context.Context, agent, action string, args map[string]any, opts client.CallOptions) (*client.Results, error) {
+	res, err := f.fakeFleet.Call(ctx, agent, action, args, opts)
+	if err != nil {
+		return nil, err
+	}
+	return res, errors.New("connection lost")
+}
+
+// TestEventsCutCall checks that the event of an rpc that fails part-way keeps the replies it
+// got, so that the run report records them.
+func TestEventsCutCall(t *testing.T) {
+	thread, f, c, l := newTestThread(t)
+	SetFleet(thread, cutFleet{f})
+	f.failing["db1"], f.silent["db2"] = true, true
+	err := runSrc(t, thread, "rpc('rpcutil', 'ping', filter='role=db')\n", f, c, l)
+	if err == nil || !strings.Contains(err.Error(), "rpc: rpcutil.ping: connection lost") {
+		t.Fatalf("err = %v, want the call's error", err)
+	}
+	if len(l.events) != 1 {
+		t.Fatalf("got %d events, want 1", len(l.events))
+	}
+	if r := l.events[0]; r.Err == "" || len(r.Targets) != 3 || len(r.OK) != 1 || len(r.Failed) != 1 || len(r.Missing) != 1 {
+		t.Errorf("rpc event = %+v, want 3 targets, 1 ok, 1 failed, 1 missing and the error", r)
+	}
+}
+
 func TestConvertRoundTrip(t *testing.T) {
 	in := map[string]any{"a": int64(1), "b": []any{"x", 2.5, true, nil}, "c": map[string]any{"d": "e"}}
 	v, err := ToStarlark(in)
@@ -213,5 +245,50 @@ func TestConvertRoundTrip(t *testing.T) {
 	}
 	if _, err := FromStarlark(starlark.NewDict(0)); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestParams keeps the parameter table of static checks in step with the builtins: each
+// listed keyword is accepted (whatever else goes wrong with the call) and one not listed is
+// rejected.
+func TestParams(t *testing.T) {
+	pre := Predeclared()
+	lookup := func(name string) starlark.Callable {
+		if fn, method, ok := strings.Cut(name, "."); ok {
+			v, err := pre[fn].(starlark.HasAttrs).Attr(method)
+			if err != nil || v == nil {
+				t.Fatalf("%s: no such builtin", name)
+			}
+			return v.(starlark.Callable)
+		}
+		return pre[name].(starlark.Callable)
+	}
+	for name := range builtinParams {
+		t.Run(name, func(t *testing.T) {
+			params, ok := Params(name)
+			if !ok {
+				t.Fatalf("Params(%q) not found", name)
+			}
+			fn := lookup(name)
+			call := func(kw string) error {
+				thread, _, _, _ := newTestThread(t)
+				kwargs := []starlark.Tuple{{starlark.String(kw), starlark.MakeInt(-1)}}
+				_, err := starlark.Call(thread, fn, nil, kwargs)
+				return err
+			}
+			for _, p := range params {
+				if err := call(p); err != nil && strings.Contains(err.Error(), "unexpected keyword") {
+					t.Errorf("%s rejects its listed keyword %q: %v", name, p, err)
+				}
+			}
+			if err := call("no_such_param"); err == nil || !strings.Contains(err.Error(), "unexpected keyword") {
+				t.Errorf("%s(no_such_param=...): got %v, want an unexpected keyword error", name, err)
+			}
+		})
+	}
+	for _, name := range []string{"log", "params", "struct"} {
+		if _, ok := Params(name); ok {
+			t.Errorf("Params(%q): it takes any keyword", name)
+		}
 	}
 }

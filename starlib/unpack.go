@@ -199,3 +199,42 @@ func (a *filterArg) Unpack(v starlark.Value) error {
 	}
 	return nil
 }
+
+// optString is an optional string argument: None keeps the default, as for every optional
+// argument of the builtins.
+type optString string
+
+var _ starlark.Unpacker = (*optString)(nil)
+
+// Unpack implements starlark.Unpacker.
+func (s *optString) Unpack(v starlark.Value) error {
+	switch x := v.(type) {
+	case starlark.NoneType:
+		return nil // keep the default
+	case starlark.String:
+		*s = optString(x)
+		return nil
+	}
+	return fmt.Errorf("want string, got %s", v.Type())
+}
+
+// optInt is an optional int argument: None keeps the default.
+type optInt int64
+
+var _ starlark.Unpacker = (*optInt)(nil)
+
+// Unpack implements starlark.Unpacker.
+func (n *optInt) Unpack(v starlark.Value) error {
+	switch x := v.(type) {
+	case starlark.NoneType:
+		return nil // keep the default
+	case starlark.Int:
+		i, ok := x.Int64()
+		if !ok {
+			return fmt.Errorf("int out of range: %s", x)
+		}
+		*n = optInt(i)
+		return nil
+	}
+	return fmt.Errorf("want int, got %s", v.Type())
+}

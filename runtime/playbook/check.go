@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -40,6 +41,7 @@ type DDLFunc func(agent string) (*ddl.Agent, error)
 //   - rpc() calls with a literal agent, action or args: an agent without a DDL, an action
 //     the DDL does not declare, undeclared inputs, and literal values that fail the DDL
 //     (types, validation, required inputs);
+//   - keyword arguments that a builtin does not take, such as discover(filtr=...);
 //   - --arg names and values (args) that the playbook's literal params(...) call rejects, and
 //     args.NAME for a name that params(...) does not declare.
 //
@@ -79,6 +81,7 @@ func Check(file string, src []byte, ddlOf DDLFunc, args map[string]string) []Dia
 		case *syntax.LoadStmt:
 			c.load(x)
 		case *syntax.CallExpr:
+			c.keywords(x)
 			if isBuiltin(x.Fn, "rpc") {
 				c.rpc(x)
 			}
@@ -232,6 +235,40 @@ func topLevelNames(f *syntax.File) map[string]bool {
 	}
 	stmts(f.Stmts)
 	return names
+}
+
+// keywords checks the keyword arguments of a call to a builtin that takes a fixed set.
+func (c *checker) keywords(call *syntax.CallExpr) {
+	name := ""
+	switch fn := call.Fn.(type) {
+	case *syntax.Ident:
+		if isBuiltin(fn, fn.Name) {
+			name = fn.Name
+		}
+	case *syntax.DotExpr:
+		if isBuiltin(fn.X, "filter") {
+			name = "filter." + fn.Name.Name
+		}
+	}
+	params, ok := starlib.Params(name)
+	if !ok {
+		return
+	}
+	for _, a := range call.Args {
+		b, ok := a.(*syntax.BinaryExpr)
+		if !ok || b.Op != syntax.EQ {
+			continue
+		}
+		kw := b.X.(*syntax.Ident)
+		if slices.Contains(params, kw.Name) {
+			continue
+		}
+		if len(params) == 0 {
+			c.add(kw.NamePos, "%s: unexpected keyword argument %q: it takes no keywords", name, kw.Name)
+		} else {
+			c.add(kw.NamePos, "%s: unexpected keyword argument %q (parameters: %s)", name, kw.Name, strings.Join(params, ", "))
+		}
+	}
 }
 
 // rpc checks an rpc(agent, action, args) call whose parts are literals.

@@ -48,6 +48,21 @@ rpc("rpcutil", "get_fact")
 			`3:38: rpc: service.status: Cannot validate input service: value should be a string`,
 			`4:1: rpc: rpcutil.get_fact: Action get_fact needs a fact argument`,
 		}},
+		{name: "unknown keywords", src: `n = discover(filtr = "role=web", timeout = "2s")
+rpc("rpcutil", "ping", nodes = n, batchsize = 2)
+rolling(n, lambda b: None, windows = 2)
+f = filter.fact("os", "Debian", operator = "==") & filter.identity("a", exact = True)
+log("x", anything = 1)
+print(struct(a = 1), params(b = 2), filter(role = "web"))
+`, want: []string{
+			`1:14: discover: unexpected keyword argument "filtr" (parameters: filter, timeout, method, nodes, limit, collective, seed)`,
+			`2:35: rpc: unexpected keyword argument "batchsize" (parameters: agent, action, args,`,
+			`3:28: rolling: unexpected keyword argument "windows" (parameters: nodes, step,`,
+			`4:33: filter.fact: unexpected keyword argument "operator" (parameters: name, value, op)`,
+			`4:73: filter.identity: unexpected keyword argument "exact": it takes no keywords`,
+			`6:44: filter: unexpected keyword argument "role": it takes no keywords`,
+		}},
+		{name: "shadowed builtins are not checked", src: "def discover(**kw):\n    return kw\ndiscover(anything = 1)\n"},
 		{name: "shadowed rpc is not checked", src: "def rpc(a, b):\n    return a\nrpc('nosuch', 'x')\n"},
 		{name: "unknown arg", src: "p = params(window = 5)\n", args: map[string]string{"windw": "1"},
 			want: []string{`1:5: params: unknown arg "windw" (declared: window)`}},
