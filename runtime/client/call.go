@@ -27,7 +27,9 @@ import (
 // it broadcasts with the filter and no discovery, as mco does, so Targets is empty.
 //
 // When ctx ends or the Client closes while replies are awaited, Call returns the results so
-// far (the rest Missing) together with an error wrapping the cause.
+// far (the rest Missing) together with an error wrapping the cause. So it does, at once, when
+// the broker connection drops (a broker restart), since the replies still due are lost: the
+// error then wraps connector.ErrDisconnected.
 func (c *Client) Call(ctx context.Context, agent, action string, args map[string]any, opts CallOptions) (*Results, error) {
 	start := c.opts.Now()
 	res, err := c.call(ctx, agent, action, args, opts, start)
@@ -198,6 +200,7 @@ func (c *Client) runBatch(ctx context.Context, x *exchange, group []string) erro
 	if err := c.send(ctx, outgoing{req: x.req, dests: dests, ttl: x.ttl}); err != nil {
 		return err
 	}
+	lost := c.lost()
 	got := x.got
 	deadline := sent.Add(x.timeout)
 	waiting := make(map[string]bool, len(group))
@@ -209,7 +212,7 @@ func (c *Client) runBatch(ctx context.Context, x *exchange, group []string) erro
 	if len(waiting) == 0 {
 		return nil
 	}
-	return c.collect(ctx, x.w, func() time.Time { return deadline }, func(in inbound) bool {
+	return c.collect(ctx, x.w, lost, func() time.Time { return deadline }, func(in inbound) bool {
 		if _, dup := got[in.rep.SenderID]; dup {
 			return false
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
@@ -80,14 +81,32 @@ func (c *completion) deadline() time.Time {
 	return d
 }
 
+// lostGrace is how long collect still takes replies after the broker connection dropped:
+// replies that arrived just before the drop may still be on their way to the waiter.
+const lostGrace = 100 * time.Millisecond
+
+// errLost is collect's error when the broker connection dropped while replies were due.
+var errLost = fmt.Errorf("%w: the broker connection dropped while waiting for replies, so replies still due were lost; check the broker, then run it again", connector.ErrDisconnected)
+
 // collect feeds the waiter's replies to handle until handle reports done, deadline() passes,
 // ctx ends or the Client closes. deadline is asked again after every batch of replies.
-func (c *Client) collect(ctx context.Context, w *waiter, deadline func() time.Time, handle func(inbound) bool) error {
+// When lost closes (the connection the request went out on dropped), the replies still due
+// can no longer arrive: collect takes what arrives within lostGrace, then fails with an
+// error wrapping connector.ErrDisconnected unless handle reported done.
+func (c *Client) collect(ctx context.Context, w *waiter, lost <-chan struct{}, deadline func() time.Time, handle func(inbound) bool) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var dropped time.Time
 	for {
-		wait := deadline().Sub(c.opts.Now())
+		end := deadline()
+		if !dropped.IsZero() && dropped.Add(lostGrace).Before(end) {
+			end = dropped.Add(lostGrace)
+		}
+		wait := end.Sub(c.opts.Now())
 		if wait <= 0 {
+			if !dropped.IsZero() {
+				return errLost
+			}
 			return nil
 		}
 		timer.Reset(wait)
@@ -96,6 +115,8 @@ func (c *Client) collect(ctx context.Context, w *waiter, deadline func() time.Ti
 			return ctx.Err()
 		case <-c.done:
 			return ErrClosed
+		case <-lost:
+			lost, dropped = nil, c.opts.Now()
 		case <-timer.C:
 		case <-w.notify:
 			for _, in := range w.take() {
@@ -105,6 +126,22 @@ func (c *Client) collect(ctx context.Context, w *waiter, deadline func() time.Ti
 			}
 		}
 	}
+}
+
+// lossReporter is a Transport that tells when its broker connection drops;
+// *connector.Conn is one.
+type lossReporter interface {
+	Lost() <-chan struct{}
+}
+
+// lost returns a channel closed when the Transport's current broker connection drops, or nil
+// (never ready) when the Transport cannot tell. Asked right after a request went out, it
+// covers the connection the replies come back on.
+func (c *Client) lost() <-chan struct{} {
+	if l, ok := c.t.(lossReporter); ok {
+		return l.Lost()
+	}
+	return nil
 }
 
 // discoveryTimeout is the upper bound of one discovery.
@@ -186,10 +223,11 @@ func (c *Client) ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, e
 	if err := c.send(ctx, o); err != nil {
 		return nil, err
 	}
+	lost := c.lost()
 	comp := newCompletion(start, c.discoveryTimeout(opts.Timeout, f), opts)
 	seen := map[string]time.Duration{}
 	want := len(expect)
-	err = c.collect(ctx, w, comp.deadline, func(in inbound) bool {
+	err = c.collect(ctx, w, lost, comp.deadline, func(in inbound) bool {
 		if in.rep.SenderAgent != "" && in.rep.SenderAgent != discoveryAgent {
 			return false
 		}

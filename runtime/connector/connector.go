@@ -158,6 +158,7 @@ type Conn struct {
 	broker  string        // address of the current or last broker
 	lostErr error         // why connection gen dropped
 	up      chan struct{} // closed while connected, replaced when the connection drops
+	down    chan struct{} // closed when connection gen drops or the Conn closes
 	subs    map[*Subscription]struct{}
 	closed  bool
 	err     error // set when reconnecting gave up
@@ -205,6 +206,21 @@ func (c *Conn) Broker() string {
 	return c.broker
 }
 
+// Lost returns a channel that is closed when the current connection drops or the Conn is
+// closed; it is already closed while the Conn is disconnected. Replies to a temp queue (or
+// to a reply exchange queue) sent while the connection is down are lost, so a caller
+// waiting for replies takes it as the end of that wait.
+func (c *Conn) Lost() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sc == nil {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	return c.down
+}
+
 // Done returns a channel closed when the Conn stops for good: after Close, or
 // when reconnecting gave up after MaxReconnectAttempts (see Err).
 func (c *Conn) Done() <-chan struct{} { return c.done }
@@ -235,6 +251,9 @@ func (c *Conn) Close() error {
 	}
 	c.closed = true
 	sc := c.sc
+	if sc != nil {
+		close(c.down)
+	}
 	c.sc = nil
 	subs := c.snapshotLocked()
 	clear(c.subs)
@@ -293,6 +312,7 @@ func (c *Conn) install(sc *stomp.Conn, addr string) (gen uint64, subs []*Subscri
 	c.sc = sc
 	c.broker = addr
 	c.lostErr = nil
+	c.down = make(chan struct{})
 	close(c.up)
 	subs = c.snapshotLocked()
 	c.wg.Add(1)
@@ -342,6 +362,7 @@ func (c *Conn) markLost(gen uint64, cause error) {
 	c.sc = nil
 	c.lostErr = cause
 	c.up = make(chan struct{})
+	close(c.down)
 	c.mu.Unlock()
 	// go-stomp's Send can hold the connection's lock for its send timeout
 	// when the connection died under it; do not wait for that here.

@@ -358,3 +358,40 @@ func TestClose(t *testing.T) {
 		t.Errorf("Err() = %v, Connected() = %v after Close", c.Err(), c.Connected())
 	}
 }
+
+func TestLost(t *testing.T) {
+	t.Parallel()
+	b := broker(t)
+	p := newProxy(t, b.Addr())
+	onReconnect, reconnected := reconnects()
+	c := dial(t, Options{Pool: []Broker{p.broker(b)}, OnReconnect: onReconnect})
+	isClosed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	first := c.Lost()
+	if isClosed(first) {
+		t.Fatal("Lost() is closed on a live connection")
+	}
+	names := p.names()
+	if len(names) != 1 {
+		t.Fatalf("proxy carries %d connections, want 1", len(names))
+	}
+	killConnection(t, names[0])
+	waitChan(t, first, "Lost() after the connection was killed")
+	waitChan(t, reconnected, "reconnect")
+	second := c.Lost()
+	if isClosed(second) {
+		t.Fatal("Lost() after reconnecting is already closed")
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !isClosed(second) || !isClosed(c.Lost()) {
+		t.Fatal("Lost() not closed after Close")
+	}
+}

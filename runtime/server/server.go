@@ -86,8 +86,9 @@ type Server struct {
 	stats   stats
 	started time.Time
 	sem     chan struct{}
+	quit    chan struct{} // closed by Shutdown: requests still waiting for a worker are dropped
 
-	mu       sync.Mutex
+	mu       sync.Mutex // also orders inflight.Add before Shutdown's inflight.Wait
 	subs     []*connector.Subscription
 	t        Transport
 	inflight sync.WaitGroup
@@ -133,6 +134,7 @@ func New(opts Options) (*Server, error) {
 		agents:  map[string]*agent.Agent{},
 		started: opts.Now(),
 		sem:     make(chan struct{}, opts.MaxConcurrent),
+		quit:    make(chan struct{}),
 	}
 	if err := s.registerBuiltins(); err != nil {
 		return nil, err
@@ -192,8 +194,10 @@ func (s *Server) Start(t Transport) error {
 // Shutdown stops taking requests, unsubscribes, and waits for in-flight actions to finish
 // or for ctx to end.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.stopping.Store(true)
 	s.mu.Lock()
+	if !s.stopping.Swap(true) {
+		close(s.quit)
+	}
 	subs := s.subs
 	s.subs = nil
 	s.mu.Unlock()
@@ -214,14 +218,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Handle runs one STOMP message through the pipeline. It returns once the message is either
 // dropped or handed to a worker; at most MaxConcurrent workers run at once, so a burst waits
-// here rather than growing without bound.
+// here rather than growing without bound. Once Shutdown began, a message still waiting for
+// a worker is dropped: no action starts after the node was told to stop.
 func (s *Server) Handle(m connector.Message) {
 	if s.stopping.Load() {
 		return
 	}
 	s.stats.total.Add(1)
-	s.sem <- struct{}{}
-	s.inflight.Add(1)
+	select {
+	case s.sem <- struct{}{}:
+	case <-s.quit:
+		s.drop(m, nil, "shutting down", errors.New("the node is stopping; the request was never started"))
+		return
+	}
+	s.mu.Lock()
+	if s.stopping.Load() {
+		s.mu.Unlock()
+		<-s.sem
+		s.drop(m, nil, "shutting down", errors.New("the node is stopping; the request was never started"))
+		return
+	}
+	s.inflight.Add(1) // under mu, so never concurrent with Shutdown's Wait
+	s.mu.Unlock()
 	go func() {
 		defer func() { <-s.sem; s.inflight.Done() }()
 		s.process(m)

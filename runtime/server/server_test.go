@@ -261,3 +261,38 @@ func TestShutdownWaitsForInflight(t *testing.T) {
 		t.Fatalf("%d actions still running after shutdown", n)
 	}
 }
+
+// TestShutdownStartsNoQueuedRequest checks that a request still waiting for a worker when
+// shutdown begins is dropped rather than run: its handler returns at once, and no action
+// starts (and no reply goes out) after the node was told to stop.
+func TestShutdownStartsNoQueuedRequest(t *testing.T) {
+	s, tr, _ := newTestServerWith(t, func(o *Options) { o.MaxConcurrent = 1 })
+	sec := psk(t)
+	s.Handle(request(t, sec, "tester", "slow", nil, message.Filter{})) // holds the only worker for 1s
+	queued := make(chan struct{})
+	go func() {
+		defer close(queued)
+		s.Handle(request(t, sec, "tester", "echo", map[string]any{"msg": "late"}, message.Filter{}))
+	}()
+	time.Sleep(100 * time.Millisecond) // the echo request now waits for the worker
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		stopped <- s.Shutdown(ctx)
+	}()
+	select {
+	case <-queued:
+	case <-time.After(500 * time.Millisecond):
+		t.Error("a request waiting for a worker kept its handler blocked after shutdown began")
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	<-queued
+	select {
+	case b := <-tr.sent:
+		t.Fatalf("a reply (%d bytes) was sent for a request that was still queued at shutdown", len(b))
+	case <-time.After(200 * time.Millisecond):
+	}
+}

@@ -1,0 +1,219 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcorun/mcorun/runtime/agent"
+	"github.com/mcorun/mcorun/runtime/connector"
+	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/server"
+	"github.com/mcorun/mcorun/runtime/testenv"
+)
+
+// outage is a TCP proxy in front of the broker that can go down and come back on the same
+// port, as a broker restart looks to its clients: every connection drops, connects are
+// refused for a while, then the broker is back with none of the old temp queues.
+type outage struct {
+	t      *testing.T
+	target string
+	addr   string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns []net.Conn
+}
+
+func newOutage(t *testing.T, target string) *outage {
+	t.Helper()
+	o := &outage{t: t, target: target}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.addr = ln.Addr().String()
+	o.serve(ln)
+	t.Cleanup(o.down)
+	return o
+}
+
+func (o *outage) serve(ln net.Listener) {
+	o.mu.Lock()
+	o.ln = ln
+	o.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", o.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			o.mu.Lock()
+			o.conns = append(o.conns, c, b)
+			o.mu.Unlock()
+			go func() { _, _ = io.Copy(b, c); b.Close() }()
+			go func() { _, _ = io.Copy(c, b); c.Close() }()
+		}
+	}()
+}
+
+// down closes the listener and every proxied connection.
+func (o *outage) down() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ln != nil {
+		o.ln.Close()
+		o.ln = nil
+	}
+	for _, c := range o.conns {
+		c.Close()
+	}
+	o.conns = nil
+}
+
+// up listens again on the same address; it reports failure as an error, since it may run
+// on a goroutine of its own.
+func (o *outage) up() error {
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	o.serve(ln)
+	return nil
+}
+
+// napAgent is an agent whose only action takes a while, so a test can take the broker away
+// while the replies are still to come.
+func napAgent(d time.Duration) *agent.Agent {
+	a := &ddl.Agent{
+		Metadata: ddl.Metadata{Name: "napper", Timeout: 10},
+		Actions:  map[string]*ddl.Action{"nap": {Output: map[string]*ddl.Output{}}},
+	}
+	return &agent.Agent{DDL: a, Actions: map[string]agent.Action{
+		"nap": func(ctx context.Context, _ *agent.Request, _ *agent.Reply) {
+			select {
+			case <-ctx.Done():
+			case <-time.After(d):
+			}
+		},
+	}}
+}
+
+// TestCallDuringBrokerRestart drops the client's broker connection while the nodes are
+// still working on a call, as a broker restart does. The call must end at once with an error
+// saying so, the nodes whose replies were lost reported missing, never wait out its timeout
+// or hang; and the client must work again once the broker is back.
+func TestCallDuringBrokerRestart(t *testing.T) {
+	addr := testenv.RequireRabbitMQ(t)
+	collective := testenv.Collective(t)
+	sec := testSecurity(t)
+	nap := napAgent(500 * time.Millisecond)
+	ids := []string{"r1", "r2"}
+	for _, id := range ids {
+		srv, err := server.New(server.Options{Identity: id, Collectives: []string{collective}, DirectAddressing: true, Security: sec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Register(nap)
+		if err := srv.Start(dial(t, addr, id)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+		})
+	}
+
+	o := newOutage(t, addr)
+	host, port, _ := net.SplitHostPort(o.addr)
+	p, _ := strconv.Atoi(port)
+	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// MaxReconnectAttempts 0: reconnect forever, MCollective's default.
+	conn, err := connector.Dial(dctx, connector.Options{
+		Pool:  []connector.Broker{{Host: host, Port: p, User: "mcollective", Password: "secret"}},
+		VHost: testenv.VHost, Identity: "testclient", MaxReconnectDelay: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	f := &fleet{addr: addr, collective: collective, sec: sec}
+	c := f.clientOn(t, conn, func(o *Options) {
+		o.DDLs = func(name string) (*ddl.Agent, error) {
+			if name == "napper" {
+				return nap.DDL, nil
+			}
+			return ddl.Builtin(name)
+		}
+	})
+	f.waitAll(t, c, ids)
+
+	for _, tc := range []struct {
+		name    string
+		comesUp bool
+	}{
+		{"broker comes back", true},
+		{"broker stays down", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			upErr := make(chan error, 1)
+			go func() {
+				time.Sleep(200 * time.Millisecond) // the nodes are napping
+				o.down()
+				if !tc.comesUp {
+					upErr <- nil
+					return
+				}
+				time.Sleep(500 * time.Millisecond)
+				upErr <- o.up()
+			}()
+			const timeout = 5 * time.Second
+			start := time.Now()
+			res, err := c.Call(context.Background(), "napper", "nap", nil, CallOptions{Nodes: ids, Timeout: timeout})
+			took := time.Since(start)
+			if err := <-upErr; err != nil {
+				t.Fatalf("proxy back up: %v", err)
+			}
+			t.Logf("took %v, err %v", took, err)
+			// The replies due after the drop are lost: waiting out the timeout only hides
+			// the cause behind nodes reported missing.
+			if !errors.Is(err, connector.ErrDisconnected) {
+				t.Errorf("call error = %v, want one saying the broker connection dropped", err)
+			}
+			if took > 2*time.Second {
+				t.Errorf("call took %v after the broker connection dropped (timeout %v)", took, timeout)
+			}
+			if res == nil || len(res.Missing)+len(res.OK)+len(res.Failed) != len(ids) || len(res.Missing) == 0 {
+				t.Errorf("results = %+v, want every node accounted for and those not heard from missing", res)
+			}
+			if !tc.comesUp {
+				return
+			}
+			// Once the broker is back, calls work again on a fresh temp queue.
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			for {
+				res, err := c.Call(ctx, "rpcutil", "ping", nil, CallOptions{Nodes: ids, Timeout: 2 * time.Second})
+				if err == nil && len(res.OK) == len(ids) {
+					break
+				}
+				if ctx.Err() != nil {
+					t.Fatalf("after the broker came back: %+v, %v", res, err)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+}
