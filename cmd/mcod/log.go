@@ -31,7 +31,7 @@ func newLogger(cfg *config.Config, override string, stderr io.Writer) (*slog.Log
 		return nil, nil, fmt.Errorf("loglevel %q is not one of debug, info, warn, error, fatal", level)
 	}
 	w, closeFn := stderr, func() {}
-	if cfg.LogFile != "" && cfg.LoggerType != "console" {
+	if logsToFile(cfg) {
 		f, err := os.OpenFile(cfg.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
 		if err != nil {
 			return nil, nil, fmt.Errorf("cannot open logfile: %w (set logfile to a writable path, or logger_type = console)", err)
@@ -40,3 +40,6 @@ func newLogger(cfg *config.Config, override string, stderr io.Writer) (*slog.Log
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})), closeFn, nil
 }
+
+// logsToFile reports whether mcod logs to the config's logfile rather than to stderr.
+func logsToFile(cfg *config.Config) bool { return cfg.LogFile != "" && cfg.LoggerType != "console" }

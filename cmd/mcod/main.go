@@ -42,8 +42,11 @@ Usage:
   mcod [--config FILE] [flags]
 
 It reads an MCollective server.cfg, connects to the broker pool it names
-(plugin.rabbitmq.pool.*), subscribes to its agents (rpcutil, discovery) in every
-collective, and answers requests until SIGINT or SIGTERM, then stops gracefully.
+(plugin.rabbitmq.pool.*), subscribes to its agents (rpcutil, discovery, and
+puppet where Puppet is installed) in every collective, and answers requests
+until SIGINT or SIGTERM, then stops gracefully. It runs in the foreground and
+logs to the config's logfile, else to stderr; it retries an unreachable broker
+forever, logging each attempt.
 
 With --embedded-broker it also hosts a STOMP broker in-process (on --broker-listen,
 loopback by default), so one machine needs nothing else. When the config has no
@@ -54,6 +57,14 @@ needs all three; the embedded broker speaks STOMP 1.1+ and has no temp-queues):
   plugin.rabbitmq.heartbeat_interval = 30
   plugin.rabbitmq.stomp_1_0_fallback = false
   plugin.rabbitmq.use_reply_exchange = true
+
+Examples:
+  mcod --config /etc/mcollective/server.cfg
+  mcod --config server.cfg --log-level debug
+  mcod --config server.cfg --embedded-broker --broker-listen 0.0.0.0:61613
+
+Exit codes: 0 stopped cleanly, 1 could not run or stopped on an error,
+2 bad flags or configuration.
 
 Flags:
 `
@@ -66,13 +77,21 @@ type options struct {
 	showVersion   bool
 	embedded      bool
 	brokerListen  string
+	// notice, when set, also gets the few lines an operator at a terminal must see (the
+	// broker is still unreachable) while the log goes to a file.
+	notice io.Writer
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(runIO(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stderr io.Writer) int {
+// run is runIO with help and version on stderr too.
+func run(args []string, stderr io.Writer) int { return runIO(args, stderr, stderr) }
+
+// runIO runs mcod and returns its exit code: --help and --version print on stdout, everything
+// else goes to stderr or the config's logfile.
+func runIO(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := pflag.NewFlagSet("mcod", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -83,19 +102,19 @@ func run(args []string, stderr io.Writer) int {
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.BoolVar(&o.embedded, "embedded-broker", false, "also host a STOMP broker in-process (see above)")
 	fs.StringVar(&o.brokerListen, "broker-listen", broker.DefaultAddr, "address the embedded broker listens on; a non-loopback one needs pool credentials")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return exitOK
 		}
 		fmt.Fprintf(stderr, "mcod: %v\nRun 'mcod --help' for usage.\n", err)
 		return exitUsage
 	}
 	if o.showVersion {
-		fmt.Fprintf(stderr, "mcod %s\n", version)
+		fmt.Fprintf(stdout, "mcod %s\n", version)
 		return exitOK
 	}
 	if fs.NArg() > 0 {
@@ -104,7 +123,11 @@ func run(args []string, stderr io.Writer) int {
 	}
 	cfg, err := config.Load(o.configFile)
 	if err != nil {
-		fmt.Fprintf(stderr, "mcod: %v\n", err)
+		if errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(stderr, "mcod: config file %s not found: pass --config FILE (an MCollective server.cfg; see README.md, \"Run mcod on each node\")\n", o.configFile)
+		} else {
+			fmt.Fprintf(stderr, "mcod: %v\n", err)
+		}
 		return exitUsage
 	}
 	logger, closeLog, err := newLogger(cfg, o.logLevel, stderr)
@@ -113,6 +136,12 @@ func run(args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer closeLog()
+	toFile := logsToFile(cfg)
+	if toFile {
+		// Nothing else reaches the terminal until mcod stops: say where to look.
+		fmt.Fprintf(stderr, "mcod: logging to %s\n", cfg.LogFile)
+		o.notice = stderr
+	}
 	for _, w := range cfg.Warnings {
 		logger.Warn(w)
 	}
@@ -120,7 +149,9 @@ func run(args []string, stderr io.Writer) int {
 	defer stop()
 	if err := serve(ctx, cfg, o, logger); err != nil {
 		logger.Error("mcod stopped", "err", err)
-		fmt.Fprintf(stderr, "mcod: %v\n", err)
+		if toFile {
+			fmt.Fprintf(stderr, "mcod: %v\n", err)
+		}
 		if errors.Is(err, errConfig) {
 			return exitUsage
 		}
@@ -130,6 +161,19 @@ func run(args []string, stderr io.Writer) int {
 }
 
 var errConfig = errors.New("configuration error")
+
+// slowConnect is how long mcod waits for its first broker connection before it logs what
+// to check. A variable for tests.
+var slowConnect = 5 * time.Second
+
+// poolAddrs lists the broker pool's addresses for a log line.
+func poolAddrs(o connector.Options) string {
+	addrs := make([]string, len(o.Pool))
+	for i, b := range o.Pool {
+		addrs[i] = b.Addr()
+	}
+	return strings.Join(addrs, ",")
+}
 
 func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logger) error {
 	if cfg.Connector != "rabbitmq" {
@@ -186,8 +230,19 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
+	const hint = "still no broker reachable; mcod keeps retrying. Check plugin.rabbitmq.pool.N.host, .port, .user and .password, and that RabbitMQ's STOMP plugin listens there"
+	slow := time.AfterFunc(slowConnect, func() {
+		logger.Warn(hint, "config", cfg.ConfigFile, "pool", poolAddrs(copts))
+		if o.notice != nil {
+			fmt.Fprintf(o.notice, "mcod: %s (%s in %s)\n", hint, poolAddrs(copts), cfg.ConfigFile)
+		}
+	})
 	conn, err := connector.Dial(ctx, copts)
+	slow.Stop()
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("stopped before any broker of the pool (%s) was reachable: %w", poolAddrs(copts), err)
+		}
 		return err
 	}
 	defer conn.Close()

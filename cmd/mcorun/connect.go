@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/client"
@@ -40,9 +42,18 @@ func connectBroker(ctx context.Context, cfg *config.Config, log *slog.Logger) (f
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s: %w", errConfig, cfg.ConfigFile, err)
 	}
-	conn, err := connector.Dial(ctx, opts)
+	dctx, cancel := ctx, context.CancelFunc(func() {})
+	if opts.MaxReconnectAttempts <= 0 {
+		// The config says "retry forever", right for a daemon; a one-shot client gives up.
+		dctx, cancel = context.WithTimeout(ctx, dialTimeout)
+	}
+	conn, err := connector.Dial(dctx, opts)
+	cancel()
 	if err != nil {
-		return nil, nil, fmt.Errorf("connecting to the broker: %w", err)
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("interrupted while connecting to the broker: %w", ctx.Err())
+		}
+		return nil, nil, brokerUnreachable(cfg, opts, err)
 	}
 	c, err := client.FromConfig(cfg, conn, log)
 	if err != nil {
@@ -54,6 +65,30 @@ func connectBroker(ctx context.Context, cfg *config.Config, log *slog.Logger) (f
 		_ = conn.Close()
 	}
 	return clientFleet{c}, closeFn, nil
+}
+
+// dialTimeout bounds the first connection to the broker pool when the config sets no
+// plugin.rabbitmq.max_reconnect_attempts. A variable for tests.
+var dialTimeout = 10 * time.Second
+
+// brokerUnreachable explains a failed first connection and says what to check.
+func brokerUnreachable(cfg *config.Config, opts connector.Options, err error) error {
+	addrs := make([]string, len(opts.Pool))
+	for i, b := range opts.Pool {
+		addrs[i] = b.Addr()
+	}
+	last := err
+	if m, ok := err.(interface{ Unwrap() []error }); ok && errors.Is(err, connector.ErrUnavailable) {
+		// The connector wraps ErrUnavailable, the context's error and the last broker's
+		// error, in that order; the last one says what went wrong.
+		if errs := m.Unwrap(); len(errs) > 0 {
+			last = errs[len(errs)-1]
+		}
+	}
+	return fmt.Errorf("cannot reach the broker (%s): %v\n"+
+		"Check plugin.rabbitmq.pool.N.host, .port, .user and .password in %s, and that RabbitMQ runs with its\n"+
+		"STOMP plugin listening there (rabbitmq-plugins enable rabbitmq_stomp). To try mcorun without a broker,\n"+
+		"use --sandbox N", strings.Join(addrs, ", "), last, cfg.ConfigFile)
 }
 
 // clientFleet adapts *client.Client to fleet.

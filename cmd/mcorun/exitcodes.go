@@ -1,6 +1,12 @@
 package main
 
-import "github.com/mcorun/mcorun/runtime/client"
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/mcorun/mcorun/runtime/client"
+)
 
 // Exit codes of every mcorun command. One table serves the mco verbs and the playbook
 // commands, so a script or a cron job can rely on it whatever it runs:
@@ -27,6 +33,7 @@ const (
 	exitMissing           = 4
 	exitFailedAndMissing  = 5
 	exitLocked            = 6
+	exitInterrupted       = 130
 )
 
 // exitHelp is the exit code table as shown by mcorun --help.
@@ -40,6 +47,17 @@ const exitHelp = `Exit codes:
   6  skipped: another run holds the lock (playbooks)
   130 interrupted by SIGINT or SIGTERM (a playbook's report is still written)
 `
+
+// interruptedExit returns the exit code of a command that ended with code: a command that a
+// signal cut short (ctx is done) and that did not succeed exits 130, whatever it returned, so
+// that scripts can tell an interruption from a failure.
+func interruptedExit(ctx context.Context, code int, stderr io.Writer) int {
+	if ctx.Err() == nil || code == exitOK || code == exitInterrupted {
+		return code
+	}
+	fmt.Fprintln(stderr, "mcorun: interrupted")
+	return exitInterrupted
+}
 
 // exitForCounts maps the outcome of a request to an exit code.
 func exitForCounts(targets, failed, missing int) int {

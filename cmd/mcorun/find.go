@@ -14,7 +14,7 @@ line, sorted. With -v it also reports the discovery on stderr, like mco find.
 
 Examples:
   mcorun find
-  mcorun find -C apache -F environment=prod
+  mcorun find -C web::nginx -F environment=production
   mcorun find -I /^web/ -v
   mcorun find -S 'fstat("/etc/motd").size>0' --json
 `
@@ -60,6 +60,9 @@ func runFind(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	if len(nodes) == 0 {
+		if !c.json {
+			fmt.Fprintln(e.stderr, "No nodes matched the filters. 'mcorun find' without filters lists every node; 'mcorun inventory NODE' shows a node's facts and classes.")
+		}
 		return exitNothingDiscovered
 	}
 	return exitOK

@@ -20,8 +20,8 @@ Shows one node's server statistics, agents, data plugins, configuration
 management classes and facts, in the layout of mco inventory.
 
 Examples:
-  mcorun inventory web1.example.com
-  mcorun inventory web1.example.com --json
+  mcorun inventory web01.dc1.example.net
+  mcorun inventory web01.dc1.example.net --json
 `
 
 func inventoryCommand() *command {
@@ -74,7 +74,8 @@ func callOne(ctx context.Context, s *session, fl fleet, action, node string, opt
 		return client.Result{}, exitFailed, false
 	}
 	if len(res.OK) == 0 {
-		fmt.Fprintf(s.e.stderr, "Did not receive any results from node %s\n", node)
+		fmt.Fprintf(s.e.stderr, "Did not receive any results from node %s\n"+
+			"Check the identity ('mcorun find' lists the nodes that answer) and that mcod runs on it.\n", node)
 		return client.Result{}, exitMissing, false
 	}
 	return res.OK[0], 0, true

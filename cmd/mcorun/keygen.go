@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 
 	"github.com/spf13/pflag"
@@ -45,24 +46,35 @@ func keygenCommand() *command {
 }
 
 func runKeygen(_ context.Context, e *env, args []string) int {
-	fs := pflag.NewFlagSet("mcorun keygen", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	typ := fs.String("type", string(security.KeyEd25519), "ed25519 or rsa")
-	out := fs.String("out", ".", "directory to write the key pair into")
-	if err := fs.Parse(args); errors.Is(err, pflag.ErrHelp) {
+	flags := pflag.NewFlagSet("mcorun keygen", pflag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	typ := flags.String("type", string(security.KeyEd25519), "ed25519 or rsa")
+	out := flags.String("out", ".", "directory to write the key pair into")
+	if err := flags.Parse(args); errors.Is(err, pflag.ErrHelp) {
 		fmt.Fprint(e.stdout, keygenUsage)
 		return exitOK
 	} else if err != nil {
 		return usageErr(e, "keygen", err)
 	}
-	if fs.NArg() != 1 {
+	if flags.NArg() != 1 {
 		return usageErr(e, "keygen", errors.New("want exactly one NAME"))
 	}
-	name := fs.Arg(0)
+	name := flags.Arg(0)
 	files, err := security.GenerateKeyPair(*out, name, security.KeyType(*typ))
-	if err != nil {
+	if errors.Is(err, fs.ErrExist) {
+		fmt.Fprintf(e.stderr, "mcorun keygen: a key for %s already exists in %s and keygen never overwrites one: pick another NAME or --out DIR, or remove the old pair first (%v)\n", name, *out, err)
+		return exitUsage
+	} else if err != nil {
 		fmt.Fprintf(e.stderr, "mcorun keygen: %v\n", err)
 		return exitUsage
+	}
+	// The config settings printed below need paths that do not depend on the directory
+	// mcod or mcorun happens to start in.
+	if p, err := filepath.Abs(files.Private); err == nil {
+		files.Private = p
+	}
+	if p, err := filepath.Abs(files.Public); err == nil {
+		files.Public = p
 	}
 	pub := filepath.Base(files.Public)
 	fmt.Fprintf(e.stdout, "wrote %s (private, mode 0600)\nwrote %s (public)\n", files.Private, files.Public)
@@ -76,7 +88,7 @@ as the shared server key:
 `, name, files.Private, files.Public, pub)
 		return exitOK
 	}
-	fmt.Fprintf(e.stdout, `set plugin.ed25519.key = %[2]s on this host
+	fmt.Fprintf(e.stdout, `set securityprovider = ed25519 and plugin.ed25519.key = %[2]s on this host
 as a client (callerid ed25519=%[1]s): copy %[3]s into each node's plugin.ed25519.trusted_clients directory (default /etc/mcollective/ed25519/clients)
 as a node (NAME must be its identity): copy %[3]s into each client's plugin.ed25519.trusted_servers directory (default /etc/mcollective/ed25519/servers)
 `, name, files.Private, pub)

@@ -86,7 +86,7 @@ func main() {
 		signals = []os.Signal{syscall.SIGTERM}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), signals...)
-	code := run(ctx, e, os.Args[1:])
+	code := interruptedExit(ctx, run(ctx, e, os.Args[1:]), e.stderr)
 	stop()
 	os.Exit(code)
 }
@@ -186,7 +186,8 @@ Run 'mcorun COMMAND --help' for a command's flags and examples.
 Global flags, accepted anywhere on the command line:
   --sandbox N    run against an in-process broker and N simulated nodes that
                  run the real agents; no broker or config is needed
-  --fleet FILE   the sandbox's facts and classes (default: a built-in fleet)
+  --fleet FILE   the sandbox's facts and classes (default: a built-in copy of
+                 testdata/fleet.yaml, 20 nodes)
 
 The configuration is read from --config, else ~/.mcollective, else
 /etc/mcollective/client.cfg. MCOLLECTIVE_PSK, STOMP_USER and STOMP_PASSWORD

@@ -16,7 +16,7 @@ after the discovery timeout.
 Examples:
   mcorun ping
   mcorun ping -F role=web
-  mcorun ping -S 'environment=prod and !role=db' --json
+  mcorun ping -S 'environment=production and !role=db' --json
 `
 
 func pingCommand() *command {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"os"
 	"strings"
 	"time"
@@ -46,7 +47,13 @@ const checkUsage = `Usage:
 Checks a playbook without a broker: syntax and unknown names, load() targets,
 rpc() calls with literal agent, action and arguments against the DDLs, and
 --arg names and values against its params(). Each problem is printed as
-file:line:col: message; the exit code is 1 when there is any.
+file:line:col: message; the exit code is 1 when there is any. Test files
+(*_test.star) are skipped: 'mcorun test' runs them.
+
+Examples:
+  mcorun check playbooks/rolling_puppet.star
+  mcorun check playbooks/*.star
+  mcorun check playbooks/canary_rollout.star --arg window=5
 `
 
 const replUsage = `Usage:
@@ -119,7 +126,9 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 		if fs.NArg() != 1 {
 			return errors.New("want exactly one playbook file")
 		}
-		if _, err := os.Stat(fs.Arg(0)); err != nil {
+		if _, err := os.Stat(fs.Arg(0)); errors.Is(err, iofs.ErrNotExist) {
+			return fmt.Errorf("playbook %s: no such file", fs.Arg(0))
+		} else if err != nil {
 			return fmt.Errorf("playbook %s: %w", fs.Arg(0), err)
 		}
 		return nil
@@ -153,8 +162,16 @@ func runCheck(_ context.Context, e *env, args []string) int {
 	}
 	failed := false
 	for _, file := range fs.Args() {
+		if strings.HasSuffix(file, "_test.star") {
+			// Test files use the test builtins (fleet, run_playbook, assert.star), which
+			// only 'mcorun test' provides: checking them would report every one as unknown.
+			fmt.Fprintf(e.stderr, "mcorun check: %s: a test file, skipped; run it with 'mcorun test %s'\n", file, file)
+			continue
+		}
 		src, err := os.ReadFile(file)
-		if err != nil {
+		if errors.Is(err, iofs.ErrNotExist) {
+			return usageErr(e, "check", fmt.Errorf("playbook %s: no such file", file))
+		} else if err != nil {
 			return usageErr(e, "check", err)
 		}
 		for _, d := range playbook.Check(file, src, checkDDLs(e, c.configFile), vals) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
+	"github.com/spf13/pflag"
 
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/ddl"
@@ -39,6 +40,12 @@ func pluginCommand() *command {
 func runPlugin(_ context.Context, e *env, args []string) int {
 	var c commonFlags
 	fs := newFlagSet("plugin", &c)
+	fs.VisitAll(func(f *pflag.Flag) {
+		// plugin doc reads DDLs only: the filter and scope flags mean nothing here.
+		if f.Name != "config" && f.Name != "json" {
+			f.Hidden = true
+		}
+	})
 	if done, err := parseFlags(e, fs, pluginUsage, args); done {
 		return exitOK
 	} else if err != nil {
@@ -107,7 +114,8 @@ func knownAgents(cfg *config.Config) map[string]*ddl.Agent {
 		}
 	}
 	for _, dir := range cfg.LibDir {
-		for _, sub := range []string{filepath.Join(dir, "mcollective", "agent"), filepath.Join(dir, "agent")} {
+		// The same places as ddl.FromLibDirs, so that rpc and check find what this lists.
+		for _, sub := range []string{filepath.Join(dir, "mcollective", "agent"), dir} {
 			all, err := ddl.LoadDir(sub)
 			if err != nil {
 				continue

@@ -41,9 +41,9 @@ puppet agent, with the layouts of mco puppet:
 
 Examples:
   mcorun puppet status -F role=web
-  mcorun puppet runonce --noop --tags apache -C apache
-  mcorun puppet disable "kernel upgrade in progress" -I web1
-  mcorun puppet runall 5 --max-failures 2 -S 'environment=prod'
+  mcorun puppet runonce --noop --tags nginx -C web::nginx
+  mcorun puppet disable "kernel upgrade in progress" -I web01.dc1.example.net
+  mcorun puppet runall 5 --max-failures 2 -S 'environment=production'
   mcorun puppet summary --json | jq .statistics
 `
 
@@ -116,11 +116,11 @@ func runPuppet(ctx context.Context, e *env, args []string) int {
 		}
 	case "runall":
 		if len(rest) == 0 {
-			return usageErr(e, "puppet", errors.New("the runall command needs a concurrency limit"))
+			return usageErr(e, "puppet", errors.New("the runall command needs a concurrency limit, e.g. 'mcorun puppet runall 5'"))
 		}
 		n, err := strconv.Atoi(rest[0])
 		if err != nil || n <= 0 {
-			return usageErr(e, "puppet", errors.New("the concurrency for the runall command has to be greater than 0"))
+			return usageErr(e, "puppet", fmt.Errorf("the concurrency for the runall command has to be a number greater than 0, not %q", rest[0]))
 		}
 		concurrency = n
 		if len(rest) > 1 {

@@ -23,8 +23,8 @@ anything is sent.
 
 Examples:
   mcorun rpc rpcutil ping
-  mcorun rpc rpcutil get_fact fact=role -F environment=prod
-  mcorun rpc rpcutil agent_inventory -I web1 --display all
+  mcorun rpc rpcutil get_fact fact=role -F environment=production
+  mcorun rpc rpcutil agent_inventory -I web01.dc1.example.net --display all
   mcorun rpc rpcutil daemon_stats --batch 10 --batch-sleep 2
   mcorun rpc rpcutil get_fact fact=role --json | jq .replies
 `
@@ -75,7 +75,13 @@ func runRPC(ctx context.Context, e *env, args []string) int {
 	defer closeFn()
 	if agentDDL == nil {
 		if agentDDL, err = fl.DDL(agent); err != nil {
-			fmt.Fprintf(e.stderr, "mcorun rpc: no DDL for agent %s: %v\nInstall %s.json in a libdir directory (agent/ under it), or check the agent name.\n", agent, err, agent)
+			if errors.Is(err, ddl.ErrNotFound) || errors.Is(err, client.ErrUnknownAgent) {
+				fmt.Fprintf(e.stderr, "mcorun rpc: unknown agent %q: no DDL for it is built in or in a libdir.\n"+
+					"Run 'mcorun plugin doc' for the agents mcorun knows. For another agent, put its JSON DDL\n"+
+					"as LIBDIR/mcollective/agent/%s.json, with LIBDIR listed in the config's libdir.\n", agent, agent)
+			} else {
+				fmt.Fprintf(e.stderr, "mcorun rpc: agent %s: %v\n", agent, err)
+			}
 			return exitUsage
 		}
 		if reqArgs, err = typedArgs(agentDDL, action, raw); err != nil {
@@ -83,6 +89,10 @@ func runRPC(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	act := agentDDL.Actions[action]
+	for _, k := range undeclaredInputs(agentDDL, action, raw) {
+		fmt.Fprintf(e.stderr, "mcorun rpc: warning: %s is not an input of %s#%s (inputs: %s); it is sent as a string. See 'mcorun plugin doc %s'.\n",
+			k, agent, action, strings.Join(inputNames(act), ", "), agent)
+	}
 
 	start := time.Now()
 	if !c.json {
@@ -193,6 +203,36 @@ func typedArgs(a *ddl.Agent, action string, raw map[string]string) (map[string]a
 		return nil, fmt.Errorf("invalid request for %s#%s: %w; see 'mcorun plugin doc %s'", a.Metadata.Name, action, err, a.Metadata.Name)
 	}
 	return out, nil
+}
+
+// undeclaredInputs returns the keys of raw that the action's DDL does not declare, sorted.
+// mco sends them as they are; a typo in an optional input would otherwise go unnoticed.
+func undeclaredInputs(a *ddl.Agent, action string, raw map[string]string) []string {
+	act, ok := a.Actions[action]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for k := range raw {
+		if _, ok := act.Input[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sortStrings(out)
+	return out
+}
+
+// inputNames lists an action's inputs, sorted, or "none".
+func inputNames(act *ddl.Action) []string {
+	names := make([]string, 0, len(act.Input))
+	for n := range act.Input {
+		names = append(names, n)
+	}
+	sortStrings(names)
+	if len(names) == 0 {
+		names = []string{"none"}
+	}
+	return names
 }
 
 // localDDL finds an agent's DDL without the network: a JSON file in a libdir, else built in.

@@ -46,7 +46,7 @@ func runTest(ctx context.Context, e *env, args []string) int {
 	} else if err != nil {
 		return usageErr(e, "test", err)
 	}
-	o.Paths, o.Out = fs.Args(), e.stdout
+	o.Paths, o.Out, o.Err = fs.Args(), e.stdout, e.stderr
 	return startest.Run(ctx, o)
 }
 

@@ -34,6 +34,7 @@ type Options struct {
 	Run     string    // a regular expression; only tests whose name matches run
 	Verbose bool      // list every test, passing ones too, with their output
 	Out     io.Writer // the report; nil means os.Stdout
+	Err     io.Writer // usage errors (a missing path, a bad pattern); nil means Out
 	// MaxSteps bounds the Starlark steps of each test; 0 means 100 million.
 	MaxSteps uint64
 }
@@ -45,22 +46,32 @@ func Run(ctx context.Context, opts Options) int {
 	if out == nil {
 		out = os.Stdout
 	}
+	errw := opts.Err
+	if errw == nil {
+		errw = out
+	}
 	var pattern *regexp.Regexp
 	if opts.Run != "" {
 		re, err := regexp.Compile(opts.Run)
 		if err != nil {
-			fmt.Fprintf(out, "test: -run: %v\n", err)
+			fmt.Fprintf(errw, "mcorun test: -run: %v\n", err)
 			return ExitUsage
 		}
 		pattern = re
 	}
 	files, err := Find(opts.Paths)
 	if err != nil {
-		fmt.Fprintf(out, "test: %v\n", err)
+		if errors.Is(err, fs.ErrNotExist) {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = fmt.Errorf("%s: no such file or directory", pe.Path)
+			}
+		}
+		fmt.Fprintf(errw, "mcorun test: %v\n", err)
 		return ExitUsage
 	}
 	if len(files) == 0 {
-		fmt.Fprintf(out, "test: no *_test.star files in %s\n", strings.Join(pathsOrDot(opts.Paths), " "))
+		fmt.Fprintf(errw, "mcorun test: no *_test.star files in %s\n", strings.Join(pathsOrDot(opts.Paths), " "))
 		return ExitUsage
 	}
 	failed := false
