@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,6 +116,34 @@ func TestEd25519Fleet(t *testing.T) {
 			t.Fatalf("Call = %+v, %v", res, err)
 		}
 	})
+	t.Run("directed calls name their nodes", func(t *testing.T) {
+		rec := &sendLog{Conn: f.dial(t, "edclient")}
+		c, err := client.New(rec, client.Options{Identity: "edclient", MainCollective: f.collective, Collectives: []string{f.collective}, Security: alice})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		res, err := c.Call(ctx, "rpcutil", "ping", nil, client.CallOptions{Nodes: []string{"e1", "e2"}, Batch: "1", BatchSleep: time.Millisecond})
+		if err != nil || len(res.OK) != 2 {
+			t.Fatalf("Call = %+v, %v", res, err)
+		}
+		got := rec.take()
+		want := []string{"e1 [e1]", "e2 [e2]"}
+		if len(got) != len(want) {
+			t.Fatalf("sends %q; want %q", got, want)
+		}
+		for i, w := range want {
+			if node, _, _ := strings.Cut(w, " "); got[i] != connector.DirectedDest(f.collective, node)+" "+w[len(node)+1:] {
+				t.Errorf("send %d = %q; want to %s with targets %s", i, got[i], node, w[len(node)+1:])
+			}
+		}
+		if _, err := c.Discover(ctx, client.DiscoverOptions{Timeout: time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.take(); len(got) != 1 || !strings.HasSuffix(got[0], " []") {
+			t.Errorf("discovery sends %q; want one broadcast without targets", got)
+		}
+	})
 	t.Run("untrusted caller", func(t *testing.T) {
 		c := newClient(t, keys.provider(t, "mallory", "servers"))
 		got, err := c.Discover(ctx, client.DiscoverOptions{Timeout: 2 * time.Second})
@@ -142,7 +171,7 @@ func TestEd25519Fleet(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	signed := func(t *testing.T) *message.Request {
+	signed := func(t *testing.T, edit ...func(*message.Request)) *message.Request {
 		t.Helper()
 		body, err := (&message.RPCRequest{Agent: "rpcutil", Action: "ping", Caller: alice.CallerID(), ProcessResults: true}).Encode()
 		if err != nil {
@@ -155,11 +184,77 @@ func TestEd25519Fleet(t *testing.T) {
 			Agent: "rpcutil", CallerID: alice.CallerID(), TTL: 60, MsgTime: time.Now().Unix(),
 			Filter: message.Filter{Identity: []string{"e2"}},
 		}
+		for _, e := range edit {
+			e(req)
+		}
 		if err := alice.SignRequest(req); err != nil {
 			t.Fatal(err)
 		}
 		return req
 	}
+	// dropLine waits for identity's log line about requestid and checks it is a drop for reason.
+	dropLine := func(t *testing.T, identity, requestid, reason string) {
+		t.Helper()
+		f.waitLog(t, identity, requestid, 10*time.Second)
+		b, _ := os.ReadFile(f.logs[identity])
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, requestid) && !strings.Contains(l, `msg="dropped request" reason="`+reason+`"`) {
+				t.Errorf("request %s on %s was not dropped as %q:\n%s", requestid, identity, reason, l)
+			}
+		}
+	}
+	t.Run("directed request re-aimed", func(t *testing.T) {
+		replies := make(chan string, 4)
+		if _, err := conn.SubscribeTemp("edtargets", func(m connector.Message) {
+			if rep, err := message.DecodeReply(m.Body); err == nil {
+				replies <- rep.SenderID
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		sendTo := func(t *testing.T, node string, req *message.Request) {
+			t.Helper()
+			b, err := req.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.Send(ctx, connector.DirectedDest(f.collective, node), b, connector.SendHeaders{ReplyTo: "/temp-queue/edtargets", TTL: time.Minute}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A directed request for e1, as a forced directed call sends it: the filter is the
+		// agent alone, so only the signed target list keeps it off other nodes.
+		req := signed(t, func(r *message.Request) {
+			r.Filter = message.Filter{Agent: []string{"rpcutil"}}
+			r.Targets = []string{"e1"}
+		})
+		sendTo(t, "e2", req)
+		dropLine(t, "e2", req.RequestID, "not addressed to this node")
+		sendTo(t, "e1", req) // e2's refusal did not spend it: e1 still runs it
+		select {
+		case from := <-replies:
+			if from != "e1" {
+				t.Fatalf("reply from %s; want e1", from)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("no reply from e1 to a request directed to it")
+		}
+
+		// Stripped of its list, it would pass e2's target check as a broadcast, but the
+		// signature covers the list.
+		req = signed(t, func(r *message.Request) {
+			r.Filter = message.Filter{Agent: []string{"rpcutil"}}
+			r.Targets = []string{"e1"}
+		})
+		req.Targets = nil
+		sendTo(t, "e2", req)
+		dropLine(t, "e2", req.RequestID, "signature check failed")
+		select {
+		case from := <-replies:
+			t.Fatalf("reply from %s to a request stripped of its target list", from)
+		case <-time.After(time.Second):
+		}
+	})
 	t.Run("replay", func(t *testing.T) {
 		req := signed(t)
 		send(t, req)
@@ -188,4 +283,31 @@ func TestEd25519Fleet(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sendLog is a client transport that records each request it sends as "<destination>
+// <targets>".
+type sendLog struct {
+	*connector.Conn
+	mu    sync.Mutex
+	sends []string
+}
+
+func (l *sendLog) Send(ctx context.Context, dest string, body []byte, h connector.SendHeaders) error {
+	req, err := message.DecodeRequest(body)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.sends = append(l.sends, fmt.Sprintf("%s %v", dest, req.Targets))
+	l.mu.Unlock()
+	return l.Conn.Send(ctx, dest, body, h)
+}
+
+func (l *sendLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.sends
+	l.sends = nil
+	return s
 }

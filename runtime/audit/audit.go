@@ -10,6 +10,9 @@
 // writes an object per line with the fields of Record.
 //
 // Inputs whose names look secret (see Redacted) are written as "[redacted]", in both formats.
+// In the logfile format, a requestid, callerid, sender, agent or action holding a space, a
+// quote, a backslash or a control character is written Go-quoted, so that a request cannot
+// forge a field or a line.
 package audit
 
 import (
@@ -18,9 +21,11 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/mcorun/mcorun/runtime/config"
 )
@@ -175,10 +180,23 @@ func (l *Logger) format(r Record) ([]byte, error) {
 		return append(b, '\n'), nil
 	}
 	s := fmt.Sprintf("[%s] reqid=%s: reqtime=%d caller=%s@%s agent=%s action=%s data=%s statuscode=%d outcome=%s\n",
-		r.Time.UTC().Format("2006-01-02 15:04:05 UTC"), oneLine(r.RequestID), r.RequestAt,
-		oneLine(r.CallerID), oneLine(r.SenderID), oneLine(r.Agent), oneLine(r.Action),
-		oneLine(inspect(r.Data)), r.StatusCode, r.Outcome)
+		r.Time.UTC().Format("2006-01-02 15:04:05 UTC"), field(r.RequestID), r.RequestAt,
+		field(r.CallerID), field(r.SenderID), field(r.Agent), field(r.Action),
+		oneLine(inspect(r.Data)), r.StatusCode, field(r.Outcome))
 	return []byte(s), nil
+}
+
+// field renders a wire-supplied value of the logfile line. A value of printable characters
+// other than space, '"' and '\\' is written as it is, as the Ruby plugin writes it; any other
+// value is written as a Go-quoted string, so that it can neither end the line nor forge a
+// "key=value" field of its own line (a sender "c1 agent=puppet"), nor carry terminal escapes.
+func field(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '"' || r == '\\' || r == unicode.ReplacementChar {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // lineBreaks are the characters that could end an audit line early: CR, LF, NEL (which

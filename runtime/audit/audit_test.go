@@ -55,11 +55,37 @@ func TestLogfileFormat(t *testing.T) {
 	if len(got) != 2 || got[0] != want {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), want)
 	}
-	if !strings.HasPrefix(got[1], `[2024-05-01 08:00:00 UTC] reqid=evil\nforged: `) || !strings.HasSuffix(got[1], "data={} statuscode=1 outcome=denied") {
+	if !strings.HasPrefix(got[1], `[2024-05-01 08:00:00 UTC] reqid="evil\nforged": `) || !strings.HasSuffix(got[1], "data={} statuscode=1 outcome=denied") {
 		t.Fatalf("second line %q", got[1])
 	}
 	if sample.Data["db_password"] != "hunter2" {
 		t.Fatal("Write changed the caller's data")
+	}
+}
+
+// TestLogfileFieldInjection checks that wire-supplied values holding spaces, quotes or control
+// characters cannot forge fields of their own line: they are written quoted and escaped, while
+// ordinary values stay as the Ruby plugin writes them.
+func TestLogfileFieldInjection(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "audit.log")
+	l, err := New(Options{Path: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sample
+	r.Data = map[string]any{"x": "\x1b[2J"}
+	r.RequestID = "5f3c: reqtime=1"
+	r.SenderID = "client1 agent=puppet action=disable"
+	r.Action = "status statuscode=0 outcome=ok"
+	r.Agent = "service\x1b[2J"
+	r.StatusCode, r.Outcome = 1, OutcomeDenied
+	if err := l.Write(r); err != nil {
+		t.Fatal(err)
+	}
+	want := `[2024-05-01 08:00:00 UTC] reqid="5f3c: reqtime=1": reqtime=1714557600 caller=cert=admin@"client1 agent=puppet action=disable" ` +
+		`agent="service\x1b[2J" action="status statuscode=0 outcome=ok" data={:x=>"\e[2J"} statuscode=1 outcome=denied` + "\n"
+	if got := read(t, p); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }
 

@@ -114,7 +114,7 @@ func (c *Client) call(ctx context.Context, agent, action string, args map[string
 		if rt.directed && len(targets) == 0 {
 			return res, nil
 		}
-		if err := c.send(ctx, outgoing{req: req, dests: destinations(collective, agent, rt.directed, targets), ttl: ttl}); err != nil {
+		if err := c.send(ctx, outgoing{req: req, dests: destinations(collective, agent, rt.directed, targets), targets: directedTargets(rt.directed, targets), ttl: ttl}); err != nil {
 			return nil, err
 		}
 		return res, nil
@@ -197,7 +197,7 @@ type exchange struct {
 func (c *Client) runBatch(ctx context.Context, x *exchange, group []string) error {
 	sent := c.opts.Now()
 	dests := destinations(x.collective, x.req.Agent, x.directed, group)
-	if err := c.send(ctx, outgoing{req: x.req, dests: dests, ttl: x.ttl}); err != nil {
+	if err := c.send(ctx, outgoing{req: x.req, dests: dests, targets: directedTargets(x.directed, group), ttl: x.ttl}); err != nil {
 		return err
 	}
 	lost := c.lost()

@@ -210,9 +210,10 @@ func (c *Client) ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, e
 		expect = nodes
 	}
 	o := outgoing{
-		req:   c.newRequest(id, collective, discoveryAgent, f, body, c.opts.TTL),
-		dests: destinations(collective, discoveryAgent, len(nodes) > 0, nodes),
-		ttl:   c.opts.TTL,
+		req:     c.newRequest(id, collective, discoveryAgent, f, body, c.opts.TTL),
+		dests:   destinations(collective, discoveryAgent, len(nodes) > 0, nodes),
+		targets: directedTargets(len(nodes) > 0, nodes),
+		ttl:     c.opts.TTL,
 	}
 	w, done, err := c.register(id)
 	if err != nil {

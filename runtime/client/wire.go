@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -90,10 +91,13 @@ func newRequestID() string {
 }
 
 // outgoing is one request ready to be signed and sent: its envelope and where it goes.
+// targets names the nodes of a directed request (nil for a broadcast); it is signed with the
+// request by providers that sign a target list (ed25519), so the request is good only on them.
 type outgoing struct {
-	req   message.Request
-	dests []string
-	ttl   time.Duration
+	req     message.Request
+	dests   []string
+	targets []string
+	ttl     time.Duration
 }
 
 // newRequest builds an unsigned request envelope.
@@ -115,6 +119,7 @@ func (c *Client) newRequest(id, collective, agent string, f message.Filter, body
 func (c *Client) send(ctx context.Context, o outgoing) error {
 	req := o.req
 	req.MsgTime = c.opts.Now().Unix()
+	req.Targets = slices.Clone(o.targets)
 	if err := c.opts.Security.SignRequest(&req); err != nil {
 		return fmt.Errorf("sign request: %w", err)
 	}
@@ -130,6 +135,14 @@ func (c *Client) send(ctx context.Context, o outgoing) error {
 	}
 	c.log.Debug("client: sent", "requestid", req.RequestID, "agent", req.Agent, "collective", req.Collective, "destinations", len(o.dests))
 	return nil
+}
+
+// directedTargets returns nodes for a directed request and nil for a broadcast.
+func directedTargets(directed bool, nodes []string) []string {
+	if !directed {
+		return nil
+	}
+	return nodes
 }
 
 // destinations returns the broadcast destination, or one directed destination per node.

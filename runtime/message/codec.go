@@ -35,6 +35,9 @@ func DecodeRequest(b []byte) (*Request, error) {
 			return nil, err
 		}
 	}
+	if r.Targets, err = targetList(m); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -54,7 +57,38 @@ func (r *Request) Encode() ([]byte, error) {
 	if r.Hash != "" {
 		m["hash"] = r.Hash
 	}
+	if len(r.Targets) > 0 {
+		m[targetsKey] = r.Targets
+	}
 	return marshal.Marshal(m)
+}
+
+// targetsKey is the envelope key of Request.Targets, an mcorun addition that Ruby ignores.
+const targetsKey = "mcorun_targets"
+
+// targetList reads the optional :mcorun_targets Array of Strings; absent, nil and empty all
+// mean no target list (a broadcast).
+func targetList(m map[any]any) ([]string, error) {
+	v, ok := lookup(m, targetsKey)
+	if !ok || v == nil {
+		return nil, nil
+	}
+	l, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: :%s: want an Array, got %s", ErrMalformed, targetsKey, typeName(v))
+	}
+	if len(l) == 0 {
+		return nil, nil
+	}
+	out := make([]string, len(l))
+	for i, e := range l {
+		s, ok := e.(string)
+		if !ok {
+			return nil, fmt.Errorf("%w: :%s entry %d: want a String, got %s", ErrMalformed, targetsKey, i, typeName(e))
+		}
+		out[i] = s
+	}
+	return out, nil
 }
 
 // DecodeReply decodes a reply envelope from the bytes of a STOMP MESSAGE body.
@@ -154,6 +188,11 @@ func optInt(m map[any]any, key string) (int64, error) {
 	case int64:
 		return n, nil
 	case float64:
+		// Go's conversion of a NaN, an infinity or a float beyond the int64 range is
+		// implementation-defined, so such a value is malformed rather than some number.
+		if !(n > -(1<<63) && n < 1<<63) {
+			return 0, fmt.Errorf("%w: :%s: Float %g is not an integer in range", ErrMalformed, key, n)
+		}
 		return int64(n), nil
 	}
 	return 0, fmt.Errorf("%w: :%s: want an Integer, got %s", ErrMalformed, key, typeName(v))

@@ -17,6 +17,11 @@ type Request struct {
 	TTL        int64  // seconds the request stays valid after MsgTime
 	MsgTime    int64  // unix seconds when the client sent it
 	Hash       string // the security provider's signature over the request
+	// Targets names the nodes a directed request is for, as the :mcorun_targets Array of
+	// identities; it is empty for a broadcast. It is not part of MCollective's envelope:
+	// Ruby ignores the key, only the ed25519 provider signs it and sends it, and a node drops
+	// a request whose non-empty list does not name it.
+	Targets []string
 }
 
 // Reply is a reply envelope (security/base.rb create_reply plus the security hash).

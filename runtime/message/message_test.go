@@ -2,6 +2,7 @@ package message
 
 import (
 	"errors"
+	"math"
 	"os"
 	"reflect"
 	"testing"
@@ -178,6 +179,11 @@ func TestMalformed(t *testing.T) {
 		"compound not list":   enc(map[marshal.Symbol]any{"filter": map[string]any{"compound": []any{"x"}}}),
 		"compound bad item":   enc(map[marshal.Symbol]any{"filter": map[string]any{"compound": []any{[]any{map[string]any{"nope": "x"}}}}}),
 		"identity not string": enc(map[marshal.Symbol]any{"filter": map[string]any{"identity": []any{int64(1)}}}),
+		"msgtime float huge":  enc(map[marshal.Symbol]any{"msgtime": 1e300}),
+		"msgtime float nan":   enc(map[marshal.Symbol]any{"msgtime": math.NaN()}),
+		"ttl float -inf":      enc(map[marshal.Symbol]any{"ttl": math.Inf(-1)}),
+		"targets not a list":  enc(map[marshal.Symbol]any{"mcorun_targets": "web1"}),
+		"target not a string": enc(map[marshal.Symbol]any{"mcorun_targets": []any{"web1", int64(2)}}),
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -189,6 +195,39 @@ func TestMalformed(t *testing.T) {
 	}
 	if _, err := DecodeRequest([]byte("garbage")); err == nil || errors.Is(err, ErrMalformed) {
 		t.Fatalf("garbage: err = %v, want a marshal error", err)
+	}
+}
+
+// TestRequestTargets checks the mcorun target list: sent only when non-empty, so a broadcast
+// envelope is MCollective's exactly, and decoded back in order.
+func TestRequestTargets(t *testing.T) {
+	r := &Request{RequestID: "r", Body: []byte("x"), TTL: 60}
+	plain, err := r.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Targets = []string{}
+	empty, err := r.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(plain) != string(empty) {
+		t.Errorf("an empty target list changes the envelope")
+	}
+	r.Targets = []string{"web2", "web1"}
+	b, err := r.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeRequest(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Targets, r.Targets) {
+		t.Errorf("Targets = %q; want %q", got.Targets, r.Targets)
+	}
+	if got, err := DecodeRequest(plain); err != nil || got.Targets != nil {
+		t.Errorf("broadcast: Targets = %q, %v; want none", got.Targets, err)
 	}
 }
 

@@ -17,10 +17,16 @@ import (
 //
 // A request signs:
 //
-//	str("mcorun-ed25519-request-v1") str(callerid) str(senderid) str(requestid) str(agent)
-//	str(collective) int(ttl) int(msgtime) str(filter) str(body)
+//	str("mcorun-ed25519-request-v2") str(callerid) str(senderid) str(requestid) str(agent)
+//	str(collective) int(ttl) int(msgtime) str(filter) str(targets) str(body)
 //
-// where body is the inner Marshal bytes exactly as sent and filter is:
+// where body is the inner Marshal bytes exactly as sent, targets is
+//
+//	int(#targets) then str(identity) for each entry of :mcorun_targets, in wire order
+//
+// (a broadcast has no list, encoded as int(0), the same as an empty one; a directed request
+// names its nodes, so a captured directed request can neither be re-aimed at another node nor
+// stripped of its list and replayed as a broadcast), and filter is:
 //
 //	int(#fact)     then for each fact entry: str(fact) str(operator) str(value)
 //	int(#cf_class) then str(class) for each
@@ -37,10 +43,10 @@ import (
 //	str("mcorun-ed25519-reply-v1") str(senderid) str(requestid) str(senderagent)
 //	int(msgtime) str(body)
 //
-// The distinct labels keep a request signature from ever verifying as a reply or as a later
-// version of the format.
+// The distinct labels keep a request signature from ever verifying as a reply or as another
+// version of the format. v1 had no target list; v1 signatures are not accepted.
 const (
-	requestLabel = "mcorun-ed25519-request-v1"
+	requestLabel = "mcorun-ed25519-request-v2"
 	replyLabel   = "mcorun-ed25519-reply-v1"
 )
 
@@ -80,6 +86,9 @@ func requestSigningBytes(r *message.Request) ([]byte, error) {
 	c.int(r.TTL)
 	c.int(r.MsgTime)
 	c.bytes(f)
+	var t canon
+	t.strs(r.Targets)
+	c.bytes(t.b)
 	c.bytes(r.Body)
 	return c.b, nil
 }

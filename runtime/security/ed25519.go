@@ -29,6 +29,9 @@ const (
 	ed25519CallerPrefix     = "ed25519="
 	ed25519PrivateKeySuffix = ".key"
 	ed25519PublicKeySuffix  = ".pub"
+	// maxRequestIDLen bounds a request id, which the replay cache keeps in memory. Clients
+	// send 32 hex characters.
+	maxRequestIDLen = 64
 )
 
 // Ed25519 is a security provider for fleets that run only mcod and mcorun. It is not
@@ -162,14 +165,23 @@ func (p *Ed25519) GoString() string { return p.String() }
 // Format prints String for every verb, so no format shows key material.
 func (p Ed25519) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, p.String()) }
 
-// trusted loads <dir>/<name>.pub; a missing file wraps ErrUnknownCaller.
+// trusted loads <dir>/<name>.pub; a missing file, or a file or dir writable by group or
+// others, wraps ErrUnknownCaller.
 func trusted(dir, name, what string) (ed25519.PublicKey, error) {
 	if !ValidKeyName(name) {
 		return nil, fmt.Errorf("%w for %s %q: not a valid key name", ErrUnknownCaller, what, clip(name))
 	}
 	path := filepath.Join(dir, name+ed25519PublicKeySuffix)
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w for %s %q: %s does not exist", ErrUnknownCaller, what, name, path)
+	}
+	// A key that someone other than the owner could have written is no trust anchor.
+	if err == nil && fi.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("%w for %s %q: %s has mode %04o; it must not be writable by group or others", ErrUnknownCaller, what, name, path, fi.Mode().Perm())
+	}
+	if di, err := os.Stat(dir); err == nil && di.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("%w for %s %q: trust store %s has mode %04o; it must not be writable by group or others", ErrUnknownCaller, what, name, dir, di.Mode().Perm())
 	}
 	k, err := LoadEd25519PublicKey(path)
 	if err != nil {
@@ -225,6 +237,12 @@ func (p *Ed25519) VerifyRequest(req *message.Request) error {
 	if !ok || !ValidCallerID(req.CallerID) {
 		return fmt.Errorf("%w %q on request %q from %q: the ed25519 provider wants ed25519=<name>", ErrBadCallerID, clip(req.CallerID), clip(req.RequestID), clip(req.SenderID))
 	}
+	switch {
+	case req.RequestID == "":
+		return fmt.Errorf("%w: request from %q (callerid %s) has no requestid", ErrBadSignature, clip(req.SenderID), req.CallerID)
+	case len(req.RequestID) > maxRequestIDLen:
+		return fmt.Errorf("%w: request %q from %q (callerid %s): requestid longer than %d bytes", ErrBadSignature, clip(req.RequestID), clip(req.SenderID), req.CallerID, maxRequestIDLen)
+	}
 	pub, err := trusted(p.trustedClients, name, "caller")
 	if err != nil {
 		return err
@@ -246,10 +264,8 @@ func (p *Ed25519) VerifyRequest(req *message.Request) error {
 		return fmt.Errorf("%w: request %q ttl %d is not within 0..%d (plugin.ed25519.max_ttl)", ErrExpired, clip(req.RequestID), req.TTL, p.maxTTL)
 	case req.MsgTime > now+p.skew:
 		return fmt.Errorf("%w: request %q msgtime %d is %d s in the future, more than the clock skew of %d s", ErrExpired, clip(req.RequestID), req.MsgTime, req.MsgTime-now, p.skew)
-	case now-req.MsgTime > req.TTL+p.skew:
-		return fmt.Errorf("%w: request %q created at %d is %d s old, more than ttl %d + clock skew %d", ErrExpired, clip(req.RequestID), req.MsgTime, now-req.MsgTime, req.TTL, p.skew)
-	case req.RequestID == "":
-		return fmt.Errorf("%w: request has no requestid", ErrBadSignature)
+	case req.MsgTime < now-req.TTL-p.skew: // not now-MsgTime, which overflows for a MsgTime far in the past
+		return fmt.Errorf("%w: request %q created at %d is older than ttl %d + clock skew %d", ErrExpired, clip(req.RequestID), req.MsgTime, req.TTL, p.skew)
 	}
 	fresh, err := p.replay.add(req.RequestID, req.MsgTime+req.TTL+p.skew, now)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -503,5 +504,143 @@ func TestGenerateKeyPair(t *testing.T) {
 	}
 	if _, err := GenerateKeyPair(dir, "x", "dsa"); err == nil {
 		t.Error("accepted type dsa")
+	}
+}
+
+// TestEd25519DirectedTargets checks that a directed request's target list is signed: the
+// request verifies with the list it was signed with, and fails the signature check when the
+// list is re-aimed at another node, stripped (so it would pass as a broadcast), or added to
+// a broadcast.
+func TestEd25519DirectedTargets(t *testing.T) {
+	s := newEdStore(t)
+	s.key(t, "alice", "clients")
+	s.key(t, "web1")
+	cl := s.provider(t, "alice", testNow, nil)
+	directed := func(t *testing.T, targets ...string) *message.Request {
+		t.Helper()
+		req := testRequest(t, cl.CallerID())
+		req.Filter = message.Filter{Agent: []string{"rpcutil"}} // as a forced directed call sends it
+		req.Targets = targets
+		if err := cl.SignRequest(req); err != nil {
+			t.Fatal(err)
+		}
+		return wire(t, req)
+	}
+
+	t.Run("signed list", func(t *testing.T) {
+		got := directed(t, "web1", "web2")
+		if err := s.provider(t, "web1", testNow, nil).VerifyRequest(got); err != nil {
+			t.Fatalf("VerifyRequest = %v", err)
+		}
+		if strings.Join(got.Targets, ",") != "web1,web2" {
+			t.Errorf("Targets = %q; want web1,web2", got.Targets)
+		}
+	})
+	for _, tt := range []struct {
+		name    string
+		targets []string // signed
+		mutate  func(*message.Request)
+	}{
+		{"retargeted", []string{"web1"}, func(r *message.Request) { r.Targets = []string{"web2"} }},
+		{"target added", []string{"web1"}, func(r *message.Request) { r.Targets = append(r.Targets, "web2") }},
+		{"reordered", []string{"web1", "web2"}, func(r *message.Request) { r.Targets = []string{"web2", "web1"} }},
+		{"stripped to a broadcast", []string{"web1"}, func(r *message.Request) { r.Targets = nil }},
+		{"broadcast given a list", nil, func(r *message.Request) { r.Targets = []string{"web1"} }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := directed(t, tt.targets...)
+			tt.mutate(got)
+			got = wire(t, got)
+			if err := s.provider(t, "web1", testNow, nil).VerifyRequest(got); !errors.Is(err, ErrBadSignature) {
+				t.Fatalf("VerifyRequest with targets %q signed as %q = %v; want ErrBadSignature", got.Targets, tt.targets, err)
+			}
+		})
+	}
+}
+
+// TestEd25519ExtremeMsgTime checks that a signed message time far in the past cannot make
+// the age computation overflow: such a request would otherwise pass as fresh, be forgotten
+// by the replay cache at once, and be replayable for ever.
+func TestEd25519ExtremeMsgTime(t *testing.T) {
+	s := newEdStore(t)
+	s.key(t, "alice", "clients")
+	s.key(t, "web1")
+	cl := s.provider(t, "alice", testNow, nil)
+	node := s.provider(t, "web1", testNow, nil)
+	for i, mt := range []int64{math.MinInt64, math.MinInt64 + testNow.Unix() - 1, -1} {
+		req := testRequest(t, cl.CallerID())
+		req.RequestID = fmt.Sprintf("%032x", i+100)
+		req.MsgTime = mt
+		if err := cl.SignRequest(req); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := node.VerifyRequest(wire(t, req)); !errors.Is(err, ErrExpired) {
+				t.Fatalf("msgtime %d: VerifyRequest = %v; want ErrExpired", mt, err)
+			}
+		}
+	}
+}
+
+// TestEd25519RequestIDLength checks that a trusted caller cannot fill a node's memory through
+// the replay cache with huge request ids: an over-long id is refused and not remembered.
+func TestEd25519RequestIDLength(t *testing.T) {
+	s := newEdStore(t)
+	s.key(t, "alice", "clients")
+	s.key(t, "web1")
+	cl := s.provider(t, "alice", testNow, nil)
+	node := s.provider(t, "web1", testNow, nil)
+	req := testRequest(t, cl.CallerID())
+	req.RequestID = strings.Repeat("a", maxRequestIDLen+1)
+	if err := cl.SignRequest(req); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.VerifyRequest(wire(t, req)); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("VerifyRequest with a %d-byte request id = %v; want ErrBadSignature", len(req.RequestID), err)
+	}
+	if n := node.replay.len(); n != 0 {
+		t.Errorf("replay cache holds %d ids; want 0", n)
+	}
+	req = testRequest(t, cl.CallerID())
+	req.RequestID = strings.Repeat("a", maxRequestIDLen)
+	if err := cl.SignRequest(req); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.VerifyRequest(wire(t, req)); err != nil {
+		t.Fatalf("VerifyRequest with a %d-byte request id = %v", len(req.RequestID), err)
+	}
+}
+
+// TestEd25519WritableTrustStore checks that a trusted key that others could have put there or
+// changed is not trusted: a .pub file or a trust store directory writable by group or others.
+func TestEd25519WritableTrustStore(t *testing.T) {
+	s := newEdStore(t)
+	s.key(t, "alice", "clients")
+	s.key(t, "web1")
+	cl := s.provider(t, "alice", testNow, nil)
+	pub := filepath.Join(s.dir, "clients", "alice.pub")
+	dir := filepath.Join(s.dir, "clients")
+	for i, tc := range []struct {
+		path string
+		mode os.FileMode
+	}{{pub, 0o666}, {pub, 0o664}, {dir, 0o777}, {dir, 0o775}} {
+		t.Run(fmt.Sprintf("%s %04o", filepath.Base(tc.path), tc.mode), func(t *testing.T) {
+			fi, err := os.Stat(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(tc.path, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Chmod(tc.path, fi.Mode().Perm())
+			req := testRequest(t, cl.CallerID())
+			req.RequestID = fmt.Sprintf("%032x", i+200)
+			if err := cl.SignRequest(req); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.provider(t, "web1", testNow, nil).VerifyRequest(wire(t, req)); !errors.Is(err, ErrUnknownCaller) {
+				t.Fatalf("VerifyRequest = %v; want ErrUnknownCaller", err)
+			}
+		})
 	}
 }

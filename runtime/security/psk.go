@@ -116,6 +116,7 @@ func (p *PSK) SignRequest(req *message.Request) error {
 	if req == nil {
 		return errors.New("security: psk: sign nil request")
 	}
+	req.Targets = nil // not in MCollective's envelope, and psk could not sign it
 	req.Hash = p.hash(req.Body)
 	return nil
 }

@@ -30,7 +30,8 @@ type Provider interface {
 	Name() string
 	// CallerID is the callerid this process sends as a client, e.g. "uid=1000".
 	CallerID() string
-	// SignRequest sets req.Hash.
+	// SignRequest sets req.Hash. A provider that does not sign req.Targets clears it, so
+	// that its envelopes stay MCollective's.
 	SignRequest(req *message.Request) error
 	// VerifyRequest checks req.Hash and req.CallerID; failures wrap ErrBadSignature or
 	// ErrBadCallerID.

@@ -263,3 +263,21 @@ func TestKeyNeverShown(t *testing.T) {
 		}
 	}
 }
+
+// TestMCollectiveProvidersSendNoTargets checks that psk and ssl, whose envelopes are
+// MCollective's, neither sign nor send the mcorun target list.
+func TestMCollectiveProvidersSendNoTargets(t *testing.T) {
+	for _, p := range []Provider{newPSK(t, "plugin.psk = k", nil), newSSLFleet(t, "alice").client(t, "alice", nil)} {
+		req := &message.Request{Body: []byte("\x04\bI\"\tping\x06:\x06ET"), RequestID: "r", CallerID: p.CallerID(), TTL: 60, MsgTime: 1, Targets: []string{"web1"}}
+		if err := p.SignRequest(req); err != nil {
+			t.Fatal(err)
+		}
+		b, err := req.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.Targets != nil || strings.Contains(string(b), "mcorun_targets") {
+			t.Errorf("%s: signed request keeps its target list: %q", p.Name(), b)
+		}
+	}
+}

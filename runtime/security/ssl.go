@@ -197,6 +197,7 @@ func (p *SSL) SignRequest(req *message.Request) error {
 		return err
 	}
 	req.Body, req.Hash = wrapped, sig
+	req.Targets = nil // not in MCollective's envelope, and ssl.rb does not sign it
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -22,13 +23,21 @@ import (
 const discoveryAgent = "discovery"
 
 // process is the pipeline for one message, in MCollective's order: decode the envelope,
-// verify the signature, validate the callerid, reject an expired TTL, check the collective
+// check a directed request's target list, verify the signature, validate the callerid, reject an expired TTL, check the collective
 // and the filter, then dispatch. Any failure is a logged drop with no reply.
 func (s *Server) process(m connector.Message) {
 	req, err := message.DecodeRequest(m.Body)
 	if err != nil {
 		s.stats.unvalidated.Add(1)
 		s.drop(m, nil, "undecodable envelope", err)
+		return
+	}
+	// A directed request names its nodes (signed under ed25519). The check comes before the
+	// signature's, so a request re-aimed at this node does not enter the replay cache and
+	// cannot make the node refuse a later request with the same id that is meant for it.
+	if len(req.Targets) > 0 && !slices.Contains(req.Targets, s.opts.Identity) {
+		s.stats.unvalidated.Add(1)
+		s.drop(m, req, "not addressed to this node", fmt.Errorf("directed to %d other node(s), not %q", len(req.Targets), s.opts.Identity))
 		return
 	}
 	if err := s.opts.Security.VerifyRequest(req); err != nil {
@@ -46,7 +55,7 @@ func (s *Server) process(m connector.Message) {
 		return
 	}
 	now := s.opts.Now()
-	if age := now.Unix() - req.MsgTime; age > req.TTL {
+	if age := ageOf(now.Unix(), req.MsgTime); age > req.TTL {
 		s.stats.ttlExpired.Add(1)
 		s.drop(m, req, "ttl expired", fmt.Errorf("created at %d, %d seconds old, ttl %d", req.MsgTime, age, req.TTL))
 		return
@@ -93,6 +102,19 @@ func (s *Server) process(m connector.Message) {
 }
 
 var errNoReply = errors.New("no reply requested")
+
+// ageOf is now - msgtime, saturated to the int64 range, so that a message time far in the
+// past is very old (as in Ruby, whose Integers do not overflow) rather than in the future.
+func ageOf(now, msgtime int64) int64 {
+	age := now - msgtime
+	switch {
+	case msgtime < 0 && age < now:
+		return math.MaxInt64
+	case msgtime > 0 && age > now:
+		return math.MinInt64
+	}
+	return age
+}
 
 // runRPC validates, authorizes and runs a SimpleRPC action, audits it, and returns the
 // encoded reply body.

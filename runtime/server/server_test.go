@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -294,5 +295,57 @@ func TestShutdownStartsNoQueuedRequest(t *testing.T) {
 	case b := <-tr.sent:
 		t.Fatalf("a reply (%d bytes) was sent for a request that was still queued at shutdown", len(b))
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// edited re-encodes msg's request after edit, which psk does not sign.
+func edited(t *testing.T, msg connector.Message, edit func(*message.Request)) connector.Message {
+	t.Helper()
+	req, err := message.DecodeRequest(msg.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(req)
+	if msg.Body, err = req.Encode(); err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+// TestTargetsAndAge checks that a node drops a request whose target list does not name it
+// and runs one whose list does, and that a message time far in the past is an expired TTL
+// rather than an overflowing age.
+func TestTargetsAndAge(t *testing.T) {
+	s, tr, logs := newTestServer(t)
+	sec := psk(t)
+	echo := func() connector.Message {
+		return request(t, sec, "tester", "echo", map[string]any{"msg": "x"}, message.Filter{})
+	}
+	for name, tc := range map[string]struct {
+		edit func(*message.Request)
+		log  string
+	}{
+		"other node":        {func(r *message.Request) { r.Targets = []string{"n2"} }, `reason="not addressed to this node"`},
+		"ancient msgtime":   {func(r *message.Request) { r.MsgTime = math.MinInt64 }, `reason="ttl expired"`},
+		"msgtime near min":  {func(r *message.Request) { r.MsgTime = math.MinInt64 + time.Now().Unix() - 1 }, `reason="ttl expired"`},
+		"huge negative ttl": {func(r *message.Request) { r.TTL = math.MinInt64 }, `reason="ttl expired"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			logs.Reset()
+			s.Handle(edited(t, echo(), tc.edit))
+			s.inflight.Wait()
+			select {
+			case <-tr.sent:
+				t.Fatal("a reply was sent")
+			default:
+			}
+			if !strings.Contains(logs.String(), tc.log) {
+				t.Fatalf("log lacks %q:\n%s", tc.log, logs.String())
+			}
+		})
+	}
+	s.Handle(edited(t, echo(), func(r *message.Request) { r.Targets = []string{"n2", "n1"} }))
+	if rr := awaitReply(t, tr); rr.StatusCode != message.OK {
+		t.Fatalf("directed to n1: status %v", rr.StatusCode)
 	}
 }
