@@ -17,7 +17,8 @@ import (
 const NoRaceExitSleep = "atexit_sleep_ms=0"
 
 // BuildBinaries is for TestMain: it sets GORACE=NoRaceExitSleep, then builds each Go package
-// in pkgs (a path go build understands, such as "." or "../mcod") with the race detector into
+// in pkgs (a path go build understands, such as "." or "../mcod"), with the race detector when
+// the test binary has it, into
 // one new temporary directory, each binary named after its package's directory. It returns
 // the binaries' paths in the order of pkgs and a function that removes the directory. When a
 // build fails it prints why and exits the process with status 1.
@@ -35,7 +36,11 @@ func BuildBinaries(pkgs ...string) (bins []string, remove func()) {
 			os.Exit(1)
 		}
 		bin := filepath.Join(dir, filepath.Base(abs))
-		if out, err := exec.Command("go", "build", "-race", "-o", bin, pkg).CombinedOutput(); err != nil {
+		args := []string{"build", "-o", bin, pkg}
+		if raceEnabled {
+			args = []string{"build", "-race", "-o", bin, pkg}
+		}
+		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
 			os.RemoveAll(dir)
 			os.Exit(1)
