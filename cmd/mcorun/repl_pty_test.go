@@ -199,6 +199,9 @@ func TestReplUnderPTY(t *testing.T) {
 	s.send(`print("dropped`)
 	s.expect(`print("dropped`, 10*time.Second)
 	s.send("\x03")
+	// The line editor may redraw its prompt before the interrupt is handled; wait for the
+	// session's own message and the fresh prompt after it before typing again.
+	s.expect("Interrupt", 10*time.Second)
 	s.expect(prompt, 10*time.Second)
 	out = s.line(`print("kept")`)
 	if !strings.Contains(out, "kept") || strings.Contains(out, "dropped") {
