@@ -32,6 +32,10 @@ type Reply struct {
 	MsgTime     int64
 	Body        []byte // inner Marshal bytes: a SimpleRPC reply body, or the String "pong"
 	Hash        string
+	// CallerID is the verified callerid of the request this replies to. It is never sent:
+	// a node sets it before signing, a client sets its own before verifying, so a provider
+	// can bind the reply to the caller who asked (ed25519 does).
+	CallerID string
 }
 
 // Filter is MCollective's request filter. Fact, CFClass and Agent entries are ANDed; Identity

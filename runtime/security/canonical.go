@@ -40,14 +40,19 @@ import (
 // The filter is taken as the node decodes it, so a signer first round-trips its envelope
 // through Marshal. A reply signs:
 //
-//	str("mcorun-ed25519-reply-v1") str(senderid) str(requestid) str(senderagent)
+//	str("mcorun-ed25519-reply-v2") str(callerid) str(senderid) str(requestid) str(senderagent)
 //	int(msgtime) str(body)
 //
+// where callerid is the verified caller of the request replied to. It is not sent: the node
+// signs the caller it verified and the client verifies with its own, so a reply obtained
+// with someone else's request never verifies for a waiting client.
+//
 // The distinct labels keep a request signature from ever verifying as a reply or as another
-// version of the format. v1 had no target list; v1 signatures are not accepted.
+// version of the format. Request v1 had no target list and reply v1 no caller; v1
+// signatures are not accepted.
 const (
 	requestLabel = "mcorun-ed25519-request-v2"
-	replyLabel   = "mcorun-ed25519-reply-v1"
+	replyLabel   = "mcorun-ed25519-reply-v2"
 )
 
 // canon builds a canonical encoding.
@@ -97,6 +102,7 @@ func requestSigningBytes(r *message.Request) ([]byte, error) {
 func replySigningBytes(r *message.Reply) []byte {
 	c := canon{b: make([]byte, 0, 96+len(r.Body))}
 	c.str(replyLabel)
+	c.str(r.CallerID)
 	c.str(r.SenderID)
 	c.str(r.RequestID)
 	c.str(r.SenderAgent)

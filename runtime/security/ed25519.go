@@ -283,6 +283,9 @@ func (p *Ed25519) SignReply(rep *message.Reply) error {
 	if rep == nil {
 		return errors.New("security: ed25519: sign nil reply")
 	}
+	if rep.CallerID == "" {
+		return errors.New("security: ed25519: sign reply: the request's callerid is not set")
+	}
 	rep.Hash = base64.StdEncoding.EncodeToString(ed25519.Sign(p.priv, replySigningBytes(rep)))
 	return nil
 }
@@ -297,8 +300,11 @@ func (p *Ed25519) VerifyReply(rep *message.Reply) error {
 	if err != nil {
 		return err
 	}
+	// The reply must answer this client's own request: verify it as addressed to us.
+	mine := *rep
+	mine.CallerID = p.CallerID()
 	sig, ok := decodeSig(rep.Hash)
-	if !ok || !ed25519.Verify(pub, replySigningBytes(rep), sig) {
+	if !ok || !ed25519.Verify(pub, replySigningBytes(&mine), sig) {
 		return fmt.Errorf("%w on reply to %q from %q", ErrBadSignature, clip(rep.RequestID), clip(rep.SenderID))
 	}
 	return nil

@@ -137,7 +137,7 @@ func TestEd25519RequestRoundTrip(t *testing.T) {
 		t.Errorf("verified request changed: %+v", got)
 	}
 
-	rep := &message.Reply{SenderID: "web1", RequestID: req.RequestID, SenderAgent: "rpcutil", MsgTime: testNow.Unix(), Body: []byte("\x04\bI\"\tpong\x06:\x06ET")}
+	rep := &message.Reply{SenderID: "web1", RequestID: req.RequestID, SenderAgent: "rpcutil", MsgTime: testNow.Unix(), Body: []byte("\x04\bI\"\tpong\x06:\x06ET"), CallerID: got.CallerID}
 	if err := node.SignReply(rep); err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestEd25519ForeignKeys(t *testing.T) {
 	})
 	t.Run("reply forged by an untrusted server", func(t *testing.T) {
 		m := s.provider(t, "mallory", testNow, map[string]string{"ed25519.name": "web1"})
-		rep := &message.Reply{SenderID: "web1", RequestID: "r1", SenderAgent: "rpcutil", MsgTime: testNow.Unix(), Body: []byte("x")}
+		rep := &message.Reply{SenderID: "web1", RequestID: "r1", SenderAgent: "rpcutil", MsgTime: testNow.Unix(), Body: []byte("x"), CallerID: cl.CallerID()}
 		if err := m.SignReply(rep); err != nil {
 			t.Fatal(err)
 		}
@@ -331,8 +331,30 @@ func TestEd25519ForeignKeys(t *testing.T) {
 			t.Fatalf("VerifyReply = %v; want ErrUnknownCaller", err)
 		}
 	})
-	t.Run("tampered reply", func(t *testing.T) {
+	t.Run("reply to another caller's request", func(t *testing.T) {
+		s.key(t, "bob", "clients")
+		bob := s.provider(t, "bob", testNow, nil)
+		// A genuine node reply to bob's request, reusing a requestid alice waits on, must
+		// not verify for alice.
+		rep := &message.Reply{SenderID: "web1", RequestID: "r1", SenderAgent: "rpcutil", MsgTime: testNow.Unix(), Body: []byte("x"), CallerID: bob.CallerID()}
+		if err := node.SignReply(rep); err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.VerifyReply(rep); err != nil {
+			t.Fatalf("bob's own reply: %v", err)
+		}
+		if err := cl.VerifyReply(rep); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("alice verified a reply to bob's request: %v", err)
+		}
+	})
+	t.Run("reply without the request's caller", func(t *testing.T) {
 		rep := &message.Reply{SenderID: "web1", RequestID: "r1", SenderAgent: "rpcutil", MsgTime: testNow.Unix(), Body: []byte("x")}
+		if err := node.SignReply(rep); err == nil {
+			t.Fatal("signed a reply that names no caller")
+		}
+	})
+	t.Run("tampered reply", func(t *testing.T) {
+		rep := &message.Reply{SenderID: "web1", RequestID: "r1", SenderAgent: "rpcutil", MsgTime: testNow.Unix(), Body: []byte("x"), CallerID: cl.CallerID()}
 		if err := node.SignReply(rep); err != nil {
 			t.Fatal(err)
 		}

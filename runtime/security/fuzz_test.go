@@ -28,7 +28,7 @@ func FuzzVerify(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	rep := &message.Reply{SenderID: "web1", RequestID: "r", SenderAgent: "rpcutil", Body: []byte("\x04\b0")}
+	rep := &message.Reply{SenderID: "web1", RequestID: "r", SenderAgent: "rpcutil", Body: []byte("\x04\b0"), CallerID: "ed25519=alice"}
 	for _, p := range []Provider{node, snode} {
 		if err := p.SignReply(rep); err != nil {
 			f.Fatal(err)

@@ -234,7 +234,7 @@ func (s *Server) authorize(ctx context.Context, req *message.Request, action str
 func (s *Server) reply(m connector.Message, req *message.Request, body []byte) {
 	rep := &message.Reply{
 		SenderID: s.opts.Identity, RequestID: req.RequestID, SenderAgent: req.Agent,
-		MsgTime: s.opts.Now().Unix(), Body: body,
+		MsgTime: s.opts.Now().Unix(), Body: body, CallerID: req.CallerID,
 	}
 	if err := s.opts.Security.SignReply(rep); err != nil {
 		s.log.Error("cannot sign reply", "requestid", req.RequestID, "err", err)
