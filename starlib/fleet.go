@@ -130,7 +130,7 @@ func clockOf(thread *starlark.Thread) Clock {
 	if c, _ := thread.Local(clockKey).(Clock); c != nil {
 		return c
 	}
-	return realClock{}
+	return WallClock{}
 }
 
 func loggerOf(thread *starlark.Thread) Logger {
@@ -145,12 +145,14 @@ func dryRunOf(thread *starlark.Thread) func(agent, action string) bool {
 	return fn
 }
 
-// realClock is the wall clock.
-type realClock struct{}
+// WallClock is the real clock: the default of a thread with no clock set.
+type WallClock struct{}
 
-func (realClock) Now() time.Time { return time.Now() }
+// Now returns the current time.
+func (WallClock) Now() time.Time { return time.Now() }
 
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits for d or until ctx ends.
+func (WallClock) Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -105,7 +105,7 @@ func TestCancelWaitUntil(t *testing.T) {
 	for _, how := range []string{"thread", "context"} {
 		t.Run(how, func(t *testing.T) {
 			thread, f, c, l := newTestThread(t)
-			SetClock(thread, realClock{})
+			SetClock(thread, WallClock{})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			SetContext(thread, ctx)

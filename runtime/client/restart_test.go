@@ -3,10 +3,8 @@ package client
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,81 +14,6 @@ import (
 	"github.com/mcorun/mcorun/runtime/server"
 	"github.com/mcorun/mcorun/runtime/testenv"
 )
-
-// outage is a TCP proxy in front of the broker that can go down and come back on the same
-// port, as a broker restart looks to its clients: every connection drops, connects are
-// refused for a while, then the broker is back with none of the old temp queues.
-type outage struct {
-	t      *testing.T
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns []net.Conn
-}
-
-func newOutage(t *testing.T, target string) *outage {
-	t.Helper()
-	o := &outage{t: t, target: target}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.addr = ln.Addr().String()
-	o.serve(ln)
-	t.Cleanup(o.down)
-	return o
-}
-
-func (o *outage) serve(ln net.Listener) {
-	o.mu.Lock()
-	o.ln = ln
-	o.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b, err := net.Dial("tcp", o.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			o.mu.Lock()
-			o.conns = append(o.conns, c, b)
-			o.mu.Unlock()
-			go func() { _, _ = io.Copy(b, c); b.Close() }()
-			go func() { _, _ = io.Copy(c, b); c.Close() }()
-		}
-	}()
-}
-
-// down closes the listener and every proxied connection.
-func (o *outage) down() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.ln != nil {
-		o.ln.Close()
-		o.ln = nil
-	}
-	for _, c := range o.conns {
-		c.Close()
-	}
-	o.conns = nil
-}
-
-// up listens again on the same address; it reports failure as an error, since it may run
-// on a goroutine of its own.
-func (o *outage) up() error {
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
-	o.serve(ln)
-	return nil
-}
 
 // napAgent is an agent whose only action takes a while, so a test can take the broker away
 // while the replies are still to come.
@@ -135,8 +58,8 @@ func TestCallDuringBrokerRestart(t *testing.T) {
 		})
 	}
 
-	o := newOutage(t, addr)
-	host, port, _ := net.SplitHostPort(o.addr)
+	o := testenv.NewOutage(t, addr)
+	host, port, _ := net.SplitHostPort(o.Addr())
 	p, _ := strconv.Atoi(port)
 	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -171,13 +94,13 @@ func TestCallDuringBrokerRestart(t *testing.T) {
 			upErr := make(chan error, 1)
 			go func() {
 				time.Sleep(200 * time.Millisecond) // the nodes are napping
-				o.down()
+				o.Down()
 				if !tc.comesUp {
 					upErr <- nil
 					return
 				}
 				time.Sleep(500 * time.Millisecond)
-				upErr <- o.up()
+				upErr <- o.Up()
 			}()
 			const timeout = 5 * time.Second
 			start := time.Now()

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mcorun/mcorun/runtime/sandbox"
+	"github.com/mcorun/mcorun/starlib"
 )
 
 // runRollingPuppet runs playbooks/rolling_puppet.star on a sandbox of the fleet file
@@ -24,7 +25,7 @@ func runRollingPuppet(t *testing.T, fleetFile string, args map[string]string) ru
 		all[k] = v
 	}
 	return runSource(t, context.Background(), "", Options{File: filepath.Join("..", "..", "playbooks", "rolling_puppet.star"),
-		Fleet: fleet, Args: all, ReportFile: filepath.Join(t.TempDir(), "report.json"), Clock: wallClock{}})
+		Fleet: fleet, Args: all, ReportFile: filepath.Join(t.TempDir(), "report.json"), Clock: starlib.WallClock{}})
 }
 
 // runonceTargets lists the targets of each puppet runonce step of a report.

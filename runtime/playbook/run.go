@@ -62,7 +62,7 @@ func Run(ctx context.Context, o Options) Outcome {
 	}
 	clock := o.Clock
 	if clock == nil {
-		clock = wallClock{}
+		clock = starlib.WallClock{}
 	}
 	rep := &Report{Playbook: o.File, Args: map[string]string{}, DryRun: o.DryRun, Started: clock.Now().UTC(),
 		Steps: []Step{}, Log: []LogLine{}}
@@ -279,20 +279,4 @@ func classify(err error, parent, run context.Context, o Options) result {
 		r.backtrace = ""
 	}
 	return r
-}
-
-// wallClock is the real clock, for report times when Options.Clock is nil.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-
-func (wallClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -61,7 +61,7 @@ func TestPlaybooksOnSandbox(t *testing.T) {
 		t.Helper()
 		report := filepath.Join(t.TempDir(), "report.json")
 		return runSource(t, context.Background(), "", Options{File: filepath.Join("..", "..", "playbooks", name),
-			Fleet: fleet, Args: args, ReportFile: report, Clock: wallClock{}})
+			Fleet: fleet, Args: args, ReportFile: report, Clock: starlib.WallClock{}})
 	}
 	r := run("inventory_report.star", nil)
 	if r.ExitCode != ExitOK || !strings.Contains(r.stdout, "Inventory of 6 nodes (6 answered)") {
