@@ -24,8 +24,8 @@
 //     plus the DDL timeout of each data plugin a compound filter calls, as mco adds it): the
 //     upper bound, exactly mco's behaviour;
 //  2. DiscoverOptions.Expect is set and every identity in it has replied;
-//  3. at least MinWait (default 300 ms) has passed since the request was sent, and no reply
-//     arrived during the last quiet window, where
+//  3. at least one node replied, at least MinWait (default 300 ms) has passed since the
+//     request was sent, and no reply arrived during the last quiet window, where
 //     quiet = max(QuietFloor, QuietFactor × the slowest reply latency seen so far),
 //     with QuietFloor 100 ms and QuietFactor 2.
 //
@@ -34,9 +34,10 @@
 // mcollectived answers in well under 50 ms), so replies come as one burst. The slowest
 // latency measures how spread out that burst is on this network right now: a later straggler
 // is unlikely once twice that spread has passed in silence. The floor keeps one jittery
-// reply from ending discovery early on a fast network, and MinWait gives a first reply time
-// to arrive even when the broker or the nodes are briefly slow (a cold Ruby node, a GC pause)
-// and covers an empty result. A slow network stretches the window with it: if the slowest
+// reply from ending discovery early on a fast network, and MinWait gives the burst time to
+// arrive even when the broker or the nodes are briefly slow (a cold Ruby node, a GC pause).
+// Until a first reply arrives nothing is known about the network, so discovery with no reply
+// yet waits the whole timeout, as mco does: an empty result costs what it costs in mco. A slow network stretches the window with it: if the slowest
 // reply took 600 ms, discovery waits 1.2 s more before it stops, and it never waits past the
 // timeout. On a healthy fleet discovery therefore ends after about 300 ms instead of 2 s.
 // DiscoverOptions.WaitFull restores mco's behaviour; MinWait, QuietFloor and QuietFactor

@@ -68,7 +68,9 @@ func (c *completion) quiet() time.Duration {
 // never after the timeout, otherwise one quiet window after the latest reply.
 func (c *completion) deadline() time.Time {
 	hard := c.start.Add(c.timeout)
-	if c.full {
+	if c.full || c.slowest == 0 {
+		// Until a first reply shows how fast this network answers, wait as mco does: a
+		// slow network or an empty result is no reason to stop early.
 		return hard
 	}
 	d := c.start.Add(c.minWait)

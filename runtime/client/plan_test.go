@@ -173,7 +173,7 @@ func TestCompletion(t *testing.T) {
 		replies []int // arrival, ms after sending
 		want    int   // deadline, ms after sending
 	}{
-		{"no reply: min wait", DiscoverOptions{}, 2 * time.Second, nil, 300},
+		{"no reply: the whole timeout, as mco", DiscoverOptions{}, 2 * time.Second, nil, 2000},
 		{"fast burst: min wait", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 9}, 300},
 		{"burst ending late: floor after it", DiscoverOptions{}, 2 * time.Second, []int{5, 250}, 750},
 		{"slow node stretches the window", DiscoverOptions{}, 2 * time.Second, []int{5, 400}, 1200},
