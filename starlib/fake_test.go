@@ -200,29 +200,8 @@ func (f *fakeFleet) Call(ctx context.Context, agent, action string, args map[str
 	return res, nil
 }
 
-// fakeClock is a Clock whose Sleep only advances its time.
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	slept time.Duration
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.slept += d
-	return ctx.Err()
+func newFakeClock() *FakeClock {
+	return NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 // fakeLogger records log lines and events.
@@ -245,7 +224,7 @@ func (l *fakeLogger) Step(ev Event) {
 }
 
 // fakeModule exposes the fake fleet, clock and logger to the Starlark tests as "fake".
-func fakeModule(f *fakeFleet, c *fakeClock, l *fakeLogger) *starlarkstruct.Module {
+func fakeModule(f *fakeFleet, c *FakeClock, l *fakeLogger) *starlarkstruct.Module {
 	nodesOf := func(args starlark.Tuple) []string {
 		var ids []string
 		for _, a := range args {
@@ -309,9 +288,7 @@ func fakeModule(f *fakeFleet, c *fakeClock, l *fakeLogger) *starlarkstruct.Modul
 			return starlark.NewList(list), nil
 		}),
 		"slept": fn("slept", func(_ *starlark.Thread, _ starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			return startime.Duration(c.slept), nil
+			return startime.Duration(c.Slept()), nil
 		}),
 		"logs": fn("logs", func(_ *starlark.Thread, _ starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
 			l.mu.Lock()

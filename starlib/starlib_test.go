@@ -15,7 +15,7 @@ import (
 )
 
 // newTestThread returns a thread wired to a fresh fake fleet, clock and logger.
-func newTestThread(t *testing.T) (*starlark.Thread, *fakeFleet, *fakeClock, *fakeLogger) {
+func newTestThread(t *testing.T) (*starlark.Thread, *fakeFleet, *FakeClock, *fakeLogger) {
 	t.Helper()
 	thread := &starlark.Thread{Name: t.Name(), Print: func(_ *starlark.Thread, msg string) { t.Log(msg) }}
 	f, c, l := newFakeFleet(), newFakeClock(), &fakeLogger{}
@@ -29,7 +29,7 @@ func newTestThread(t *testing.T) (*starlark.Thread, *fakeFleet, *fakeClock, *fak
 
 // testOptions are the RunOptions of the Starlark tests: the builtins plus the fake module,
 // and assert.star.
-func testOptions(t *testing.T, f *fakeFleet, c *fakeClock, l *fakeLogger) RunOptions {
+func testOptions(t *testing.T, f *fakeFleet, c *FakeClock, l *fakeLogger) RunOptions {
 	t.Helper()
 	assert, err := starlarktest.LoadAssertModule()
 	if err != nil {
@@ -71,7 +71,7 @@ func TestStarlark(t *testing.T) {
 	}
 }
 
-func runSrc(t *testing.T, thread *starlark.Thread, src string, f *fakeFleet, c *fakeClock, l *fakeLogger) error {
+func runSrc(t *testing.T, thread *starlark.Thread, src string, f *fakeFleet, c *FakeClock, l *fakeLogger) error {
 	t.Helper()
 	_, err := Run(thread, "inline.star", src, testOptions(t, f, c, l))
 	return err

@@ -226,6 +226,6 @@ func advanceBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	if d < 0 {
 		return nil, fmt.Errorf("%s: want a duration of at least 0", b.Name())
 	}
-	st.clock.advance(time.Duration(d))
+	st.clock.Advance(time.Duration(d))
 	return starlark.None, nil
 }

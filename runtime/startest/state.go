@@ -3,7 +3,6 @@ package startest
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -14,43 +13,12 @@ import (
 // epoch is where every test's fake clock starts.
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// fakeClock is a starlib.Clock whose Sleep returns at once after moving the time forward.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// Now implements starlib.Clock.
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Sleep implements starlib.Clock: it advances the clock by d unless ctx is done.
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.advance(d)
-	return nil
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // state is what one test (or the execution of a test file) shares between its helpers: the
 // file, the fleet in use and the fake clock.
 type state struct {
 	ctx   context.Context
 	file  string
-	clock *fakeClock
+	clock *starlib.FakeClock
 	fleet *fleetValue
 }
 
@@ -62,7 +30,7 @@ const (
 )
 
 func newState(ctx context.Context, file string) *state {
-	st := &state{ctx: ctx, file: file, clock: &fakeClock{now: epoch}}
+	st := &state{ctx: ctx, file: file, clock: starlib.NewFakeClock(epoch)}
 	fv, err := newFleet(st, nil, nil)
 	if err != nil {
 		panic(err) // the default fleet has no DDL to parse
