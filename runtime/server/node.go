@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 
 	"github.com/mcorun/mcorun/agents/data"
 	"github.com/mcorun/mcorun/agents/discovery"
@@ -40,7 +39,10 @@ func (n node) Identity() string             { return n.s.opts.Identity }
 func (n node) Fact(name string) (any, bool) { return n.s.opts.Facts.Fact(name) }
 func (n node) Classes() []string            { return n.s.opts.Classes.List() }
 func (n node) Agents() []string             { return n.s.Agents() }
-func (n node) HasAgent(name string) bool    { return slices.Contains(n.s.Agents(), name) }
+func (n node) HasAgent(name string) bool {
+	_, ok := n.s.agentDDL(name)
+	return ok
+}
 func (n node) Data(ctx context.Context, plugin string, query any) (map[string]any, error) {
 	return n.s.data.Query(ctx, plugin, query)
 }
