@@ -265,25 +265,42 @@ func (ev *Event) outcome(res *client.Results) {
 	ev.Missing = res.Missing
 }
 
-// dryRun finds the targets for real, logs the call that would be sent and answers it with
-// an ok reply per target whose data holds the DDL output defaults.
+// dryRun plans the call with the fleet's own planner (client.NewPlan, as a real call does),
+// runs the plan's discovery for real, logs the call that would be sent, batch by batch,
+// and answers it with an ok reply per target whose data holds the DDL output defaults.
+// A discovery that finds nothing fails as the real call would.
 func dryRun(thread *starlark.Thread, fleet Fleet, d *ddl.Agent, agent, action string, data map[string]any,
 	opts client.CallOptions) (*client.Results, error) {
-	targets := opts.Nodes
-	if targets == nil {
-		ids, err := fleet.Discover(contextOf(thread), client.DiscoverOptions{Filter: opts.Filter,
-			Timeout: opts.DiscoveryTimeout, Collective: opts.Collective, Limit: opts.Limit, LimitSeed: opts.LimitSeed})
-		if err != nil {
+	p, err := fleet.Plan(agent, action, data, opts)
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	if p.Discovery != nil {
+		if found, err = fleet.Discover(contextOf(thread), *p.Discovery); err != nil {
 			return nil, err
 		}
-		targets = NewNodeSet(ids).IDs()
 	}
-	res := &client.Results{Agent: agent, Action: action, Targets: targets}
-	for _, id := range targets {
+	tg, err := p.Target(found)
+	if err != nil {
+		return nil, err
+	}
+	if p.Discovery != nil && len(tg.Nodes) == 0 {
+		return nil, client.ErrNoNodes
+	}
+	res := &client.Results{Agent: agent, Action: action, Targets: tg.Nodes}
+	for _, id := range tg.Nodes {
 		res.OK = append(res.OK, client.Result{Sender: id, Code: message.OK, Message: "OK", Data: d.Defaults(action)})
 	}
-	loggerOf(thread).Log(fmt.Sprintf("dry run: would call %s.%s on %d nodes", agent, action, len(targets)),
-		map[string]any{"args": data, "nodes": targets})
+	routing := "broadcast"
+	if tg.Directed {
+		routing = "directed"
+	}
+	fields := map[string]any{"args": p.Args, "nodes": tg.Nodes, "routing": routing, "timeout": p.Timeout.String()}
+	if len(tg.Batches) > 1 {
+		fields["batches"] = tg.Batches
+	}
+	loggerOf(thread).Log(fmt.Sprintf("dry run: would call %s.%s on %d nodes", agent, action, len(tg.Nodes)), fields)
 	return res, nil
 }
 

@@ -113,6 +113,14 @@ func (f *fakeFleet) DDL(agent string) (*ddl.Agent, error) {
 	return nil, fmt.Errorf("no DDL for agent %q", agent)
 }
 
+func (f *fakeFleet) Plan(agent, action string, args map[string]any, opts client.CallOptions) (*client.Plan, error) {
+	d, err := f.DDL(agent)
+	if err != nil {
+		return nil, err
+	}
+	return client.NewPlan(d, action, args, opts, client.Settings{})
+}
+
 func (f *fakeFleet) matching(ctx context.Context, flt message.Filter, nodes []string) ([]*fakeNode, error) {
 	var out []*fakeNode
 	for _, n := range f.nodes {

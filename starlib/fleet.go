@@ -19,6 +19,9 @@ type Fleet interface {
 	Discover(ctx context.Context, opts client.DiscoverOptions) ([]string, error)
 	Call(ctx context.Context, agent, action string, args map[string]any, opts client.CallOptions) (*client.Results, error)
 	DDL(agent string) (*ddl.Agent, error)
+	// Plan decides a call without sending it (client.NewPlan with the fleet's settings);
+	// --dry-run prints it and Call executes the same decision.
+	Plan(agent, action string, args map[string]any, opts client.CallOptions) (*client.Plan, error)
 }
 
 // Clock is the time source of sleep, wait_until, rolling and time.now(). Tests use a fake

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.starlark.net/starlark"
+
+	"github.com/mcorun/mcorun/runtime/client"
 	"go.starlark.net/syntax"
 )
 
@@ -191,7 +193,7 @@ func (s *NodeSet) AttrNames() []string { return []string{"batches", "list", "sam
 // Batches splits the set, in order, into sets of at most n identities.
 func (s *NodeSet) Batches(n int) []*NodeSet {
 	var out []*NodeSet
-	for c := range slices.Chunk(s.ids, max(n, 1)) {
+	for _, c := range client.Batches(s.ids, n) {
 		out = append(out, &NodeSet{ids: c})
 	}
 	return out
@@ -203,10 +205,10 @@ func nodeSetBatches(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 		return nil, err
 	}
 	s := b.Receiver().(*NodeSet)
-	n := size.of(len(s.ids))
-	if n < 1 {
-		return nil, fmt.Errorf("batches: n must be at least 1, got %d", n)
+	if size.size.IsZero() {
+		return nil, fmt.Errorf("batches: n must be at least 1, got %s", size.s)
 	}
+	n := size.of(len(s.ids))
 	var list []starlark.Value
 	for _, c := range s.Batches(n) {
 		list = append(list, c)

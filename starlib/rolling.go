@@ -166,12 +166,7 @@ func rolling(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	for _, c := range NewNodeSet(all[nc:]).Batches(size) {
 		groups = append(groups, group{"batch", c.IDs()})
 	}
-	exceeded := func(failures int) bool {
-		if maxFailures.percent {
-			return failures*100 > maxFailures.n*len(all)
-		}
-		return failures > maxFailures.n
-	}
+	exceeded := func(failures int) bool { return maxFailures.size.Exceeds(failures, len(all)) }
 
 	logger := loggerOf(thread)
 	rep := &RollingReport{Total: len(all)}

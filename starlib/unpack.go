@@ -2,8 +2,8 @@ package starlib
 
 import (
 	"fmt"
+	"github.com/mcorun/mcorun/runtime/client"
 	"strconv"
-	"strings"
 	"time"
 
 	startime "go.starlark.net/lib/time"
@@ -129,11 +129,11 @@ func (n *nodesArg) Unpack(v starlark.Value) error {
 }
 
 // countArg is an argument that takes a count (int) or a percentage ("10%"), or a numeric
-// string ("5"). It keeps the MCollective string form for batch and limit options.
+// string ("5"), parsed by client.ParseSize, the one parser of that syntax. It keeps the
+// MCollective string form for batch and limit options.
 type countArg struct {
-	s       string
-	n       int
-	percent bool
+	s    string
+	size client.Size
 }
 
 var _ starlark.Unpacker = (*countArg)(nil)
@@ -149,29 +149,21 @@ func (c *countArg) Unpack(v starlark.Value) error {
 		if !ok || n < 0 || n > 1<<31 {
 			return fmt.Errorf("want a count >= 0, got %s", x)
 		}
-		*c = countArg{s: strconv.FormatInt(n, 10), n: int(n)}
+		*c = countArg{s: strconv.FormatInt(n, 10), size: client.SizeOf(int(n))}
 		return nil
 	case starlark.String:
-		s := strings.TrimSpace(string(x))
-		num, pct := strings.CutSuffix(s, "%")
-		n, err := strconv.Atoi(num)
-		if err != nil || n < 0 || (pct && n > 100) {
-			return fmt.Errorf("want a count or a percentage such as \"10%%\", got %q", string(x))
+		size, err := client.ParseSize(string(x))
+		if err != nil {
+			return err
 		}
-		*c = countArg{s: s, n: n, percent: pct}
+		*c = countArg{s: size.String(), size: size}
 		return nil
 	}
 	return fmt.Errorf("want int or percentage string, got %s", v.Type())
 }
 
-// of returns the count for a population of total: n itself, or the percentage of total
-// rounded up (at least 1 for a non-zero percentage of a non-empty population).
-func (c countArg) of(total int) int {
-	if !c.percent {
-		return c.n
-	}
-	return (c.n*total + 99) / 100
-}
+// of returns the count for a population of total, by client.Size's rule.
+func (c countArg) of(total int) int { return c.size.Of(total) }
 
 // filterArg is an argument that takes a Filter, a filter string (parsed as filter(s)), or
 // None.

@@ -21,6 +21,7 @@ type fleet interface {
 	Discover(ctx context.Context, opts client.DiscoverOptions) ([]string, error)
 	Call(ctx context.Context, agent, action string, args map[string]any, opts client.CallOptions) (*client.Results, error)
 	DDL(agent string) (*ddl.Agent, error)
+	Plan(agent, action string, args map[string]any, opts client.CallOptions) (*client.Plan, error)
 }
 
 // pingReply is one node's answer to a discovery ping.
@@ -112,6 +113,10 @@ func (f clientFleet) Call(ctx context.Context, agent, action string, args map[st
 }
 
 func (f clientFleet) DDL(agent string) (*ddl.Agent, error) { return f.c.DDL(agent) }
+
+func (f clientFleet) Plan(agent, action string, args map[string]any, opts client.CallOptions) (*client.Plan, error) {
+	return f.c.Plan(agent, action, args, opts)
+}
 
 // newLogger logs warnings and errors to stderr, or everything with verbose.
 func newLogger(w io.Writer, verbose bool) *slog.Logger {

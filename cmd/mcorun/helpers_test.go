@@ -39,6 +39,19 @@ func (f *fakeFleet) Call(_ context.Context, _, _ string, args map[string]any, _ 
 
 func (f *fakeFleet) DDL(agent string) (*ddl.Agent, error) { return ddl.Builtin(agent) }
 
+func (f *fakeFleet) Plan(agent, action string, args map[string]any, opts client.CallOptions) (*client.Plan, error) {
+	return builtinPlan(agent, action, args, opts)
+}
+
+// builtinPlan is the client's plan of a call with the built-in DDLs and default settings.
+func builtinPlan(agent, action string, args map[string]any, opts client.CallOptions) (*client.Plan, error) {
+	d, err := ddl.Builtin(agent)
+	if err != nil {
+		return nil, err
+	}
+	return client.NewPlan(d, action, args, opts, client.Settings{})
+}
+
 const testClientCfg = `main_collective = mcollective
 collectives = mcollective
 securityprovider = psk

@@ -70,6 +70,10 @@ func (f *simPuppet) Discover(_ context.Context, o client.DiscoverOptions) ([]str
 
 func (f *simPuppet) DDL(agent string) (*ddl.Agent, error) { return ddl.Builtin(agent) }
 
+func (f *simPuppet) Plan(agent, action string, args map[string]any, opts client.CallOptions) (*client.Plan, error) {
+	return builtinPlan(agent, action, args, opts)
+}
+
 func (f *simPuppet) Call(_ context.Context, agent, action string, args map[string]any, o client.CallOptions) (*client.Results, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

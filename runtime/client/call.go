@@ -2,9 +2,7 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -42,79 +40,71 @@ func (c *Client) Call(ctx context.Context, agent, action string, args map[string
 	return res, err
 }
 
+// Settings are the client-wide settings its plans use.
+func (c *Client) Settings() Settings {
+	return Settings{
+		MainCollective:            c.opts.MainCollective,
+		NoDirectAddressing:        c.opts.NoDirectAddressing,
+		DirectAddressingThreshold: c.opts.DirectAddressingThreshold,
+		DiscoveryTimeout:          c.opts.DiscoveryTimeout,
+		TTL:                       c.opts.TTL,
+	}
+}
+
+// Plan decides agent's action call under opts with this client's DDLs and settings, and
+// sends nothing: see NewPlan. Call executes the same plan.
+func (c *Client) Plan(agent, action string, args map[string]any, opts CallOptions) (*Plan, error) {
+	a, err := c.DDL(agent)
+	if err != nil {
+		return nil, err
+	}
+	return NewPlan(a, action, args, opts, c.Settings())
+}
+
 func (c *Client) call(ctx context.Context, agent, action string, args map[string]any, opts CallOptions, start time.Time) (*Results, error) {
 	a, err := c.DDL(agent)
 	if err != nil {
 		return nil, err
 	}
-	data := maps.Clone(args)
-	if data == nil {
-		data = map[string]any{}
-	}
-	a.SetInputDefaults(action, data)
-	if err := a.Validate(action, data); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidArgs, err)
-	}
-	if err := checkCallOptions(opts, c.opts.NoDirectAddressing); err != nil {
+	p, err := NewPlan(a, action, args, opts, c.Settings())
+	if err != nil {
 		return nil, err
 	}
-
 	res := &Results{Agent: agent, Action: action}
-	collective := c.collective(opts.Collective)
-	discTimeout := c.discoveryTimeout(opts.DiscoveryTimeout, opts.Filter)
-	forced := opts.Batch != "" || opts.Limit != ""
-	var targets []string
-	switch {
-	case len(opts.Nodes) > 0:
-		forced = true
-		if targets, err = pickLimit(sortedUnique(opts.Nodes), opts.Limit, opts.LimitSeed); err != nil {
-			return nil, err
-		}
-	case len(opts.Discovered) > 0:
-		if targets, err = pickLimit(sortedUnique(opts.Discovered), opts.Limit, opts.LimitSeed); err != nil {
-			return nil, err
-		}
-	case opts.FireAndForget && !forced:
-		// mco's fire_and_forget_request: a broadcast with the filter, no discovery.
-	default:
-		replies, err := c.ping(ctx, DiscoverOptions{
-			Filter: withAgent(opts.Filter, agent), Timeout: opts.DiscoveryTimeout, Collective: opts.Collective,
-		})
+	var found []string
+	if p.Discovery != nil {
+		replies, err := c.ping(ctx, *p.Discovery)
 		res.Discovery = c.opts.Now().Sub(start)
 		if err != nil {
 			return nil, fmt.Errorf("discover: %w", err)
 		}
-		nodes := make([]string, len(replies))
+		found = make([]string, len(replies))
 		for i, r := range replies {
-			nodes[i] = r.Sender
-		}
-		if targets, err = pickLimit(nodes, opts.Limit, opts.LimitSeed); err != nil {
-			return nil, err
-		}
-		if len(targets) == 0 {
-			return nil, ErrNoNodes
+			found[i] = r.Sender
 		}
 	}
-	res.Targets = targets
-	rt := planRoute(opts.Filter, agent, targets, forced, c.opts.NoDirectAddressing, c.opts.DirectAddressingThreshold)
-	ttl := opts.TTL
-	if ttl <= 0 {
-		ttl = c.opts.TTL
+	tg, err := p.Target(found)
+	if err != nil {
+		return nil, err
 	}
-	rpc := message.RPCRequest{Agent: agent, Action: action, Caller: c.opts.Security.CallerID(), Data: data, ProcessResults: !opts.FireAndForget}
+	if p.Discovery != nil && len(tg.Nodes) == 0 {
+		return nil, ErrNoNodes
+	}
+	res.Targets = tg.Nodes
+	rpc := message.RPCRequest{Agent: agent, Action: action, Caller: c.opts.Security.CallerID(), Data: p.Args, ProcessResults: !p.FireAndForget}
 	body, err := rpc.Encode()
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}
 	id := newRequestID()
 	res.RequestID = id
-	req := c.newRequest(id, collective, agent, rt.filter, body, ttl)
+	req := c.newRequest(id, p.Collective, agent, tg.Filter, body, p.TTL)
 
-	if opts.FireAndForget {
-		if rt.directed && len(targets) == 0 {
+	if p.FireAndForget {
+		if tg.Directed && len(tg.Nodes) == 0 {
 			return res, nil
 		}
-		if err := c.send(ctx, outgoing{req: req, dests: destinations(collective, agent, rt.directed, targets), targets: directedTargets(rt.directed, targets), ttl: ttl}); err != nil {
+		if err := c.send(ctx, outgoing{req: req, dests: destinations(p.Collective, agent, tg.Directed, tg.Nodes), targets: directedTargets(tg.Directed, tg.Nodes), ttl: p.TTL}); err != nil {
 			return nil, err
 		}
 		return res, nil
@@ -125,28 +115,16 @@ func (c *Client) call(ctx context.Context, agent, action string, args map[string
 		return nil, err
 	}
 	defer done()
-	size := len(targets)
-	if opts.Batch != "" {
-		if size, err = count(opts.Batch, len(targets)); err != nil {
-			return nil, fmt.Errorf("batch: %w", err)
-		}
-	}
-	sleep := opts.BatchSleep
-	if sleep == 0 {
-		sleep = DefaultBatchSleep
-	}
-	timeout := callTimeout(opts.Timeout, a, discTimeout)
 	got := map[string]Result{}
-	run := &exchange{w: w, req: req, collective: collective, directed: rt.directed, timeout: timeout, ttl: ttl,
+	run := &exchange{w: w, req: req, collective: p.Collective, directed: tg.Directed, timeout: p.Timeout, ttl: p.TTL,
 		ddl: a, action: action, onReply: opts.OnReply, got: got}
-	groups := batches(targets, size)
-	for i, group := range groups {
+	for i, group := range tg.Batches {
 		if err := c.runBatch(ctx, run, group); err != nil {
 			finish(res, got)
 			return res, err
 		}
-		if i < len(groups)-1 && sleep > 0 {
-			if err := c.sleep(ctx, sleep); err != nil {
+		if i < len(tg.Batches)-1 && p.BatchSleep > 0 {
+			if err := c.sleep(ctx, p.BatchSleep); err != nil {
 				finish(res, got)
 				return res, err
 			}
@@ -154,27 +132,6 @@ func (c *Client) call(ctx context.Context, agent, action string, args map[string
 	}
 	finish(res, got)
 	return res, nil
-}
-
-// checkCallOptions rejects option combinations before anything is sent.
-func checkCallOptions(opts CallOptions, noDirect bool) error {
-	if opts.Batch != "" {
-		if noDirect {
-			return errors.New("batch: batching needs direct addressing")
-		}
-		if opts.FireAndForget {
-			return errors.New("batch: a fire-and-forget call cannot be batched")
-		}
-		if _, err := count(opts.Batch, 1); err != nil {
-			return fmt.Errorf("batch: %w", err)
-		}
-	}
-	if opts.Limit != "" {
-		if _, err := count(opts.Limit, 1); err != nil {
-			return fmt.Errorf("limit: %w", err)
-		}
-	}
-	return nil
 }
 
 // exchange is one call's request and the replies gathered so far, across its batches.

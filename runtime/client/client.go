@@ -159,15 +159,9 @@ func New(t Transport, opts Options) (*Client, error) {
 	if opts.MainCollective == "" {
 		opts.MainCollective = opts.Collectives[0]
 	}
-	if opts.DirectAddressingThreshold <= 0 {
-		opts.DirectAddressingThreshold = DefaultDirectAddressingThreshold
-	}
-	if opts.DiscoveryTimeout <= 0 {
-		opts.DiscoveryTimeout = DefaultDiscoveryTimeout
-	}
-	if opts.TTL <= 0 {
-		opts.TTL = DefaultTTL
-	}
+	s := Settings{MainCollective: opts.MainCollective, DirectAddressingThreshold: opts.DirectAddressingThreshold,
+		DiscoveryTimeout: opts.DiscoveryTimeout, TTL: opts.TTL}.withDefaults()
+	opts.DirectAddressingThreshold, opts.DiscoveryTimeout, opts.TTL = s.DirectAddressingThreshold, s.DiscoveryTimeout, s.TTL
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

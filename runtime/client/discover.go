@@ -160,8 +160,12 @@ func (c *Client) discoveryTimeout(explicit time.Duration, f message.Filter) time
 // opts.Nodes it sends nothing and returns that list. An empty fleet is an empty list, not an
 // error.
 func (c *Client) Discover(ctx context.Context, opts DiscoverOptions) ([]string, error) {
+	limit, err := discoverLimit(opts.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("discover: %w", err)
+	}
 	if len(opts.Nodes) > 0 {
-		return pickLimit(sortedUnique(opts.Nodes), opts.Limit, opts.LimitSeed)
+		return pickLimit(sortedUnique(opts.Nodes), limit, opts.LimitSeed), nil
 	}
 	replies, err := c.ping(ctx, opts)
 	if err != nil {
@@ -171,28 +175,52 @@ func (c *Client) Discover(ctx context.Context, opts DiscoverOptions) ([]string, 
 	for i, r := range replies {
 		nodes[i] = r.Sender
 	}
-	return pickLimit(nodes, opts.Limit, opts.LimitSeed)
+	return pickLimit(nodes, limit, opts.LimitSeed), nil
+}
+
+// PickLimit keeps the nodes a limit spec ("N" or "N%", see Size) allows from nodes: the
+// first N of them sorted when seed is 0, otherwise N chosen by a random source seeded with
+// seed. It is the client's own pick, for callers that hold a node list already.
+func PickLimit(nodes []string, spec string, seed int64) ([]string, error) {
+	limit, err := discoverLimit(spec)
+	if err != nil {
+		return nil, err
+	}
+	return pickLimit(sortedUnique(nodes), limit, seed), nil
+}
+
+// discoverLimit parses a discovery's limit; like a call's, it must select a node.
+func discoverLimit(spec string) (Size, error) {
+	limit, err := ParseSize(spec)
+	if err != nil {
+		return Size{}, fmt.Errorf("limit: %w", err)
+	}
+	if limit.IsZero() {
+		return Size{}, fmt.Errorf("limit %q: a limit of zero selects no node", limit)
+	}
+	return limit, nil
 }
 
 // Ping sends the discovery agent's ping with opts.Filter and returns each reply with its
 // round-trip time, sorted by sender. It stops by the completion rule of the package doc. With
 // opts.Nodes it pings just those nodes, directed, and stops once all of them answered.
 func (c *Client) Ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, error) {
+	limit, err := discoverLimit(opts.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("ping: %w", err)
+	}
 	replies, err := c.ping(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("ping: %w", err)
 	}
-	if opts.Limit == "" {
+	if !limit.IsSet() {
 		return replies, nil
 	}
 	nodes := make([]string, len(replies))
 	for i, r := range replies {
 		nodes[i] = r.Sender
 	}
-	keep, err := pickLimit(nodes, opts.Limit, opts.LimitSeed)
-	if err != nil {
-		return nil, fmt.Errorf("ping: %w", err)
-	}
+	keep := pickLimit(nodes, limit, opts.LimitSeed)
 	return slices.DeleteFunc(replies, func(r PingReply) bool { _, found := slices.BinarySearch(keep, r.Sender); return !found }), nil
 }
 

@@ -38,7 +38,7 @@ func TestDiscoverFleet(t *testing.T) {
 		}}}}, []string{"web2", "web3"}},
 		{"none", DiscoverOptions{Filter: message.Filter{CFClass: []string{"nosuch"}}}, []string{}},
 		{"limit first", DiscoverOptions{Limit: "2"}, []string{"app1", "db1"}},
-		{"limit percent", DiscoverOptions{Filter: message.Filter{CFClass: []string{"web::nginx"}}, Limit: "50%"}, []string{"web1"}},
+		{"limit percent", DiscoverOptions{Filter: message.Filter{CFClass: []string{"web::nginx"}}, Limit: "50%"}, []string{"web1", "web2"}},
 		{"given nodes", DiscoverOptions{Nodes: []string{"web2", "ghost", "web2"}}, []string{"ghost", "web2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

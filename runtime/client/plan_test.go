@@ -2,7 +2,9 @@ package client
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +13,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
-func TestCount(t *testing.T) {
+func TestSize(t *testing.T) {
 	for _, tc := range []struct {
 		spec    string
 		n, want int
@@ -19,57 +21,76 @@ func TestCount(t *testing.T) {
 	}{
 		{"", 7, 7, false},
 		{"3", 7, 3, false},
+		{" 3 ", 7, 3, false},
 		{"30", 7, 7, false},
-		{"50%", 7, 3, false},
+		{"30%", 7, 3, false}, // rounded up: batches of 3, 3, 1, as mco's --batch
+		{"50%", 7, 4, false},
 		{"10%", 7, 1, false},
+		{"1%", 7, 1, false},
 		{"100%", 7, 7, false},
 		{"10%", 0, 0, false},
 		{"0", 7, 0, false},
-		{"0%", 7, 0, true},
+		{"0%", 7, 0, false},
+		{"101%", 7, 0, true},
 		{"-1", 7, 0, true},
+		{"+1", 7, 0, true},
 		{"x", 7, 0, true},
 		{"5%%", 7, 0, true},
+		{"5 %", 7, 0, true},
 	} {
-		got, err := count(tc.spec, tc.n)
-		if (err != nil) != tc.err || got != tc.want {
-			t.Errorf("count(%q, %d) = %d, %v; want %d, err=%v", tc.spec, tc.n, got, err, tc.want, tc.err)
+		sz, err := ParseSize(tc.spec)
+		if (err != nil) != tc.err {
+			t.Errorf("ParseSize(%q) error = %v, want error %v", tc.spec, err, tc.err)
+			continue
 		}
+		if err == nil && sz.Of(tc.n) != tc.want {
+			t.Errorf("ParseSize(%q).Of(%d) = %d, want %d", tc.spec, tc.n, sz.Of(tc.n), tc.want)
+		}
+	}
+	ten, _ := ParseSize("10%")
+	if ten.Exceeds(1, 10) || !ten.Exceeds(2, 10) || !ten.Exceeds(1, 7) {
+		t.Error("10%: a threshold compares exactly: 1 of 10 is within, 2 of 10 and 1 of 7 exceed it")
+	}
+	if two := SizeOf(2); two.Exceeds(2, 100) || !two.Exceeds(3, 100) {
+		t.Error("2: 2 failures are within, 3 exceed it")
 	}
 }
 
 func TestPickLimit(t *testing.T) {
 	nodes := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	size := func(s string) Size {
+		sz, err := ParseSize(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sz
+	}
 	for _, tc := range []struct {
 		name string
 		spec string
 		seed int64
 		want []string
-		err  bool
 	}{
-		{"none", "", 0, nodes, false},
-		{"first", "3", 0, []string{"a", "b", "c"}, false},
-		{"first percent", "25%", 0, []string{"a", "b"}, false},
-		{"more than all", "20", 5, nodes, false},
-		{"zero", "0", 0, nil, true},
-		{"bad", "x%", 0, nil, true},
+		{"none", "", 0, nodes},
+		{"first", "3", 0, []string{"a", "b", "c"}},
+		{"first percent", "25%", 0, []string{"a", "b"}},
+		{"more than all", "20", 5, nodes},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := pickLimit(nodes, tc.spec, tc.seed)
-			if (err != nil) != tc.err || !slices.Equal(got, tc.want) {
-				t.Fatalf("pickLimit = %v, %v; want %v, err=%v", got, err, tc.want, tc.err)
+			if got := pickLimit(nodes, size(tc.spec), tc.seed); !slices.Equal(got, tc.want) {
+				t.Fatalf("pickLimit = %v; want %v", got, tc.want)
 			}
 		})
 	}
 	t.Run("seeded", func(t *testing.T) {
-		a, _ := pickLimit(nodes, "3", 42)
-		b, _ := pickLimit(slices.Clone(nodes), "3", 42)
+		a := pickLimit(nodes, size("3"), 42)
+		b := pickLimit(slices.Clone(nodes), size("3"), 42)
 		if len(a) != 3 || !slices.Equal(a, b) || !slices.IsSorted(a) {
 			t.Fatalf("seed 42: %v then %v", a, b)
 		}
 		differs := false
 		for seed := int64(1); seed < 20 && !differs; seed++ {
-			c, _ := pickLimit(nodes, "3", seed)
-			differs = !slices.Equal(c, a)
+			differs = !slices.Equal(pickLimit(nodes, size("3"), seed), a)
 		}
 		if !differs {
 			t.Fatal("every seed picks the same nodes")
@@ -92,43 +113,113 @@ func TestBatches(t *testing.T) {
 		{2, [][]string{{"a", "b"}, {"c", "d"}, {"e"}}},
 		{1, [][]string{{"a"}, {"b"}, {"c"}, {"d"}, {"e"}}},
 	} {
-		got := batches(nodes, tc.size)
+		got := Batches(nodes, tc.size)
 		if !slices.EqualFunc(got, tc.want, slices.Equal) {
-			t.Errorf("batches(%d) = %v, want %v", tc.size, got, tc.want)
+			t.Errorf("Batches(%d) = %v, want %v", tc.size, got, tc.want)
 		}
 	}
 }
 
-func TestPlanRoute(t *testing.T) {
+func TestPlanRejects(t *testing.T) {
+	rpcutil, err := ddl.Builtin("rpcutil")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts CallOptions
+		s    Settings
+		want string
+	}{
+		{"zero batch", CallOptions{Batch: "0"}, Settings{}, "batch"},
+		{"zero percent batch", CallOptions{Batch: "0%"}, Settings{}, "batch"},
+		{"zero limit", CallOptions{Limit: "0"}, Settings{}, "limit"},
+		{"bad limit", CallOptions{Limit: "x"}, Settings{}, "limit"},
+		{"batch without direct addressing", CallOptions{Batch: "2"}, Settings{NoDirectAddressing: true}, "direct addressing"},
+		{"batched fire and forget", CallOptions{Batch: "2", FireAndForget: true}, Settings{}, "fire-and-forget"},
+	} {
+		if _, err := NewPlan(rpcutil, "ping", nil, tc.opts, tc.s); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: NewPlan error = %v, want one naming %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := NewPlan(rpcutil, "get_fact", nil, CallOptions{}, Settings{}); !errors.Is(err, ErrInvalidArgs) {
+		t.Errorf("missing input: NewPlan error = %v, want ErrInvalidArgs", err)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	rpcutil, err := ddl.Builtin("rpcutil")
+	if err != nil {
+		t.Fatal(err)
+	}
 	user := message.Filter{CFClass: []string{"web"}, Fact: []message.FactFilter{{Fact: "a", Value: "1", Operator: "=="}}}
 	full := withAgent(user, "rpcutil")
 	reset := message.Filter{Agent: []string{"rpcutil"}}
-	ten := make([]string, 10)
-	eleven := make([]string, 11)
+	ids := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("n%02d", i)
+		}
+		return out
+	}
 	for _, tc := range []struct {
-		name     string
-		nodes    []string
-		forced   bool
-		noDirect bool
-		want     route
+		name      string
+		opts      CallOptions
+		s         Settings
+		found     []string
+		discovers bool
+		nodes     []string
+		batches   []int
+		directed  bool
+		filter    message.Filter
 	}{
-		{"discovered within threshold", ten, false, false, route{directed: true, filter: full}},
-		{"discovered over threshold", eleven, false, false, route{filter: full}},
-		{"forced", []string{"n1"}, true, false, route{directed: true, filter: reset}},
-		{"forced many", eleven, true, false, route{directed: true, filter: reset}},
-		{"no direct addressing", ten, false, true, route{filter: full}},
-		{"forced without direct addressing", []string{"n1", "n2"}, true, true,
-			route{filter: message.Filter{Agent: []string{"rpcutil"}, Identity: []string{"n1", "n2"}}}},
+		{"discovered within threshold", CallOptions{Filter: user}, Settings{}, ids(10), true, ids(10), []int{10}, true, full},
+		{"discovered over threshold", CallOptions{Filter: user}, Settings{}, ids(11), true, ids(11), []int{11}, false, full},
+		{"given nodes", CallOptions{Filter: user, Nodes: []string{"n1", "n0", "n1"}}, Settings{}, nil, false, []string{"n0", "n1"}, []int{2}, true, reset},
+		{"limit forces direct", CallOptions{Filter: user, Limit: "2"}, Settings{}, ids(11), true, ids(2), []int{2}, true, reset},
+		{"limit on given nodes", CallOptions{Nodes: ids(8), Limit: "2"}, Settings{}, nil, false, ids(2), []int{2}, true, reset},
+		{"batch percent", CallOptions{Filter: user, Batch: "30%"}, Settings{}, ids(7), true, ids(7), []int{3, 3, 1}, true, reset},
+		{"limit then batch", CallOptions{Filter: user, Limit: "50%", Batch: "2"}, Settings{}, ids(7), true, ids(4), []int{2, 2}, true, reset},
+		{"no direct addressing", CallOptions{Filter: user}, Settings{NoDirectAddressing: true}, ids(10), true, ids(10), []int{10}, false, full},
+		{"given without direct addressing", CallOptions{Nodes: []string{"n1", "n2"}}, Settings{NoDirectAddressing: true}, nil, false, []string{"n1", "n2"}, []int{2}, false,
+			message.Filter{Agent: []string{"rpcutil"}, Identity: []string{"n1", "n2"}}},
+		{"already discovered", CallOptions{Filter: user, Discovered: ids(3)}, Settings{}, nil, false, ids(3), []int{3}, true, full},
+		{"fire and forget broadcast", CallOptions{Filter: user, FireAndForget: true}, Settings{}, nil, false, nil, nil, false, full},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := planRoute(user, "rpcutil", tc.nodes, tc.forced, tc.noDirect, 10)
-			if got.directed != tc.want.directed || !sameFilter(got.filter, tc.want.filter) {
-				t.Fatalf("planRoute = %+v, want %+v", got, tc.want)
+			p, err := NewPlan(rpcutil, "ping", nil, tc.opts, tc.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (p.Discovery != nil) != tc.discovers {
+				t.Fatalf("discovery = %+v, want one: %v", p.Discovery, tc.discovers)
+			}
+			if p.Discovery != nil && !slices.Contains(p.Discovery.Filter.Agent, "rpcutil") {
+				t.Fatalf("the discovery filter %+v lacks the agent", p.Discovery.Filter)
+			}
+			tg, err := p.Target(tc.found)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sizes []int
+			for _, b := range tg.Batches {
+				sizes = append(sizes, len(b))
+			}
+			if !slices.Equal(tg.Nodes, tc.nodes) || !slices.Equal(sizes, tc.batches) || tg.Directed != tc.directed || !sameFilter(tg.Filter, tc.filter) {
+				t.Fatalf("targets = %v in batches %v, directed %v, filter %+v; want %v in %v, directed %v, filter %+v",
+					tg.Nodes, sizes, tg.Directed, tg.Filter, tc.nodes, tc.batches, tc.directed, tc.filter)
 			}
 		})
 	}
 	if len(user.Agent) != 0 {
-		t.Fatal("planRoute changed the caller's filter")
+		t.Fatal("the plan changed the caller's filter")
+	}
+	p, err := NewPlan(rpcutil, "ping", nil, CallOptions{}, Settings{DiscoveryTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Timeout != 13*time.Second || p.TTL != DefaultTTL || p.BatchSleep != DefaultBatchSleep || p.Collective != "mcollective" {
+		t.Fatalf("defaults: timeout %v ttl %v sleep %v collective %q", p.Timeout, p.TTL, p.BatchSleep, p.Collective)
 	}
 }
 

@@ -12,11 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -245,7 +242,7 @@ func (f *Fleet) Discover(ctx context.Context, opts client.DiscoverOptions) ([]st
 		ids = append(ids, n.ID)
 	}
 	sort.Strings(ids)
-	if ids, err = limit(ids, opts.Limit, opts.LimitSeed); err != nil {
+	if ids, err = client.PickLimit(ids, opts.Limit, opts.LimitSeed); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -254,28 +251,13 @@ func (f *Fleet) Discover(ctx context.Context, opts client.DiscoverOptions) ([]st
 	return ids, nil
 }
 
-// limit keeps the nodes a limit spec allows, as the client does: the first N when seed is
-// 0, otherwise N chosen by a random source seeded with seed. The result is sorted.
-func limit(ids []string, spec string, seed int64) ([]string, error) {
-	if spec == "" {
-		return ids, nil
-	}
-	n, err := batchSize(spec, len(ids))
+// Plan implements starlib.Fleet with the client's planner and default settings.
+func (f *Fleet) Plan(agent, action string, args map[string]any, opts client.CallOptions) (*client.Plan, error) {
+	d, err := f.DDL(agent)
 	if err != nil {
-		return nil, fmt.Errorf("limit: %w", err)
+		return nil, err
 	}
-	if n >= len(ids) {
-		return ids, nil
-	}
-	if seed == 0 {
-		return ids[:n], nil
-	}
-	pool := slices.Clone(ids)
-	r := rand.New(rand.NewPCG(uint64(seed), 0x6d636f72756e)) //nolint:gosec // selection, not security
-	r.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
-	out := pool[:n]
-	slices.Sort(out)
-	return out, nil
+	return client.NewPlan(d, action, args, opts, client.Settings{})
 }
 
 // Call implements starlib.Fleet.
@@ -297,17 +279,34 @@ func (f *Fleet) Call(ctx context.Context, agent, action string, args map[string]
 	if err != nil {
 		return nil, err
 	}
-	nodes, err := f.matching(ctx, opts.Filter, opts.Nodes)
+	plan, err := client.NewPlan(d, action, args, opts, client.Settings{})
 	if err != nil {
 		return nil, err
 	}
-	if opts.Nodes == nil {
-		// a discovered call reaches only the nodes that run the agent, as mco's discovery
-		// adds the agent to the filter
-		nodes = slices.DeleteFunc(nodes, func(n *Node) bool { return !f.runs(n, agent) })
+	var found []string
+	if plan.Discovery != nil {
+		matched, err := f.matching(ctx, plan.Discovery.Filter, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range matched {
+			found = append(found, n.ID)
+		}
+	}
+	tg, err := plan.Target(found)
+	if err != nil {
+		return nil, err
+	}
+	if plan.Discovery != nil && len(tg.Nodes) == 0 {
+		return nil, client.ErrNoNodes
+	}
+	args = plan.Args
+	nodes, err := f.matching(ctx, message.Filter{}, tg.Nodes)
+	if err != nil {
+		return nil, err
 	}
 	res := &client.Results{Agent: agent, Action: action, RequestID: "00000000000000000000000000000001"}
-	for _, id := range opts.Nodes {
+	for _, id := range tg.Nodes {
 		if !slices.ContainsFunc(nodes, func(n *Node) bool { return n.ID == id }) {
 			res.Targets = append(res.Targets, id)
 			res.Missing = append(res.Missing, id)
@@ -348,13 +347,9 @@ func (f *Fleet) Call(ctx context.Context, agent, action string, args map[string]
 	sort.Strings(res.Missing)
 	sort.Slice(res.OK, func(i, j int) bool { return res.OK[i].Sender < res.OK[j].Sender })
 	sort.Slice(res.Failed, func(i, j int) bool { return res.Failed[i].Sender < res.Failed[j].Sender })
-	size, err := batchSize(opts.Batch, len(res.Targets))
-	if err != nil {
-		return nil, err
-	}
 	f.mu.Lock()
 	f.calls[idx].Targets = slices.Clone(res.Targets)
-	f.calls[idx].Batches = cut(res.Targets, size)
+	f.calls[idx].Batches = clone2(tg.Batches)
 	f.mu.Unlock()
 	return res, nil
 }
@@ -384,34 +379,10 @@ func (f *Fleet) runs(n *Node, agent string) bool {
 	return ok
 }
 
-// batchSize resolves a batch or limit spec, "N" or "N%", against n nodes as mco does; 0
-// (for an empty spec) means all of them.
-func batchSize(spec string, n int) (int, error) {
-	if spec == "" {
-		return 0, nil
-	}
-	num, pct := strings.CutSuffix(spec, "%")
-	v, err := strconv.Atoi(num)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("size %q: want N or N%% with N a positive integer", spec)
-	}
-	if pct {
-		v = max(n*v/100, 1)
-	}
-	return v, nil
-}
-
-// cut splits ids into consecutive batches of size (one batch when size is 0).
-func cut(ids []string, size int) [][]string {
-	if len(ids) == 0 {
-		return [][]string{}
-	}
-	if size <= 0 || size >= len(ids) {
-		return [][]string{slices.Clone(ids)}
-	}
-	var out [][]string
-	for b := range slices.Chunk(ids, size) {
-		out = append(out, slices.Clone(b))
+func clone2(b [][]string) [][]string {
+	out := make([][]string, len(b))
+	for i, g := range b {
+		out[i] = slices.Clone(g)
 	}
 	return out
 }
