@@ -1,7 +1,7 @@
 // Package value turns a value decoded from Ruby Marshal (package marshal) into plain Go
 // data, the one form in which reply data reaches scripts, JSON output and logs.
 //
-// Plain returns only these Go types, nested to any depth:
+// Plain returns only these Go types, Arrays and Hashes nested up to MaxDepth deep:
 //
 //	nil             Ruby nil
 //	bool            true, false
