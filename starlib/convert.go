@@ -8,15 +8,14 @@ import (
 
 	startime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
-
-	"github.com/mcorun/mcorun/runtime/marshal"
 )
 
 // ToStarlark converts a Go value from a reply or a fact store into a frozen Starlark value:
-// nil, bools, strings (marshal.Symbol and marshal.Binary too), every integer type and
-// *big.Int, floats, slices, maps with string-like keys (a dict, in key order),
-// time.Duration and time.Time (as the time module's values), marshal.Regexp (as "/src/"),
-// and the Starlark values themselves.
+// nil, bools, strings, every integer type and *big.Int, floats, []any and []string,
+// map[string]any (a dict, in key order), time.Duration and time.Time (as the time module's
+// values), and the Starlark values themselves. It takes no Ruby Marshal type: reply data is
+// already plain (client.Result.Data holds value.Plain's types), and anything else decoded
+// from Marshal must go through value.Plain first.
 func ToStarlark(v any) (starlark.Value, error) {
 	out, err := toStarlark(v, 0)
 	if err != nil {
@@ -41,12 +40,6 @@ func toStarlark(v any, depth int) (starlark.Value, error) {
 		return starlark.Bool(x), nil
 	case string:
 		return starlark.String(x), nil
-	case marshal.Symbol:
-		return starlark.String(x), nil
-	case marshal.Binary:
-		return starlark.String(x), nil
-	case marshal.Regexp:
-		return starlark.String("/" + x.Source + "/"), nil
 	case int:
 		return starlark.MakeInt(x), nil
 	case int8:
@@ -106,31 +99,6 @@ func toStarlark(v any, depth int) (starlark.Value, error) {
 			}
 			if err := d.SetKey(starlark.String(k), sv); err != nil {
 				return nil, err
-			}
-		}
-		return d, nil
-	case map[any]any:
-		type kv struct {
-			k starlark.Value
-			v any
-		}
-		pairs := make([]kv, 0, len(x))
-		for k, e := range x {
-			sk, err := toStarlark(k, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			pairs = append(pairs, kv{sk, e})
-		}
-		sort.Slice(pairs, func(i, j int) bool { return pairs[i].k.String() < pairs[j].k.String() })
-		d := starlark.NewDict(len(x))
-		for _, p := range pairs {
-			sv, err := toStarlark(p.v, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			if err := d.SetKey(p.k, sv); err != nil {
-				return nil, fmt.Errorf("dict key %s: %w", p.k, err)
 			}
 		}
 		return d, nil

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/mcorun/mcorun/runtime/value"
 )
 
 // Fact is the fact data plugin: it walks a dotted path ("networking.interfaces.eth0.ip",
@@ -83,38 +85,14 @@ func rubySplitDots(s string) []string {
 	return parts
 }
 
-// toJSON encodes a fact as compact JSON without HTML escaping, as Ruby's to_json does.
-// Hashes with non-string keys have their keys formatted.
+// toJSON encodes a fact as compact JSON without HTML escaping, as Ruby's to_json does, after
+// the reply normaliser (value.JSON): Hash keys are text, Symbols strings.
 func toJSON(v any) (string, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(jsonable(v)); err != nil {
+	if err := enc.Encode(value.JSON(v)); err != nil {
 		return "", fmt.Errorf("encode json: %w", err)
 	}
 	return strings.TrimSuffix(buf.String(), "\n"), nil
-}
-
-func jsonable(v any) any {
-	switch t := v.(type) {
-	case map[any]any:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[fmt.Sprint(k)] = jsonable(e)
-		}
-		return m
-	case map[string]any:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[k] = jsonable(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(t))
-		for i, e := range t {
-			s[i] = jsonable(e)
-		}
-		return s
-	}
-	return v
 }

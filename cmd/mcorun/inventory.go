@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/client"
 	"github.com/mcorun/mcorun/runtime/rubyfmt"
+	"github.com/mcorun/mcorun/runtime/value"
 )
 
 const inventoryUsage = `Usage:
@@ -52,7 +53,7 @@ func runInventory(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	if c.json {
-		doc := map[string]any{"identity": inv.Sender, "stats": jsonable(mapAny(stats.Data)), "inventory": jsonable(mapAny(inv.Data))}
+		doc := map[string]any{"identity": inv.Sender, "stats": value.JSON(mapAny(stats.Data)), "inventory": value.JSON(mapAny(inv.Data))}
 		if err := writeJSON(e.stdout, doc); err != nil {
 			return s.fail(err)
 		}

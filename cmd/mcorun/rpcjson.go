@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/runtime/value"
 )
 
 // rpcReplyJSON is one node's reply in rpc --json.
@@ -52,7 +53,7 @@ func rpcJSON(agent, action string, res *client.Results, aggs []aggregate, discov
 		}
 		data := map[string]any{}
 		for k, v := range r.Data {
-			data[k] = jsonable(v)
+			data[k] = value.JSON(v)
 		}
 		doc.Replies = append(doc.Replies, rpcReplyJSON{
 			Sender: r.Sender, StatusCode: int(r.Code), StatusMsg: r.Message, Data: data, ElapsedMS: round2(ms(r.Elapsed)),
@@ -60,7 +61,7 @@ func rpcJSON(agent, action string, res *client.Results, aggs []aggregate, discov
 	}
 	for i := range doc.Summaries {
 		for j := range doc.Summaries[i].Counts {
-			doc.Summaries[i].Counts[j].Value = jsonable(doc.Summaries[i].Counts[j].Value)
+			doc.Summaries[i].Counts[j].Value = value.JSON(doc.Summaries[i].Counts[j].Value)
 		}
 	}
 	return doc

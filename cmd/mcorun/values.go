@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"math"
 	"math/big"
 	"sort"
 
@@ -90,35 +89,4 @@ func isInteger(v any) bool {
 		return true
 	}
 	return false
-}
-
-// jsonable converts a decoded reply value into one encoding/json can write: Ruby hashes
-// become objects keyed by the keys' string form, symbols become strings.
-func jsonable(v any) any {
-	switch t := v.(type) {
-	case marshal.Symbol:
-		return string(t)
-	case marshal.Regexp:
-		return "/" + t.Source + "/"
-	case *big.Int:
-		return json.Number(t.String())
-	case float64:
-		if math.IsInf(t, 0) || math.IsNaN(t) {
-			return rubyFloat(t)
-		}
-		return t
-	case []any:
-		out := make([]any, len(t))
-		for i, x := range t {
-			out[i] = jsonable(x)
-		}
-		return out
-	case map[any]any, map[string]any:
-		out := map[string]any{}
-		for _, e := range mapEntries(t) {
-			out[rubyString(e.key)] = jsonable(e.val)
-		}
-		return out
-	}
-	return v
 }

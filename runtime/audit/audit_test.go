@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/json"
+	"math"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -96,7 +97,8 @@ func TestJSONFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := sample
-	r.Data = map[string]any{"service": "nginx", "big": new(big.Int).Lsh(big.NewInt(1), 80), "psk": "x"}
+	r.Data = map[string]any{"service": "nginx", "big": new(big.Int).Lsh(big.NewInt(1), 80), "psk": "x",
+		"opts": map[any]any{marshal.Symbol("max"): math.Inf(1), int64(5): marshal.Symbol("five"), nil: "nil"}}
 	if err := l.Write(r); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +118,9 @@ func TestJSONFormat(t *testing.T) {
 	data := got["data"].(map[string]any)
 	if data["service"] != RedactedValue || data["psk"] != RedactedValue || data["big"] != "1208925819614629174706176" {
 		t.Errorf("data = %v", data)
+	}
+	if opts, _ := data["opts"].(map[string]any); opts["max"] != "Infinity" || opts["5"] != "five" || opts[""] != "nil" {
+		t.Errorf("data opts = %#v", data["opts"])
 	}
 	if strings.Count(line, "\n") != 1 {
 		t.Errorf("not one line: %q", line)

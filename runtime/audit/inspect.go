@@ -1,11 +1,11 @@
 package audit
 
 import (
-	"math"
 	"math/big"
 
 	"github.com/mcorun/mcorun/runtime/marshal"
 	"github.com/mcorun/mcorun/runtime/rubyfmt"
+	"github.com/mcorun/mcorun/runtime/value"
 )
 
 // inspect renders request data as MCollective's audit line does (request.data.inspect, Ruby
@@ -19,48 +19,16 @@ func inspect(data map[string]any) string {
 	return rubyfmt.Inspect(h)
 }
 
-// jsonValue converts decoded Marshal values into values encoding/json can write: Hashes
-// with non-String keys get their keys' inspect form, Symbols and big integers become
-// strings, and non-finite floats become their Ruby names.
+// jsonValue converts decoded Marshal values into values encoding/json can write: the reply
+// normaliser's plain values (value.JSON), with big integers written as strings so that a
+// JSON reader cannot round them.
 func jsonValue(v any) any {
-	switch t := v.(type) {
-	case marshal.Symbol:
-		return string(t)
-	case marshal.Binary:
-		return string(t)
-	case *big.Int:
-		return t.String()
-	case marshal.Regexp:
-		return "/" + t.Source + "/"
-	case float64:
-		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return rubyfmt.Float(t)
+	return value.MapScalars(value.JSON(v), func(x any) any {
+		if b, ok := x.(*big.Int); ok {
+			return b.String()
 		}
-		return t
-	case []any:
-		out := make([]any, len(t))
-		for i, x := range t {
-			out[i] = jsonValue(x)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, x := range t {
-			out[k] = jsonValue(x)
-		}
-		return out
-	case map[any]any:
-		out := make(map[string]any, len(t))
-		for k, x := range t {
-			ks, ok := mapKey(k)
-			if !ok {
-				ks = rubyfmt.Inspect(k)
-			}
-			out[ks] = jsonValue(x)
-		}
-		return out
-	}
-	return v
+		return x
+	})
 }
 
 // mapKey returns a Hash key's name when it is a String or a Symbol.

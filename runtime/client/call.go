@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/message"
+	"github.com/mcorun/mcorun/runtime/value"
 )
 
 // Call runs agent's action with args on the nodes chosen by opts and returns every targeted
@@ -201,7 +202,7 @@ func (c *Client) result(in inbound, sent time.Time, a *ddl.Agent, action string)
 	r.Code, r.Message = rr.StatusCode, rr.StatusMsg
 	r.Data = make(map[string]any, len(rr.Data))
 	for k, v := range rr.Data {
-		r.Data[k] = plain(v)
+		r.Data[k] = value.Plain(v)
 	}
 	for k, v := range a.Defaults(action) {
 		if _, ok := r.Data[k]; !ok {

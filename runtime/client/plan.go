@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/ddl"
-	"github.com/mcorun/mcorun/runtime/marshal"
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
@@ -275,45 +274,4 @@ func dataTimeout(f message.Filter) time.Duration {
 		}
 	}
 	return d
-}
-
-// plain converts a decoded Marshal value into plain Go values a script can use: Hashes become
-// map[string]any (Symbol and String keys alike), Arrays []any, Symbols strings and Regexps
-// their /source/ form. Other values are kept.
-func plain(v any) any {
-	switch x := v.(type) {
-	case map[any]any:
-		m := make(map[string]any, len(x))
-		for k, val := range x {
-			m[keyString(k)] = plain(val)
-		}
-		return m
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, val := range x {
-			m[k] = plain(val)
-		}
-		return m
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = plain(e)
-		}
-		return out
-	case marshal.Symbol:
-		return string(x)
-	case marshal.Regexp:
-		return "/" + x.Source + "/"
-	}
-	return v
-}
-
-func keyString(k any) string {
-	switch s := k.(type) {
-	case string:
-		return s
-	case marshal.Symbol:
-		return string(s)
-	}
-	return fmt.Sprint(k)
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/ddl"
-	"github.com/mcorun/mcorun/runtime/marshal"
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
@@ -282,23 +281,6 @@ func TestCompletion(t *testing.T) {
 				t.Fatalf("deadline = +%v, want +%dms", got.Sub(t0), tc.want)
 			}
 		})
-	}
-}
-
-func TestPlain(t *testing.T) {
-	in := map[any]any{
-		marshal.Symbol("facts"): map[any]any{"os": "Debian", marshal.Symbol("n"): int64(1)},
-		"list":                  []any{marshal.Symbol("a"), marshal.Regexp{Source: "x"}},
-		int64(5):                nil,
-	}
-	got := plain(in).(map[string]any)
-	facts := got["facts"].(map[string]any)
-	list := got["list"].([]any)
-	if facts["os"] != "Debian" || facts["n"] != int64(1) || list[0] != "a" || list[1] != "/x/" {
-		t.Fatalf("plain = %#v", got)
-	}
-	if _, ok := got["5"]; !ok {
-		t.Fatalf("plain lost the integer key: %#v", got)
 	}
 }
 

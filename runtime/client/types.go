@@ -7,11 +7,16 @@ import (
 )
 
 // Result is one node's reply to an RPC call.
+//
+// Data holds each output's value as value.Plain returns it, never a Ruby Marshal type: nil,
+// bool, string (Symbols, and Regexps as "/source/", included), int64, *big.Int (only beyond
+// int64), float64, []any and map[string]any (Hash keys as text), nested in any way. An
+// output the reply lacks has its DDL default, which the DDL's JSON gives in the same types.
 type Result struct {
 	Sender  string         // the replying node's identity
 	Code    message.Status // the SimpleRPC status code
 	Message string         // the status message, "OK" on success
-	Data    map[string]any // reply data by output name, DDL defaults filled in
+	Data    map[string]any // reply data by output name (value.Plain's types), DDL defaults filled in
 	Elapsed time.Duration  // from publishing the request to this reply
 }
 

@@ -134,6 +134,11 @@ func ParseYAML(b []byte, name string) (map[string]any, error) {
 // Normalize converts a decoded fact value the way MCollective's fact base does
 // (Facts::Base#normalize_facts): Arrays keep their elements (normalized), Hash keys become
 // strings, and every scalar becomes its Ruby to_s.
+//
+// It is the fact-matching rule, not the reply normaliser (value.Plain): MCollective stores
+// and compares facts as text, so 5 becomes "5", true "true" and nil "", where reply data
+// keeps its Integers, Booleans and nil. Use value.Plain for reply data and Normalize only for
+// facts that filters match against.
 func Normalize(v any) any {
 	switch x := v.(type) {
 	case []any:
