@@ -120,7 +120,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 		conns:      map[*netConn]struct{}{},
 		stop:       make(chan struct{}),
 	}
-	r := &router{b: b, topics: map[string]map[*client.Subscription]*outbox{}, subs: map[*client.Subscription]*outbox{}}
+	r := &router{b: b, table: NewTable[*client.Subscription](), subs: map[*client.Subscription]*outbox{}}
 	go r.run()
 	go b.accept()
 	b.log.Info("broker: listening", "addr", b.Addr(), "logins", loginMode(opts.Users))

@@ -17,10 +17,10 @@ import (
 // frames, and the request channel is unbuffered; so by the time an outbox's goroutine could
 // be stuck on a dead connection, its stop channel is already closed.
 type router struct {
-	b      *Broker
-	topics map[string]map[*client.Subscription]*outbox
-	subs   map[*client.Subscription]*outbox
-	wg     sync.WaitGroup // outbox goroutines
+	b     *Broker
+	table *Table[*client.Subscription]
+	subs  map[*client.Subscription]*outbox
+	wg    sync.WaitGroup // outbox goroutines
 }
 
 func (r *router) run() {
@@ -56,12 +56,7 @@ func (r *router) handle(req client.Request) {
 		dest := req.Sub.Destination()
 		o := newOutbox(r.b, req.Sub, dest)
 		r.subs[req.Sub] = o
-		t := r.topics[dest]
-		if t == nil {
-			t = map[*client.Subscription]*outbox{}
-			r.topics[dest] = t
-		}
-		t[req.Sub] = o
+		r.table.Add(req.Sub, dest)
 		r.wg.Add(1)
 		go func() { defer r.wg.Done(); o.run() }()
 	case client.UnsubscribeOp:
@@ -70,27 +65,20 @@ func (r *router) handle(req client.Request) {
 			return
 		}
 		delete(r.subs, req.Sub)
-		if t := r.topics[o.dest]; t != nil {
-			delete(t, req.Sub)
-			if len(t) == 0 {
-				delete(r.topics, o.dest)
-			}
-		}
+		r.table.Remove(req.Sub)
 		o.close()
 	case client.EnqueueOp:
 		dest := req.Frame.Header.Get(frame.Destination)
 		if dest == receiptDest {
 			return
 		}
-		t := r.topics[dest]
-		n := len(t)
-		for _, o := range t {
-			n--
+		subs := r.table.Route(dest)
+		for i, sub := range subs {
 			f := req.Frame
-			if n > 0 {
+			if i < len(subs)-1 {
 				f = f.Clone()
 			}
-			o.push(f)
+			r.subs[sub].push(f)
 		}
 	case client.RequeueOp:
 		// Only queue subscriptions requeue; the broker has none.

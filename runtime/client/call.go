@@ -234,14 +234,13 @@ func finish(res *Results, got map[string]Result) {
 
 // sleep waits d, or until ctx ends or the Client closes.
 func (c *Client) sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
+	if err := c.opts.Clock.Wait(ctx, nil, c.opts.Clock.Now().Add(d), c.done); err != nil {
+		return err
+	}
 	select {
-	case <-ctx.Done():
-		return ctx.Err()
 	case <-c.done:
 		return ErrClosed
-	case <-t.C:
+	default:
 		return nil
 	}
 }

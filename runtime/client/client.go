@@ -65,6 +65,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcorun/mcorun/runtime/clock"
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/ddl"
@@ -120,7 +121,11 @@ type Options struct {
 	// DDLs finds an agent's DDL; nil means the built-in DDLs only.
 	DDLs   func(agent string) (*ddl.Agent, error)
 	Logger *slog.Logger
-	Now    func() time.Time
+	// Clock times every wait of the client: discovery windows, reply timeouts and the
+	// pause between batches; nil is the wall clock.
+	Clock clock.Clock
+	// Now is the time stamps' clock; nil is Clock.Now.
+	Now func() time.Time
 }
 
 // Client discovers nodes and calls agents. It is safe for concurrent use; per-call settings
@@ -165,8 +170,11 @@ func New(t Transport, opts Options) (*Client, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
 	if opts.Now == nil {
-		opts.Now = time.Now
+		opts.Now = opts.Clock.Now
 	}
 	c := &Client{
 		opts: opts, t: t, log: opts.Logger,

@@ -96,35 +96,38 @@ var errLost = fmt.Errorf("%w: the broker connection dropped while waiting for re
 // can no longer arrive: collect takes what arrives within lostGrace, then fails with an
 // error wrapping connector.ErrDisconnected unless handle reported done.
 func (c *Client) collect(ctx context.Context, w *waiter, lost <-chan struct{}, deadline func() time.Time, handle func(inbound) bool) error {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	var dropped time.Time
 	for {
+		// Replies already in are taken before the deadline is judged: a reply that arrived
+		// in time counts, however late this goroutine gets to run.
+		for _, in := range w.take() {
+			if handle(in) {
+				return nil
+			}
+		}
 		end := deadline()
 		if !dropped.IsZero() && dropped.Add(lostGrace).Before(end) {
 			end = dropped.Add(lostGrace)
 		}
-		wait := end.Sub(c.opts.Now())
-		if wait <= 0 {
+		if !end.After(c.opts.Now()) {
 			if !dropped.IsZero() {
 				return errLost
 			}
 			return nil
 		}
-		timer.Reset(wait)
+		if err := c.opts.Clock.Wait(ctx, w.notify, end, c.done, lost); err != nil {
+			return err
+		}
 		select {
-		case <-ctx.Done():
-			return ctx.Err()
 		case <-c.done:
 			return ErrClosed
-		case <-lost:
-			lost, dropped = nil, c.opts.Now()
-		case <-timer.C:
-		case <-w.notify:
-			for _, in := range w.take() {
-				if handle(in) {
-					return nil
-				}
+		default:
+		}
+		if lost != nil {
+			select {
+			case <-lost:
+				lost, dropped = nil, c.opts.Now()
+			default:
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/mcorun/mcorun/runtime/clock"
 	"slices"
 	"sync"
 	"time"
@@ -24,17 +25,14 @@ type inbound struct {
 type waiter struct {
 	mu     sync.Mutex
 	queue  []inbound
-	notify chan struct{} // capacity 1
+	notify *clock.Event
 }
 
 func (w *waiter) push(in inbound) {
 	w.mu.Lock()
 	w.queue = append(w.queue, in)
 	w.mu.Unlock()
-	select {
-	case w.notify <- struct{}{}:
-	default:
-	}
+	w.notify.Fire()
 }
 
 func (w *waiter) take() []inbound {
@@ -47,7 +45,7 @@ func (w *waiter) take() []inbound {
 
 // register starts routing replies for id to a new waiter; the returned func stops it.
 func (c *Client) register(id string) (*waiter, func(), error) {
-	w := &waiter{notify: make(chan struct{}, 1)}
+	w := &waiter{notify: c.opts.Clock.NewEvent()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

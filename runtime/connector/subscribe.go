@@ -43,6 +43,10 @@ type Subscription struct {
 	stopped sync.Once
 	dropped atomic.Uint64
 
+	// local, when set, ends a subscription that no broker connection backs (see
+	// LocalSubscription).
+	local func()
+
 	mu     sync.Mutex
 	gen    uint64 // generation of the connection ss belongs to
 	ss     *stomp.Subscription
@@ -104,6 +108,13 @@ func (c *Conn) subscribe(dest string, temp bool, h Handler) (*Subscription, erro
 	return s, nil
 }
 
+// LocalSubscription is a Subscription that no broker connection backs, for transports
+// that deliver in memory (the test fleet's bus): Unsubscribe calls end once and does
+// nothing else.
+func LocalSubscription(dest string, end func()) *Subscription {
+	return &Subscription{dest: dest, local: end}
+}
+
 // Destination returns the subscribed destination (/temp-queue/<name> for a
 // temp subscription).
 func (s *Subscription) Destination() string { return s.dest }
@@ -130,6 +141,10 @@ func (s *Subscription) Unsubscribe() error {
 	ss := s.ss
 	s.ss = nil
 	s.mu.Unlock()
+	if s.local != nil {
+		s.local()
+		return nil
+	}
 
 	s.stopDelivery()
 	s.c.mu.Lock()
