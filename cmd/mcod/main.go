@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/mcorun/mcorun/agents"
 	"github.com/mcorun/mcorun/runtime/audit"
 	"github.com/mcorun/mcorun/runtime/authz"
 	"github.com/mcorun/mcorun/runtime/broker"
@@ -221,6 +222,7 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 		Facts:            src,
 		Classes:          facts.NewClasses(cfg.ClassesFile),
 		ConfigItem:       cfg.Item,
+		Plugins:          agents.Standard,
 		Authorizer:       authorizer,
 		Audit:            auditor,
 		Logger:           logger,
