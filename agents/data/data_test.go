@@ -10,8 +10,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/message"
 )
@@ -198,7 +198,8 @@ func TestFstat(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	r := Builtin(testFacts, func(string) (*ddl.Agent, bool) { return nil, false }, func() []string { return []string{"mcollective"} })
+	r := agent.NewDataRegistry(Fact(testFacts), AgentPlugin(func(string) (*ddl.Agent, bool) { return nil, false }),
+		Fstat(), Collective(func() []string { return []string{"mcollective"} }))
 	if got := strings.Join(r.Names(), ","); got != "agent_data,collective_data,fact_data,fstat_data" {
 		t.Errorf("Names = %s", got)
 	}
@@ -207,24 +208,7 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("Query fact_data = %v, %v", got, err)
 	}
 	_, err := r.Query(ctx, "nosuch", "x")
-	if !errors.Is(err, ErrUnknownPlugin) || err.Error() != "Can't find DDL for data plugin 'nosuch_data'" {
+	if !errors.Is(err, agent.ErrUnknownData) || err.Error() != "Can't find DDL for data plugin 'nosuch_data'" {
 		t.Errorf("Query nosuch = %v", err)
-	}
-}
-
-func TestLookupTimeout(t *testing.T) {
-	d, err := ddl.BuiltinData("collective")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &Plugin{DDL: d, Query: func(ctx context.Context, _ any) (map[string]any, error) {
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	_, err = p.Lookup(ctx, "x")
-	if !errors.Is(err, ErrTimeout) || err.Error() != "Data plugin collective_data timed out on query 'x'" {
-		t.Errorf("Lookup = %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/value"
 )
 
@@ -16,8 +17,8 @@ import (
 // "processors.models.0") into structured facts. Outputs are exists, value and value_encoding:
 // "text/plain" for a scalar, "application/json" with the value JSON-encoded for a hash or an
 // array, and false for all three when the path does not resolve.
-func Fact(facts func() map[string]any) *Plugin {
-	return &Plugin{DDL: mustDDL("fact"), Query: func(_ context.Context, q any) (map[string]any, error) {
+func Fact(facts func() map[string]any) *agent.DataPlugin {
+	return &agent.DataPlugin{DDL: mustDDL("fact"), Query: func(_ context.Context, q any) (map[string]any, error) {
 		path, _ := q.(string)
 		return walkFact(facts(), path)
 	}}

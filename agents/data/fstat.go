@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/mcorun/mcorun/runtime/agent"
 )
 
 // Fstat is the fstat data plugin: stat data for a path. A path that does not exist (or a
@@ -18,8 +20,8 @@ import (
 // st_mode ("100644"), md5 the hex digest for regular files (0 otherwise) and type one of
 // file, directory, symlink, socket, chardev, blockdev or unknown. A symlink is described
 // itself, not its target.
-func Fstat() *Plugin {
-	return &Plugin{DDL: mustDDL("fstat"), Query: func(ctx context.Context, q any) (map[string]any, error) {
+func Fstat() *agent.DataPlugin {
+	return &agent.DataPlugin{DDL: mustDDL("fstat"), Query: func(ctx context.Context, q any) (map[string]any, error) {
 		name, _ := q.(string)
 		return fstat(ctx, name, time.Now())
 	}}

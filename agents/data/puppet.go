@@ -3,6 +3,8 @@ package data
 import (
 	"context"
 	"fmt"
+
+	"github.com/mcorun/mcorun/runtime/agent"
 )
 
 // puppetFields are the outputs of the puppet data plugin, a subset of the puppet agent's
@@ -14,8 +16,8 @@ var puppetFields = []string{"applying", "enabled", "daemon_present", "lastrun", 
 // filters such as puppet().enabled=true, which mco puppet runall discovers with. It takes no
 // query argument. status reports the agent's current state with the fields of the puppet
 // agent's status action; package agents/puppet provides it.
-func Puppet(status func(ctx context.Context) (map[string]any, error)) *Plugin {
-	return &Plugin{DDL: mustDDL("puppet"), Query: func(ctx context.Context, _ any) (map[string]any, error) {
+func Puppet(status func(ctx context.Context) (map[string]any, error)) *agent.DataPlugin {
+	return &agent.DataPlugin{DDL: mustDDL("puppet"), Query: func(ctx context.Context, _ any) (map[string]any, error) {
 		st, err := status(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("puppet data: %w", err)

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/mcorun/mcorun/runtime/agent"
 )
 
 func TestPuppet(t *testing.T) {
@@ -30,7 +32,7 @@ func TestPuppet(t *testing.T) {
 	if _, err := broken.Lookup(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "no summary") {
 		t.Errorf("Lookup of a failing status: %v", err)
 	}
-	if r := NewRegistry(p); !reflect.DeepEqual(r.Names(), []string{"puppet_data"}) {
+	if r := agent.NewDataRegistry(p); !reflect.DeepEqual(r.Names(), []string{"puppet_data"}) {
 		t.Errorf("Names = %v", r.Names())
 	}
 }

@@ -175,7 +175,7 @@ func (p *Puppet) Agent() *agent.Agent {
 }
 
 // DataPlugin returns the puppet data plugin over this agent's state.
-func (p *Puppet) DataPlugin() *data.Plugin { return data.Puppet(p.Status) }
+func (p *Puppet) DataPlugin() *agent.DataPlugin { return data.Puppet(p.Status) }
 
 func (p *Puppet) statusAction(_ context.Context, _ *agent.Request, rep *agent.Reply) {
 	st, err := p.mgr.status()

@@ -22,49 +22,8 @@ import (
 // Version is the MCollective version the node reports in inventory and daemon_stats.
 const Version = "2.12.5"
 
-// Node is what rpcutil needs from the server it runs in.
-type Node interface {
-	// Facts returns every fact, keyed by name.
-	Facts() map[string]any
-	// Fact returns one fact as MCollective's Facts[name] does; false when it is not set.
-	Fact(name string) (any, bool)
-	// Classes returns the configuration management classes (the classesfile lines).
-	Classes() []string
-	// Agents returns the DDLs of every agent the node serves, discovery included.
-	Agents() []*ddl.Agent
-	// Collectives returns every collective the node belongs to.
-	Collectives() []string
-	// MainCollective returns the main collective.
-	MainCollective() string
-	// Stats returns the daemon's counters.
-	Stats() Stats
-	// ConfigItem returns the active value of a configuration property, e.g. "ttl"; false
-	// when the property does not exist.
-	ConfigItem(name string) (any, bool)
-	// DataPlugins returns the names of the data plugins served, e.g. "fstat_data".
-	DataPlugins() []string
-	// Data runs a data plugin query. A *ddl.ValidationError gives its own status in the
-	// reply; any other error gives UnknownError.
-	Data(ctx context.Context, source string, query any) (map[string]any, error)
-}
-
-// Stats are the daemon's counters and identity, as MCollective's RunnerStats keeps them.
-type Stats struct {
-	StartTime   time.Time
-	Total       int64 // messages received
-	Validated   int64 // messages that passed security validation
-	Unvalidated int64 // messages that failed security validation
-	Passed      int64 // messages that passed the filter
-	Filtered    int64 // messages that did not pass the filter
-	Replies     int64 // replies sent
-	TTLExpired  int64 // messages dropped for an expired TTL
-	ConfigFile  string
-	Pid         int      // 0 means this process
-	Threads     []string // descriptions of the daemon's workers
-}
-
 // New returns the rpcutil agent over n.
-func New(n Node) *agent.Agent {
+func New(n agent.Node) *agent.Agent {
 	d, err := ddl.Builtin("rpcutil")
 	if err != nil {
 		panic(err) // the embedded DDL is tested; failure is a build defect
@@ -83,7 +42,7 @@ func New(n Node) *agent.Agent {
 	}}
 }
 
-type util struct{ n Node }
+type util struct{ n agent.Node }
 
 func set(rep *agent.Reply, key string, v any) {
 	if rep.Data == nil {

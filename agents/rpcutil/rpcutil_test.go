@@ -1,15 +1,17 @@
-package rpcutil
+package rpcutil_test
 
 import (
 	"context"
 	"errors"
 	"os"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/mcorun/mcorun/agents/data"
-	"github.com/mcorun/mcorun/agents/discovery"
+	"github.com/mcorun/mcorun/agents"
+	"github.com/mcorun/mcorun/agents/rpcutil"
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/marshal"
@@ -19,7 +21,7 @@ import (
 type fakeNode struct {
 	facts  map[string]any
 	agents []*ddl.Agent
-	data   data.Registry
+	data   agent.DataRegistry
 	start  time.Time
 }
 
@@ -29,15 +31,13 @@ func newFake(t *testing.T) *fakeNode {
 		facts: map[string]any{"os": "Debian", "cpus": int64(4), "role": "web"},
 		start: time.Unix(1700000000, 0),
 	}
-	n.agents = []*ddl.Agent{New(n).DDL, discovery.DDL()}
-	n.data = data.Builtin(func() map[string]any { return n.facts }, func(name string) (*ddl.Agent, bool) {
-		for _, a := range n.agents {
-			if a.Metadata.Name == name {
-				return a, true
-			}
-		}
-		return nil, false
-	}, n.Collectives)
+	// The fake serves the standard set, as a node does.
+	as, ds := agents.Standard(n)
+	for _, a := range as {
+		n.agents = append(n.agents, a.DDL)
+	}
+	slices.SortFunc(n.agents, func(a, b *ddl.Agent) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
+	n.data = agent.NewDataRegistry(ds...)
 	return n
 }
 
@@ -50,8 +50,8 @@ func (n *fakeNode) Classes() []string      { return []string{"role::web"} }
 func (n *fakeNode) Agents() []*ddl.Agent   { return n.agents }
 func (n *fakeNode) Collectives() []string  { return []string{"mcollective", "eu"} }
 func (n *fakeNode) MainCollective() string { return "mcollective" }
-func (n *fakeNode) Stats() Stats {
-	return Stats{StartTime: n.start, Total: 10, Validated: 9, Unvalidated: 1, Passed: 8, Filtered: 1,
+func (n *fakeNode) Stats() agent.Stats {
+	return agent.Stats{StartTime: n.start, Total: 10, Validated: 9, Unvalidated: 1, Passed: 8, Filtered: 1,
 		Replies: 7, TTLExpired: 2, ConfigFile: "/etc/mcollective/server.cfg", Threads: []string{"worker 1"}}
 }
 func (n *fakeNode) ConfigItem(name string) (any, bool) {
@@ -80,7 +80,7 @@ func call(t *testing.T, a *agent.Agent, action string, in map[string]any) *agent
 }
 
 func TestActionsImplemented(t *testing.T) {
-	a := New(newFake(t))
+	a := rpcutil.New(newFake(t))
 	for name := range a.DDL.Actions {
 		if a.Actions[name] == nil {
 			t.Errorf("action %s is declared but not implemented", name)
@@ -90,7 +90,7 @@ func TestActionsImplemented(t *testing.T) {
 
 func TestRpcutil(t *testing.T) {
 	n := newFake(t)
-	a := New(n)
+	a := rpcutil.New(n)
 	tests := []struct {
 		action string
 		in     map[string]any
@@ -106,7 +106,7 @@ func TestRpcutil(t *testing.T) {
 			}
 		}},
 		{action: "inventory", want: map[string]any{
-			"agents": []string{"rpcutil", "discovery"}, "facts": n.facts, "classes": []string{"role::web"},
+			"agents": []string{"discovery", "rpcutil"}, "facts": n.facts, "classes": []string{"role::web"},
 			"version": "2.12.5", "main_collective": "mcollective", "collectives": []string{"mcollective", "eu"},
 			"data_plugins": []string{"agent_data", "collective_data", "fact_data", "fstat_data"},
 		}},
@@ -129,7 +129,7 @@ func TestRpcutil(t *testing.T) {
 		}}},
 		{action: "daemon_stats", check: func(t *testing.T, d map[string]any) {
 			want := map[string]any{
-				"threads": []string{"worker 1"}, "agents": []string{"rpcutil", "discovery"}, "pid": int64(os.Getpid()),
+				"threads": []string{"worker 1"}, "agents": []string{"discovery", "rpcutil"}, "pid": int64(os.Getpid()),
 				"configfile": "/etc/mcollective/server.cfg", "version": "2.12.5", "validated": int64(9),
 				"unvalidated": int64(1), "passed": int64(8), "filtered": int64(1), "starttime": int64(1700000000),
 				"total": int64(10), "ttlexpired": int64(2), "replies": int64(7),
@@ -194,7 +194,7 @@ func TestRpcutil(t *testing.T) {
 func TestGetDataValidationStatus(t *testing.T) {
 	n := newFake(t)
 	rep := &agent.Reply{}
-	New(n).Actions["get_data"](context.Background(), &agent.Request{Data: map[string]any{"source": "agent", "query": "bad-name!"}}, rep)
+	rpcutil.New(n).Actions["get_data"](context.Background(), &agent.Request{Data: map[string]any{"source": "agent", "query": "bad-name!"}}, rep)
 	var ve *ddl.ValidationError
 	_, err := n.Data(context.Background(), "agent", "bad-name!")
 	if !errors.As(err, &ve) || rep.Status != message.InvalidData {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/mcorun/mcorun/agents"
 	"github.com/mcorun/mcorun/runtime/audit"
 	"github.com/mcorun/mcorun/runtime/authz"
 	"github.com/mcorun/mcorun/runtime/broker"
@@ -80,6 +81,9 @@ type options struct {
 	// notice, when set, also gets the few lines an operator at a terminal must see (the
 	// broker is still unreachable) while the log goes to a file.
 	notice io.Writer
+	// slowConnect is how long mcod waits for its first broker connection before it logs what
+	// to check; zero means defaultSlowConnect.
+	slowConnect time.Duration
 }
 
 func main() {
@@ -92,7 +96,7 @@ func run(args []string, stderr io.Writer) int { return runIO(args, stderr, stder
 // runIO runs mcod and returns its exit code: --help and --version print on stdout, everything
 // else goes to stderr or the config's logfile.
 func runIO(args []string, stdout, stderr io.Writer) int {
-	var o options
+	o := options{slowConnect: defaultSlowConnect}
 	fs := pflag.NewFlagSet("mcod", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVarP(&o.configFile, "config", "c", "/etc/mcollective/server.cfg", "server config file (MCollective server.cfg format)")
@@ -162,9 +166,9 @@ func runIO(args []string, stdout, stderr io.Writer) int {
 
 var errConfig = errors.New("configuration error")
 
-// slowConnect is how long mcod waits for its first broker connection before it logs what
-// to check. A variable for tests.
-var slowConnect = 5 * time.Second
+// defaultSlowConnect is how long mcod waits for its first broker connection before it logs
+// what to check.
+const defaultSlowConnect = 5 * time.Second
 
 // poolAddrs lists the broker pool's addresses for a log line.
 func poolAddrs(o connector.Options) string {
@@ -218,6 +222,7 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 		Facts:            src,
 		Classes:          facts.NewClasses(cfg.ClassesFile),
 		ConfigItem:       cfg.Item,
+		Plugins:          agents.Standard,
 		Authorizer:       authorizer,
 		Audit:            auditor,
 		Logger:           logger,
@@ -231,7 +236,11 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 	const hint = "still no broker reachable; mcod keeps retrying. Check plugin.rabbitmq.pool.N.host, .port, .user and .password, and that RabbitMQ's STOMP plugin listens there"
-	slow := time.AfterFunc(slowConnect, func() {
+	wait := o.slowConnect
+	if wait <= 0 {
+		wait = defaultSlowConnect
+	}
+	slow := time.AfterFunc(wait, func() {
 		logger.Warn(hint, "config", cfg.ConfigFile, "pool", poolAddrs(copts))
 		if o.notice != nil {
 			fmt.Fprintf(o.notice, "mcod: %s (%s in %s)\n", hint, poolAddrs(copts), cfg.ConfigFile)

@@ -59,9 +59,6 @@ func (s *syncBuffer) String() string {
 // An unreachable broker is retried, but the operator is told what to check, on the
 // terminal too when the log goes to a file.
 func TestUnreachableBrokerNotice(t *testing.T) {
-	old := slowConnect
-	slowConnect = 50 * time.Millisecond
-	t.Cleanup(func() { slowConnect = old })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +85,7 @@ plugin.rabbitmq.pool.1.password = p
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, cfg, options{stopTimeout: time.Second, notice: &notice}, slog.New(slog.DiscardHandler))
+		done <- serve(ctx, cfg, options{stopTimeout: time.Second, notice: &notice, slowConnect: 50 * time.Millisecond}, slog.New(slog.DiscardHandler))
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(notice.String(), "still no broker reachable") && time.Now().Before(deadline) {

@@ -33,8 +33,19 @@ type pingReply struct {
 // connectFunc opens a fleet client; the returned func closes it.
 type connectFunc func(ctx context.Context, cfg *config.Config, log *slog.Logger) (fleet, func(), error)
 
-// connectBroker dials the broker pool the config names and returns a runtime/client on it.
-func connectBroker(ctx context.Context, cfg *config.Config, log *slog.Logger) (fleet, func(), error) {
+// defaultDialTimeout bounds the first connection to the broker pool when the config sets no
+// plugin.rabbitmq.max_reconnect_attempts.
+const defaultDialTimeout = 10 * time.Second
+
+// connectBroker returns a connectFunc that dials the broker pool the config names and returns
+// a runtime/client on it, giving up after dialTimeout when the config would retry forever.
+func connectBroker(dialTimeout time.Duration) connectFunc {
+	return func(ctx context.Context, cfg *config.Config, log *slog.Logger) (fleet, func(), error) {
+		return dialBroker(ctx, cfg, log, dialTimeout)
+	}
+}
+
+func dialBroker(ctx context.Context, cfg *config.Config, log *slog.Logger, dialTimeout time.Duration) (fleet, func(), error) {
 	rabbit, err := cfg.RabbitMQ()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s: %w", errConfig, cfg.ConfigFile, err)
@@ -67,10 +78,6 @@ func connectBroker(ctx context.Context, cfg *config.Config, log *slog.Logger) (f
 	}
 	return clientFleet{c}, closeFn, nil
 }
-
-// dialTimeout bounds the first connection to the broker pool when the config sets no
-// plugin.rabbitmq.max_reconnect_attempts. A variable for tests.
-var dialTimeout = 10 * time.Second
 
 // brokerUnreachable explains a failed first connection and says what to check.
 func brokerUnreachable(cfg *config.Config, opts connector.Options, err error) error {

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 
@@ -65,20 +66,24 @@ type env struct {
 	// sandboxConfig, when set, is the client config of a running --sandbox fleet; it
 	// replaces every config file.
 	sandboxConfig *config.Config
+	// runallPoll is the time between puppet runall's status polls; zero means
+	// defaultRunallPoll.
+	runallPoll time.Duration
 }
 
 func main() {
 	home, _ := os.UserHomeDir()
 	e := &env{
-		stdin:     os.Stdin,
-		stdout:    os.Stdout,
-		stderr:    os.Stderr,
-		getenv:    os.Getenv,
-		home:      home,
-		stdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
-		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
-		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
-		connect:   connectBroker,
+		stdin:      os.Stdin,
+		stdout:     os.Stdout,
+		stderr:     os.Stderr,
+		getenv:     os.Getenv,
+		home:       home,
+		stdinTTY:   term.IsTerminal(int(os.Stdin.Fd())),
+		stdoutTTY:  term.IsTerminal(int(os.Stdout.Fd())),
+		stderrTTY:  term.IsTerminal(int(os.Stderr.Fd())),
+		connect:    connectBroker(defaultDialTimeout),
+		runallPoll: defaultRunallPoll,
 	}
 	signals := []os.Signal{syscall.SIGINT, syscall.SIGTERM}
 	if len(os.Args) > 1 && os.Args[len(os.Args)-1] == "repl" || slices.Contains(os.Args, "repl") {

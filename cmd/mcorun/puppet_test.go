@@ -434,12 +434,13 @@ func TestRunallUnansweredAndBusy(t *testing.T) {
 }
 
 func TestRunallCommand(t *testing.T) {
-	defer func(d time.Duration) { runallPoll = d }(runallPoll)
-	runallPoll = time.Millisecond
 	nodes := fiveNodes("n2")
 	nodes["n5"].disabled = true
 	sim := newSim(nodes)
-	code, out, _ := runPuppetCmd(t, sim, "runall", "2", "-S", "role=web")
+	e, stdout, _, cfg := testEnv(t, sim, nil)
+	e.runallPoll = time.Millisecond
+	code := run(context.Background(), e, []string{"puppet", "--config", cfg, "runall", "2", "-S", "role=web"})
+	out := stdout.String()
 	if code != exitFailed {
 		t.Errorf("exit %d, want %d", code, exitFailed)
 	}

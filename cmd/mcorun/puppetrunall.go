@@ -27,8 +27,8 @@ const (
 	outcomeRunning    = "still running" // only in an interrupted report
 )
 
-// runallPoll is the time between status polls of runall, mco's one second; tests shorten it.
-var runallPoll = time.Second
+// defaultRunallPoll is the time between status polls of runall, mco's one second.
+const defaultRunallPoll = time.Second
 
 // runallConfig are the settings of one rollout.
 type runallConfig struct {
@@ -427,9 +427,13 @@ func (pc *puppetCall) runall(ctx context.Context, p puppetFlags, concurrency int
 	if s.flags.json {
 		logw = e.stderr
 	}
+	poll := e.runallPoll
+	if poll <= 0 {
+		poll = defaultRunallPoll
+	}
 	cfg := runallConfig{
 		concurrency: concurrency, maxFailures: p.maxFailures, runArgs: runArgs,
-		poll: runallPoll, runTimeout: 30 * time.Minute, startTimeout: time.Minute, maxMissed: 5,
+		poll: poll, runTimeout: 30 * time.Minute, startTimeout: time.Minute, maxMissed: 5,
 		call: client.CallOptions{Timeout: time.Duration(s.flags.timeout), Collective: s.flags.collective},
 		log: func(format string, args ...any) {
 			fmt.Fprintf(logw, "%s: %s\n", time.Now().Format("2006-01-02 15:04:05"), fmt.Sprintf(format, args...))

@@ -1,7 +1,9 @@
 // Package agent is the contract between mcod's request pipeline (package server) and the
-// agents it serves (rpcutil, discovery, puppet, ...). An agent is its DDL plus one Go function
-// per action. The pipeline validates inputs against the DDL, fills the reply's outputs with
-// their DDL defaults, runs the action under the DDL timeout and sends exactly one reply.
+// agents and data plugins it serves (rpcutil, discovery, puppet, fstat, ...). An agent is its
+// DDL plus one Go function per action. The pipeline validates inputs against the DDL, fills
+// the reply's outputs with their DDL defaults, runs the action under the DDL timeout and sends
+// exactly one reply. A data plugin (DataPlugin) is its DDL plus one query function. Both may
+// ask the node serving them for its state through Node.
 package agent
 
 import (
@@ -45,6 +47,10 @@ type Action func(ctx context.Context, req *Request, rep *Reply)
 type Agent struct {
 	DDL     *ddl.Agent
 	Actions map[string]Action
+	// Handle, when set, makes this an agent that is not a SimpleRPC agent, as MCollective's
+	// discovery agent is: it answers the decoded request body directly, with the reply body.
+	// Actions is then unused, and no DDL validation, authorization or audit applies.
+	Handle func(body any) any
 }
 
 // Name is the agent's name from its DDL metadata.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcorun/mcorun/agents"
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/message"
@@ -102,7 +103,7 @@ func newFleet(t testing.TB, specs []nodeSpec) *fleet {
 		conn := dial(t, f.addr, s.identity)
 		srv, err := server.New(server.Options{
 			Identity: s.identity, Collectives: []string{f.collective}, DirectAddressing: true,
-			Security: f.sec, Facts: mapFacts(s.facts), Classes: classList(s.classes),
+			Security: f.sec, Facts: mapFacts(s.facts), Classes: classList(s.classes), Plugins: agents.Standard,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcorun/mcorun/agents"
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/ddl"
@@ -43,7 +44,7 @@ func TestCallDuringBrokerRestart(t *testing.T) {
 	nap := napAgent(500 * time.Millisecond)
 	ids := []string{"r1", "r2"}
 	for _, id := range ids {
-		srv, err := server.New(server.Options{Identity: id, Collectives: []string{collective}, DirectAddressing: true, Security: sec})
+		srv, err := server.New(server.Options{Identity: id, Collectives: []string{collective}, DirectAddressing: true, Security: sec, Plugins: agents.Standard})
 		if err != nil {
 			t.Fatal(err)
 		}

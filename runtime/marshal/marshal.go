@@ -19,7 +19,7 @@ var (
 )
 
 // Limits bounds the work and memory that decoding an untrusted document may take.
-// A field that is zero (or negative) means the corresponding DefaultLimits field.
+// A field that is zero (or negative) means the corresponding field of DefaultLimits().
 type Limits struct {
 	// MaxDepth is the deepest allowed nesting of Arrays and Hashes; the root container is at
 	// depth 1. Instance-variable wrappers allow one level more, so that a String can always be
@@ -34,32 +34,37 @@ type Limits struct {
 	MaxElements int
 }
 
-// DefaultLimits are the limits Unmarshal uses: nesting depth 64, 16 MiB per string and
+// The default limits: nesting depth 64, 16 MiB per string and 1<<20 elements in total.
+const (
+	defaultMaxDepth    = 64
+	defaultMaxBytes    = 16 << 20
+	defaultMaxElements = 1 << 20
+)
+
+// DefaultLimits returns the limits Unmarshal uses: nesting depth 64, 16 MiB per string and
 // 1<<20 elements in total.
-var DefaultLimits = Limits{
-	MaxDepth:    64,
-	MaxBytes:    16 << 20,
-	MaxElements: 1 << 20,
+func DefaultLimits() Limits {
+	return Limits{MaxDepth: defaultMaxDepth, MaxBytes: defaultMaxBytes, MaxElements: defaultMaxElements}
 }
 
-// Unmarshal decodes one Ruby Marshal 4.8 document using DefaultLimits.
+// Unmarshal decodes one Ruby Marshal 4.8 document using DefaultLimits().
 // The result uses the Go types listed in the package documentation.
 func Unmarshal(data []byte) (any, error) {
-	return UnmarshalLimits(data, DefaultLimits)
+	return UnmarshalLimits(data, DefaultLimits())
 }
 
 // UnmarshalLimits decodes one Ruby Marshal 4.8 document, enforcing l. A zero field in l
-// means the DefaultLimits value for that field. The whole of data must be one document:
-// trailing bytes are an ErrSyntax error.
+// means that field of DefaultLimits(). The whole of data must be one document: trailing
+// bytes are an ErrSyntax error.
 func UnmarshalLimits(data []byte, l Limits) (any, error) {
 	if l.MaxDepth <= 0 {
-		l.MaxDepth = DefaultLimits.MaxDepth
+		l.MaxDepth = defaultMaxDepth
 	}
 	if l.MaxBytes <= 0 {
-		l.MaxBytes = DefaultLimits.MaxBytes
+		l.MaxBytes = defaultMaxBytes
 	}
 	if l.MaxElements <= 0 {
-		l.MaxElements = DefaultLimits.MaxElements
+		l.MaxElements = defaultMaxElements
 	}
 	d := decoder{data: data, lim: l}
 	return d.document()

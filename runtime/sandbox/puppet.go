@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mcorun/mcorun/agents/data"
 	"github.com/mcorun/mcorun/agents/puppet/sim"
 	"github.com/mcorun/mcorun/runtime/agent"
 )
@@ -112,5 +111,5 @@ func SimulatedPuppet(n Node) (Plugins, error) {
 	if err != nil {
 		return Plugins{}, fmt.Errorf("simulated puppet: %w", err)
 	}
-	return Plugins{Agents: []*agent.Agent{s.Agent()}, Data: []*data.Plugin{s.DataPlugin()}, Close: s.Close}, nil
+	return Plugins{Agents: []*agent.Agent{s.Agent()}, Data: []*agent.DataPlugin{s.DataPlugin()}, Close: s.Close}, nil
 }

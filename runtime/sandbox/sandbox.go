@@ -24,7 +24,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mcorun/mcorun/agents/data"
+	"github.com/mcorun/mcorun/agents"
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/broker"
 	"github.com/mcorun/mcorun/runtime/config"
@@ -55,8 +55,9 @@ type Options struct {
 	Fleet *Fleet
 	// FleetFile is a fleet file to load when Fleet is nil.
 	FleetFile string
-	// Plugins returns what a node serves beyond rpcutil, discovery and the built-in data
-	// plugins, such as SimulatedPuppet; nil adds nothing. It is called once per node, with
+	// Plugins returns what a node serves beyond the standard set (agents.Standard: rpcutil,
+	// discovery and the fact, agent, fstat and collective data plugins), such as
+	// SimulatedPuppet; nil adds nothing. It is called once per node, with
 	// the node's Dir created.
 	Plugins func(Node) (Plugins, error)
 	// Logger receives the broker's, the connections' and the nodes' logs; nil discards.
@@ -66,7 +67,7 @@ type Options struct {
 // Plugins are the extra agents and data plugins of one node.
 type Plugins struct {
 	Agents []*agent.Agent
-	Data   []*data.Plugin
+	Data   []*agent.DataPlugin
 	// Close, when set, runs when the sandbox closes, after the node has stopped.
 	Close func() error
 }
@@ -197,6 +198,7 @@ func (s *Sandbox) startNode(ctx context.Context, n Node, sec security.Provider, 
 		Security:         sec,
 		Facts:            staticFacts(n.Facts),
 		Classes:          staticClasses(n.Classes),
+		Plugins:          agents.Standard,
 		Logger:           log,
 	})
 	if err != nil {

@@ -5,32 +5,9 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/mcorun/mcorun/agents/data"
-	"github.com/mcorun/mcorun/agents/discovery"
-	"github.com/mcorun/mcorun/agents/rpcutil"
+	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/ddl"
 )
-
-type dataRegistry = data.Registry
-
-// registerBuiltins adds the rpcutil agent and the built-in data plugins.
-func (s *Server) registerBuiltins() error {
-	s.data = data.Builtin(s.opts.Facts.Facts, s.agentDDL, func() []string { return s.opts.Collectives })
-	s.Register(rpcutil.New(rpcNode{s}))
-	return nil
-}
-
-// agentDDL finds a served agent's DDL, discovery included.
-func (s *Server) agentDDL(name string) (*ddl.Agent, bool) {
-	if name == discoveryAgent {
-		return discovery.DDL(), true
-	}
-	a, ok := s.agents[name]
-	if !ok {
-		return nil, false
-	}
-	return a.DDL, true
-}
 
 // node is the server as filter matching sees it.
 type node struct{ s *Server }
@@ -40,46 +17,48 @@ func (n node) Fact(name string) (any, bool) { return n.s.opts.Facts.Fact(name) }
 func (n node) Classes() []string            { return n.s.opts.Classes.List() }
 func (n node) Agents() []string             { return n.s.Agents() }
 func (n node) HasAgent(name string) bool {
-	_, ok := n.s.agentDDL(name)
+	_, ok := n.s.agents[name]
 	return ok
 }
 func (n node) Data(ctx context.Context, plugin string, query any) (map[string]any, error) {
 	return n.s.data.Query(ctx, plugin, query)
 }
 
-// rpcNode is the server as the rpcutil agent sees it.
-type rpcNode struct{ s *Server }
+// agentNode is the server as its agents and data plugins see it (rpcutil, the agent data
+// plugin, ...).
+type agentNode struct{ s *Server }
 
-func (n rpcNode) Facts() map[string]any        { return n.s.opts.Facts.Facts() }
-func (n rpcNode) Fact(name string) (any, bool) { return n.s.opts.Facts.Fact(name) }
-func (n rpcNode) Classes() []string            { return n.s.opts.Classes.List() }
-func (n rpcNode) Collectives() []string        { return n.s.opts.Collectives }
-func (n rpcNode) MainCollective() string       { return n.s.opts.MainCollective }
-func (n rpcNode) DataPlugins() []string        { return n.s.data.Names() }
-func (n rpcNode) Data(ctx context.Context, source string, query any) (map[string]any, error) {
+var _ agent.Node = agentNode{}
+
+func (n agentNode) Facts() map[string]any        { return n.s.opts.Facts.Facts() }
+func (n agentNode) Fact(name string) (any, bool) { return n.s.opts.Facts.Fact(name) }
+func (n agentNode) Classes() []string            { return n.s.opts.Classes.List() }
+func (n agentNode) Collectives() []string        { return n.s.opts.Collectives }
+func (n agentNode) MainCollective() string       { return n.s.opts.MainCollective }
+func (n agentNode) DataPlugins() []string        { return n.s.data.Names() }
+func (n agentNode) Data(ctx context.Context, source string, query any) (map[string]any, error) {
 	return n.s.data.Query(ctx, source, query)
 }
 
-func (n rpcNode) Agents() []*ddl.Agent {
-	var out []*ddl.Agent
-	for _, name := range n.s.Agents() {
-		if d, ok := n.s.agentDDL(name); ok {
-			out = append(out, d)
-		}
+func (n agentNode) Agents() []*ddl.Agent {
+	names := n.s.Agents()
+	out := make([]*ddl.Agent, 0, len(names))
+	for _, name := range names {
+		out = append(out, n.s.agents[name].DDL)
 	}
 	return out
 }
 
-func (n rpcNode) ConfigItem(name string) (any, bool) {
+func (n agentNode) ConfigItem(name string) (any, bool) {
 	if n.s.opts.ConfigItem == nil {
 		return nil, false
 	}
 	return n.s.opts.ConfigItem(name)
 }
 
-func (n rpcNode) Stats() rpcutil.Stats {
+func (n agentNode) Stats() agent.Stats {
 	st := &n.s.stats
-	return rpcutil.Stats{
+	return agent.Stats{
 		StartTime:   n.s.started,
 		Total:       st.total.Load(),
 		Validated:   st.validated.Load(),

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/mcorun/mcorun/agents/discovery"
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/audit"
 	"github.com/mcorun/mcorun/runtime/authz"
@@ -19,8 +18,6 @@ import (
 	"github.com/mcorun/mcorun/runtime/message"
 	"github.com/mcorun/mcorun/runtime/security"
 )
-
-const discoveryAgent = "discovery"
 
 // process is the pipeline for one message, in MCollective's order: decode the envelope,
 // check a directed request's target list, verify the signature, validate the callerid, reject an expired TTL, check the collective
@@ -65,7 +62,7 @@ func (s *Server) process(m connector.Message) {
 		return
 	}
 	a, known := s.agents[req.Agent]
-	if !known && req.Agent != discoveryAgent {
+	if !known {
 		s.drop(m, req, "unknown agent", fmt.Errorf("agent %q is not served here", req.Agent))
 		return
 	}
@@ -87,8 +84,8 @@ func (s *Server) process(m connector.Message) {
 		return
 	}
 	var replyBody []byte
-	if req.Agent == discoveryAgent {
-		replyBody, err = message.EncodeBody(discovery.Handle(body))
+	if a.Handle != nil {
+		replyBody, err = message.EncodeBody(a.Handle(body))
 	} else {
 		replyBody, err = s.runRPC(ctx, a, req, body)
 	}
@@ -271,9 +268,6 @@ func (s *Server) drop(m connector.Message, req *message.Request, reason string, 
 }
 
 func (s *Server) timeout(a *agent.Agent) time.Duration {
-	if a == nil {
-		return 5 * time.Second // the discovery agent's DDL timeout
-	}
 	if t := a.DDL.Metadata.Timeout; t > 0 {
 		return time.Duration(t) * time.Second
 	}

@@ -9,13 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/mcorun/mcorun/agents/data"
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/audit"
 	"github.com/mcorun/mcorun/runtime/authz"
@@ -66,9 +66,14 @@ type Options struct {
 	Classes          Classes
 	// ConfigItem answers rpcutil get_config_item; nil answers nothing.
 	ConfigItem func(name string) (any, bool)
-	// Authorizer, when set, is asked before every SimpleRPC action runs (discovery is not
-	// an RPC agent and is never asked, as in MCollective). A denial replies with status 1
-	// and authz.DeniedMessage.
+	// Plugins, when set, gives the agents and data plugins the node serves, answering from
+	// the node it is passed; agents.Standard is the standard set (rpcutil, discovery, and
+	// the fact, agent, fstat and collective data plugins). More can be added with Register
+	// and RegisterData. A node without the discovery agent is invisible to mco discovery.
+	Plugins func(n agent.Node) ([]*agent.Agent, []*agent.DataPlugin)
+	// Authorizer, when set, is asked before every SimpleRPC action runs (an agent with a
+	// Handle, such as discovery, is not an RPC agent and is never asked, as in MCollective).
+	// A denial replies with status 1 and authz.DeniedMessage.
 	Authorizer Authorizer
 	// Audit, when set, gets one record per SimpleRPC request that reached its agent:
 	// run, failed, denied or timed out.
@@ -82,7 +87,7 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	agents  map[string]*agent.Agent
-	data    dataRegistry
+	data    agent.DataRegistry
 	stats   stats
 	started time.Time
 	sem     chan struct{}
@@ -95,8 +100,7 @@ type Server struct {
 	stopping atomic.Bool
 }
 
-// New returns a server for opts with the rpcutil and discovery agents and the fact, agent,
-// fstat and collective data plugins registered.
+// New returns a server for opts serving the agents and data plugins opts.Plugins gives.
 func New(opts Options) (*Server, error) {
 	if opts.Identity == "" {
 		return nil, errors.New("server: identity is required")
@@ -132,12 +136,19 @@ func New(opts Options) (*Server, error) {
 		opts:    opts,
 		log:     opts.Logger,
 		agents:  map[string]*agent.Agent{},
+		data:    agent.NewDataRegistry(),
 		started: opts.Now(),
 		sem:     make(chan struct{}, opts.MaxConcurrent),
 		quit:    make(chan struct{}),
 	}
-	if err := s.registerBuiltins(); err != nil {
-		return nil, err
+	if opts.Plugins != nil {
+		as, ds := opts.Plugins(agentNode{s})
+		for _, a := range as {
+			s.Register(a)
+		}
+		for _, d := range ds {
+			s.RegisterData(d)
+		}
 	}
 	return s, nil
 }
@@ -147,21 +158,14 @@ func (s *Server) Register(a *agent.Agent) {
 	s.agents[a.Name()] = a
 }
 
-// RegisterData adds a data plugin, e.g. puppet, beside the built-in ones. It must be called
-// before Start.
-func (s *Server) RegisterData(p *data.Plugin) {
+// RegisterData adds a data plugin, e.g. puppet. It must be called before Start.
+func (s *Server) RegisterData(p *agent.DataPlugin) {
 	s.data[p.Name()] = p
 }
 
-// Agents lists the served agent names, sorted, discovery included.
+// Agents lists the served agent names, sorted.
 func (s *Server) Agents() []string {
-	names := make([]string, 0, len(s.agents)+1)
-	for n := range s.agents {
-		names = append(names, n)
-	}
-	names = append(names, discoveryAgent)
-	slices.Sort(names)
-	return slices.Compact(names)
+	return slices.Sorted(maps.Keys(s.agents))
 }
 
 // Start subscribes to every agent in every collective, plus the directed queue when direct

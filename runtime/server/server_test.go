@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcorun/mcorun/agents"
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
@@ -86,7 +87,7 @@ func newTestServerWith(t *testing.T, edit func(*Options)) (*Server, *fakeTranspo
 	var mu sync.Mutex
 	opts := Options{
 		Identity: "n1", Collectives: []string{"mcollective", "other"}, DirectAddressing: true,
-		Security: psk(t), Facts: staticFacts{"role": "web"},
+		Security: psk(t), Facts: staticFacts{"role": "web"}, Plugins: agents.Standard,
 		Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if edit != nil {
@@ -135,6 +136,17 @@ func request(t *testing.T, sec security.Provider, agentName, action string, data
 
 func awaitReply(t *testing.T, tr *fakeTransport) *message.RPCReply {
 	t.Helper()
+	_, v := awaitBody(t, tr)
+	rr, err := message.DecodeRPCReply(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rr
+}
+
+// awaitBody waits for the next reply sent and returns its envelope and decoded body.
+func awaitBody(t *testing.T, tr *fakeTransport) (*message.Reply, any) {
+	t.Helper()
 	select {
 	case b := <-tr.sent:
 		rep, err := message.DecodeReply(b)
@@ -145,15 +157,11 @@ func awaitReply(t *testing.T, tr *fakeTransport) *message.RPCReply {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rr, err := message.DecodeRPCReply(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rr
+		return rep, v
 	case <-time.After(5 * time.Second):
 		t.Fatal("no reply")
 	}
-	return nil
+	return nil, nil
 }
 
 func TestSubscriptions(t *testing.T) {

@@ -24,7 +24,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mcorun/mcorun/agents/data"
 	"github.com/mcorun/mcorun/agents/puppet"
 	"github.com/mcorun/mcorun/runtime/agent"
 )
@@ -154,7 +153,7 @@ func Layout(dir string) puppet.Paths {
 func (s *Puppet) Agent() *agent.Agent { return s.agent.Agent() }
 
 // DataPlugin returns the real puppet data plugin over the simulated Puppet.
-func (s *Puppet) DataPlugin() *data.Plugin { return s.agent.DataPlugin() }
+func (s *Puppet) DataPlugin() *agent.DataPlugin { return s.agent.DataPlugin() }
 
 // Status returns the agent's state, as the status action reports it.
 func (s *Puppet) Status(ctx context.Context) (map[string]any, error) { return s.agent.Status(ctx) }
