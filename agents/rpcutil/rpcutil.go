@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/ddl"
@@ -178,7 +177,7 @@ func (u *util) getConfigItem(_ context.Context, req *agent.Request, rep *agent.R
 }
 
 func (u *util) ping(_ context.Context, _ *agent.Request, rep *agent.Reply) {
-	set(rep, "pong", time.Now().Unix())
+	set(rep, "pong", u.n.Now().Unix())
 }
 
 func (u *util) collectiveInfo(_ context.Context, _ *agent.Request, rep *agent.Reply) {

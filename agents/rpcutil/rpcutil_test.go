@@ -54,6 +54,8 @@ func (n *fakeNode) Stats() agent.Stats {
 	return agent.Stats{StartTime: n.start, Total: 10, Validated: 9, Unvalidated: 1, Passed: 8, Filtered: 1,
 		Replies: 7, TTLExpired: 2, ConfigFile: "/etc/mcollective/server.cfg", Threads: []string{"worker 1"}}
 }
+func (n *fakeNode) Now() time.Time { return time.Now() }
+
 func (n *fakeNode) ConfigItem(name string) (any, bool) {
 	switch name {
 	case "ttl":

@@ -25,6 +25,8 @@ type Node interface {
 	MainCollective() string
 	// Stats returns the daemon's counters.
 	Stats() Stats
+	// Now is the node's time (its clock), e.g. rpcutil ping's pong.
+	Now() time.Time
 	// ConfigItem returns the active value of a configuration property, e.g. "ttl"; false
 	// when the property does not exist.
 	ConfigItem(name string) (any, bool)

@@ -92,6 +92,7 @@ func (c *Client) call(ctx context.Context, agent, action string, args map[string
 		return nil, ErrNoNodes
 	}
 	res.Targets = tg.Nodes
+	res.Batches = tg.Batches
 	rpc := message.RPCRequest{Agent: agent, Action: action, Caller: c.opts.Security.CallerID(), Data: p.Args, ProcessResults: !p.FireAndForget}
 	body, err := rpc.Encode()
 	if err != nil {

@@ -32,6 +32,7 @@ type completion struct {
 
 	last    time.Time     // arrival of the latest reply, start before any
 	slowest time.Duration // the largest reply latency so far
+	replies int           // replies observed
 }
 
 func newCompletion(start time.Time, timeout time.Duration, o DiscoverOptions) *completion {
@@ -57,6 +58,7 @@ func (c *completion) observe(at time.Time) {
 		c.last = at
 	}
 	c.slowest = max(c.slowest, at.Sub(c.start))
+	c.replies++
 }
 
 // quiet is the current quiet window.
@@ -68,7 +70,7 @@ func (c *completion) quiet() time.Duration {
 // never after the timeout, otherwise one quiet window after the latest reply.
 func (c *completion) deadline() time.Time {
 	hard := c.start.Add(c.timeout)
-	if c.full || c.slowest == 0 {
+	if c.full || c.replies == 0 {
 		// Until a first reply shows how fast this network answers, wait as mco does: a
 		// slow network or an empty result is no reason to stop early.
 		return hard

@@ -30,6 +30,9 @@ type Results struct {
 	Action    string
 	RequestID string
 	Targets   []string // sorted identities the call expected replies from
+	// Batches are Targets as the call sent them: one batch without batching, none for a
+	// fire-and-forget broadcast.
+	Batches   [][]string
 	OK        []Result // sorted by sender
 	Failed    []Result // sorted by sender
 	Missing   []string // sorted identities that never replied

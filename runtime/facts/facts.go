@@ -216,3 +216,19 @@ func parseClasses(b []byte) []string {
 	}
 	return out
 }
+
+// Static is a fixed set of facts, for nodes whose facts come from a fleet file or a test
+// rather than from YAML files.
+type Static map[string]any
+
+// Facts returns every fact.
+func (f Static) Facts() map[string]any { return f }
+
+// Fact returns one fact.
+func (f Static) Fact(name string) (any, bool) { v, ok := f[name]; return v, ok }
+
+// StaticClasses is a fixed list of classes.
+type StaticClasses []string
+
+// List returns the classes.
+func (c StaticClasses) List() []string { return c }

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/mcorun/mcorun/runtime/playbook/fleettest"
 )
 
 func TestCheck(t *testing.T) {
@@ -34,7 +32,7 @@ print(args.window, p.window)
 		{name: "unknown names", src: "discovr()\nrpc('rpcutil', 'ping')\ny = z + 1\n",
 			want: []string{"1:1: undefined: discovr", "3:5: undefined: z"}},
 		{name: "unknown agent", src: "rpc('nosuch', 'ping')\n",
-			want: []string{`1:5: rpc: unknown agent "nosuch": no DDL for agent "nosuch"`}},
+			want: []string{`1:5: rpc: unknown agent "nosuch": ddl nosuch: unknown agent: builtin agent "nosuch": ddl not found (install its DDL as nosuch.json in a libdir)`}},
 		{name: "unknown action", src: "rpc('rpcutil', 'pong')\n",
 			want: []string{`1:16: rpc: agent rpcutil has no action "pong" (actions: agent_inventory, collective_info, daemon_stats, get_config_item, get_data, get_fact, get_facts, inventory, ping)`}},
 		{name: "bad literal args", src: `rpc("service", "restart", {"service": "NGINX!"})
@@ -83,7 +81,7 @@ load("@other//a.star", "z")
 			`4:6: load: unknown repository in "@other//a.star": only @mcorun// is known`,
 		}},
 	}
-	fleet := fleettest.New()
+	fleet := newTestFleet(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			file := filepath.Join(dir, "pb.star")

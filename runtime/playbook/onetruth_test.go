@@ -32,11 +32,12 @@ func targetsLine(t *testing.T, r run) string {
 // A dry run targets exactly the nodes the real call targets: discovery adds the agent to
 // the filter in both, so a node without the agent is in neither.
 func TestDryRunTargetsWhatTheCallTargets(t *testing.T) {
-	fleet := fleettest.NewNodes(
+	fleet := closing(t, fleettest.NewNodes(
 		&fleettest.Node{ID: "a1", Facts: map[string]any{"role": "web"}},
 		&fleettest.Node{ID: "a2", Facts: map[string]any{"role": "web"}, Agents: []string{"rpcutil", "discovery"}},
 		&fleettest.Node{ID: "a3", Facts: map[string]any{"role": "web"}},
-	)
+	))
+	declareService(t, fleet)
 	src := targetsPlaybook("service", "restart", `, {"service": "nginx"}, filter="role=web"`)
 	real := runSource(t, context.Background(), src, Options{Fleet: fleet})
 	dry := runSource(t, context.Background(), src, Options{Fleet: fleet, DryRun: true})
@@ -52,7 +53,7 @@ func TestDryRunTargetsWhatTheCallTargets(t *testing.T) {
 // The test fleet honours limit and cuts "30%" batches as the client does: batches of 3, 3
 // and 1 on 7 nodes, for rpc(batch=) and rolling(batch=) alike.
 func TestTestFleetLimitAndBatches(t *testing.T) {
-	fleet := fleettest.New() // 8 nodes
+	fleet := newTestFleet(t) // 8 nodes
 	r := runSource(t, context.Background(), targetsPlaybook("rpcutil", "ping", `, limit=2`), Options{Fleet: fleet})
 	if got := targetsLine(t, r); got != `targets: ["app1", "db1"]` {
 		t.Errorf("limit=2 on 8 nodes: %s", got)
@@ -64,7 +65,7 @@ sizes = []
 rolling(seven, lambda b: sizes.append(len(b)), batch="30%")
 print("rolling:", sizes)
 `
-	fleet = fleettest.New()
+	fleet = newTestFleet(t)
 	r = runSource(t, context.Background(), src, Options{Fleet: fleet})
 	if !strings.Contains(r.stdout, "rolling: [3, 3, 1]") {
 		t.Errorf("rolling batches: %s%s", r.stdout, r.stderr)

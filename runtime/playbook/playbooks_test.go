@@ -16,7 +16,7 @@ func runPlaybook(t *testing.T, name string, fleet *fleettest.Fleet, o Options) r
 	t.Helper()
 	o.File = filepath.Join("..", "..", "playbooks", name)
 	if fleet == nil {
-		fleet = fleettest.New()
+		fleet = newTestFleet(t)
 	}
 	o.Fleet = fleet
 	if o.ReportFile == "" {
@@ -39,7 +39,7 @@ func TestPlaybooksCheck(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no playbooks: %v", err)
 	}
-	fleet := fleettest.New()
+	fleet := newTestFleet(t)
 	puppet, err := ddl.Builtin("puppet") // rolling_puppet.star calls the puppet agent
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +63,7 @@ func TestPlaybooksCheck(t *testing.T) {
 }
 
 func TestInventoryReport(t *testing.T) {
-	fleet := fleettest.New()
+	fleet := newTestFleet(t)
 	fleet.Silence("app1")
 	r := runPlaybook(t, "inventory_report.star", fleet, Options{})
 	if r.ExitCode != ExitOK {
@@ -91,7 +91,7 @@ func TestInventoryReport(t *testing.T) {
 }
 
 func TestFactOutliers(t *testing.T) {
-	fleet := fleettest.New()
+	fleet := newTestFleet(t)
 	fleet.Fail("web4")
 	r := runPlaybook(t, "fact_outliers.star", fleet, Options{})
 	if r.ExitCode != ExitOK {
@@ -131,7 +131,7 @@ func TestCanaryRollout(t *testing.T) {
 	}
 
 	// a node that stops answering after its step fails the gate and stops the rollout
-	fleet := fleettest.New()
+	fleet := newTestFleet(t)
 	fleet.Fail("web3")
 	r = runPlaybook(t, "canary_rollout.star", fleet, Options{Args: args})
 	if r.ExitCode != ExitFailed || !strings.Contains(r.stderr, "fail: rollout stopped") {

@@ -16,6 +16,35 @@ import (
 	"github.com/mcorun/mcorun/starlib"
 )
 
+// declareService declares on f the service agent of testdata/ddls/service.json, which no
+// real node serves: the test fleet's nodes answer its actions with its output defaults once
+// they validated the inputs against it.
+func declareService(t *testing.T, f *fleettest.Fleet) {
+	t.Helper()
+	if err := f.DeclareFile(filepath.Join("..", "..", "testdata", "ddls", "service.json")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newTestFleet is the default test fleet with the service agent declared, closed when the
+// test ends.
+func newTestFleet(t *testing.T) *fleettest.Fleet {
+	t.Helper()
+	f := closing(t, fleettest.New())
+	declareService(t, f)
+	return f
+}
+
+// closing closes f when the test ends.
+func closing(t *testing.T, f *fleettest.Fleet) *fleettest.Fleet {
+	t.Cleanup(func() {
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return f
+}
+
 func newFakeClock() *starlib.FakeClock {
 	return starlib.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 }
@@ -42,11 +71,15 @@ func runSource(t *testing.T, ctx context.Context, src string, o Options) run {
 	}
 	fleet, _ := o.Fleet.(*fleettest.Fleet)
 	if o.Fleet == nil {
-		fleet = fleettest.New()
+		fleet = newTestFleet(t)
 		o.Fleet = fleet
 	}
 	if o.Clock == nil {
-		o.Clock = newFakeClock()
+		if fleet != nil {
+			o.Clock = fleet.Time() // the playbook and the fleet share one clock
+		} else {
+			o.Clock = newFakeClock()
+		}
 	}
 	if o.LockPath == "" {
 		o.LockPath = filepath.Join(dir, "pb.lock")
@@ -125,7 +158,7 @@ print("done", len(rs))
 	if r.stdout != "done 4\n" {
 		t.Errorf("stdout %q", r.stdout)
 	}
-	for _, w := range []string{"discover [fact role=web]  found=4  0.00s\n",
+	for _, w := range []string{"discover [fact role=web]  found=4  0.30s\n",
 		"rpc rpcutil.ping  targets=4 ok=4 failed=0 missing=0  0.00s\n", "pinged ok=4\n"} {
 		if !strings.Contains(r.stderr, w) {
 			t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
@@ -207,7 +240,7 @@ func TestDefaultLockPath(t *testing.T) {
 }
 
 func TestRunTimeout(t *testing.T) {
-	fleet := fleettest.New()
+	fleet := newTestFleet(t)
 	fleet.Block()
 	report := filepath.Join(t.TempDir(), "r.json")
 	r := runSource(t, context.Background(), "log('start')\ndiscover()\n", Options{Fleet: fleet,
@@ -224,7 +257,7 @@ func TestRunTimeout(t *testing.T) {
 }
 
 func TestRunInterrupt(t *testing.T) {
-	fleet := fleettest.New()
+	fleet := newTestFleet(t)
 	fleet.Block()
 	report := filepath.Join(t.TempDir(), "r.json")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -285,7 +318,7 @@ print(len(st.ok))
 	if r.ExitCode != ExitOK {
 		t.Fatalf("exit %d: %s", r.ExitCode, r.stderr)
 	}
-	if r.stdout != "True unknown\n4\n" {
+	if r.stdout != "True running\n4\n" { // a dry run answers with the DDL defaults
 		t.Errorf("stdout %q", r.stdout)
 	}
 	var sent []string
@@ -328,7 +361,7 @@ rs = rpc("rpcutil", "get_fact", {"fact": "os"}, nodes = nodes | ["ghost"])
 log("facts", n = len(rs))
 print("printed")
 `
-	fleet := fleettest.New()
+	fleet := newTestFleet(t)
 	fleet.Fail("web2")
 	report := filepath.Join(t.TempDir(), "r.json")
 	r := runSource(t, context.Background(), src, Options{Fleet: fleet, ReportFile: report, Args: map[string]string{"role": "web"}})

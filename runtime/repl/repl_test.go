@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,13 +25,25 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// testFleet is the default test fleet with the service agent of
+// testdata/ddls/service.json declared, closed when the test ends.
+func testFleet(t *testing.T) *fleettest.Fleet {
+	t.Helper()
+	f := fleettest.New()
+	if err := f.DeclareFile(filepath.Join("..", "..", "testdata", "ddls", "service.json")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return f
+}
+
 func runSession(t *testing.T, input string, o Options) string {
 	t.Helper()
 	var buf bytes.Buffer
 	w := lockedWriter{&buf, make(chan struct{}, 1)}
 	o.In, o.Out, o.Err = strings.NewReader(input), w, w
 	if o.Fleet == nil {
-		o.Fleet = fleettest.New()
+		o.Fleet = testFleet(t)
 	}
 	if err := Run(context.Background(), o); err != nil {
 		t.Fatalf("Run: %v", err)
@@ -81,7 +94,7 @@ _
 }
 
 func TestResultTable(t *testing.T) {
-	fleet := fleettest.New()
+	fleet := testFleet(t)
 	fleet.Silence("web2")
 	out := runSession(t, `rpc("service", "status", {"service": "nginx"}, filter = "role=web")`+"\n", Options{Fleet: fleet})
 	for _, want := range []string{"SERVICE STATUS", "│ web1 │ ok", "running", "│ web2 │ no reply", "service.status: 3 ok, 0 failed, 1 missing"} {
@@ -92,7 +105,7 @@ func TestResultTable(t *testing.T) {
 }
 
 func TestInterrupt(t *testing.T) {
-	fleet := fleettest.New()
+	fleet := testFleet(t)
 	fleet.Block()
 	interrupts := make(chan os.Signal, 1)
 	go func() {

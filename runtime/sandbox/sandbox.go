@@ -29,6 +29,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/broker"
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
+	"github.com/mcorun/mcorun/runtime/facts"
 	"github.com/mcorun/mcorun/runtime/security"
 	"github.com/mcorun/mcorun/runtime/server"
 )
@@ -196,8 +197,8 @@ func (s *Sandbox) startNode(ctx context.Context, n Node, sec security.Provider, 
 		DirectAddressing: true,
 		ConfigFile:       "sandbox",
 		Security:         sec,
-		Facts:            staticFacts(n.Facts),
-		Classes:          staticClasses(n.Classes),
+		Facts:            facts.Static(n.Facts),
+		Classes:          facts.StaticClasses(n.Classes),
 		Plugins:          agents.Standard,
 		Logger:           log,
 	})
@@ -342,11 +343,7 @@ func (s *Sandbox) shutdown() error {
 
 // newPSK is the psk provider every sandbox party shares.
 func newPSK(identity string) (security.Provider, error) {
-	cfg := config.Defaults("sandbox")
-	cfg.Identity = identity
-	cfg.Plugin["psk"] = PSK
-	cfg.LookupEnv = noEnv
-	p, err := security.NewPSK(cfg)
+	p, err := security.PSKFor(identity, PSK)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
@@ -354,12 +351,3 @@ func newPSK(identity string) (security.Provider, error) {
 }
 
 func noEnv(string) (string, bool) { return "", false }
-
-type staticFacts map[string]any
-
-func (f staticFacts) Facts() map[string]any        { return f }
-func (f staticFacts) Fact(name string) (any, bool) { v, ok := f[name]; return v, ok }
-
-type staticClasses []string
-
-func (c staticClasses) List() []string { return c }

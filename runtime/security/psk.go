@@ -164,3 +164,13 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// PSKFor is the psk provider of identity with key, for fleets that run in one process (the
+// sandbox, the test fleet): no config file, and no environment override.
+func PSKFor(identity, key string) (*PSK, error) {
+	cfg := config.Defaults("psk")
+	cfg.Identity = identity
+	cfg.Plugin["psk"] = key
+	cfg.LookupEnv = func(string) (string, bool) { return "", false }
+	return NewPSK(cfg)
+}

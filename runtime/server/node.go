@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/ddl"
@@ -48,6 +49,8 @@ func (n agentNode) Agents() []*ddl.Agent {
 	}
 	return out
 }
+
+func (n agentNode) Now() time.Time { return n.s.opts.Now() }
 
 func (n agentNode) ConfigItem(name string) (any, bool) {
 	if n.s.opts.ConfigItem == nil {

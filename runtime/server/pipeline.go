@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/agent"
@@ -66,7 +67,7 @@ func (s *Server) process(m connector.Message) {
 		s.drop(m, req, "unknown agent", fmt.Errorf("agent %q is not served here", req.Agent))
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout(a))
+	ctx, cancel := s.opts.Clock.WithTimeout(context.Background(), s.timeout(a))
 	defer cancel()
 	ok, err := match.Match(ctx, req.Filter, node{s})
 	if err != nil {
@@ -191,9 +192,10 @@ func (s *Server) dispatch(ctx context.Context, a *agent.Agent, req *message.Requ
 		SenderID: req.SenderID, RequestID: req.RequestID, Collective: req.Collective,
 		Time: time.Unix(req.MsgTime, 0),
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	done := s.opts.Clock.NewEvent()
+	var finished atomic.Bool
+	s.opts.Clock.Go(func() {
+		defer func() { finished.Store(true); done.Fire() }()
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error("action panicked", "agent", req.Agent, "action", rr.Action, "panic", fmt.Sprint(r))
@@ -201,10 +203,9 @@ func (s *Server) dispatch(ctx context.Context, a *agent.Agent, req *message.Requ
 			}
 		}()
 		act(ctx, areq, rep)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
+	})
+	for !finished.Load() && ctx.Err() == nil {
+		_ = s.opts.Clock.Wait(ctx, done, time.Time{})
 	}
 	return rep, false
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mcorun/mcorun/runtime/clock"
 	"log/slog"
 	"maps"
 	"runtime"
@@ -79,7 +80,10 @@ type Options struct {
 	// run, failed, denied or timed out.
 	Audit  Auditor
 	Logger *slog.Logger
-	Now    func() time.Time
+	// Clock runs the workers and times the actions; nil is the wall clock.
+	Clock clock.Clock
+	// Now is the node's time (request ages, reply times, rpcutil); nil is Clock.Now.
+	Now func() time.Time
 }
 
 // Server serves agents for one node.
@@ -123,8 +127,11 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
 	if opts.Now == nil {
-		opts.Now = time.Now
+		opts.Now = opts.Clock.Now
 	}
 	if opts.Facts == nil {
 		opts.Facts = noFacts{}
@@ -244,10 +251,10 @@ func (s *Server) Handle(m connector.Message) {
 	}
 	s.inflight.Add(1) // under mu, so never concurrent with Shutdown's Wait
 	s.mu.Unlock()
-	go func() {
+	s.opts.Clock.Go(func() {
 		defer func() { <-s.sem; s.inflight.Done() }()
 		s.process(m)
-	}()
+	})
 }
 
 type noFacts struct{}

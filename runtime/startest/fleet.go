@@ -10,7 +10,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
-	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/filter"
 	"github.com/mcorun/mcorun/runtime/message"
@@ -148,26 +148,25 @@ func newFleet(st *state, nodes []*fleettest.Node, ddls map[string]string) (*flee
 	} else {
 		f = fleettest.NewNodes(nodes...)
 	}
-	d, err := ddl.Builtin("puppet")
-	if err != nil {
-		return nil, err
-	}
-	f.DDLs["puppet"] = d
 	for _, name := range slices.Sorted(maps.Keys(ddls)) {
 		a, err := ddl.ParseAgent([]byte(ddls[name]))
 		if err != nil {
 			return nil, fmt.Errorf("ddl %s: %w", name, err)
 		}
+		if a.Metadata.Name != name {
+			return nil, fmt.Errorf("ddl %s: its metadata names the agent %q", name, a.Metadata.Name)
+		}
 		f.DDLs[name] = a
 	}
-	f.Now = st.clock.Now
+	f.Clock = st.clock
 	fv := &fleetValue{f: f}
 	f.Responder = fv.respond
+	st.fleets = append(st.fleets, fv)
 	return fv, nil
 }
 
-// respond applies the rules that match, in order.
-func (fv *fleetValue) respond(req fleettest.Request, r *client.Result) bool {
+// respond applies the rules that match, in order, to the reply the node's agent gave.
+func (fv *fleetValue) respond(req fleettest.Request, r *agent.Reply) bool {
 	fv.mu.Lock()
 	defer fv.mu.Unlock()
 	reply := true
@@ -180,10 +179,10 @@ func (fv *fleetValue) respond(req fleettest.Request, r *client.Result) bool {
 			reply = false
 		case "fail":
 			reply = true
-			r.Code, r.Message = ru.code, ru.msg
+			r.Status, r.Message = ru.code, ru.msg
 		case "reply":
 			reply = true
-			r.Code, r.Message = message.OK, ru.msg
+			r.Status, r.Message = message.OK, ru.msg
 			if r.Data == nil {
 				r.Data = map[string]any{}
 			}

@@ -210,7 +210,7 @@ func elapsedBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
 		return nil, err
 	}
-	return startime.Duration(st.clock.Now().Sub(epoch)), nil
+	return startime.Duration(st.clock.Elapsed()), nil
 }
 
 // advance(duration)
@@ -226,6 +226,8 @@ func advanceBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	if d < 0 {
 		return nil, fmt.Errorf("%s: want a duration of at least 0", b.Name())
 	}
-	st.clock.Advance(time.Duration(d))
+	if err := st.clock.Sleep(st.ctx, time.Duration(d)); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
 	return starlark.None, nil
 }

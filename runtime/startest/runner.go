@@ -207,6 +207,7 @@ func runFile(ctx context.Context, file string, pattern *regexp.Regexp, opts Opti
 // loadFile executes a test file and returns its test_ functions in the order of the file.
 func loadFile(ctx context.Context, file string, opts Options) ([]testCase, error) {
 	st := newState(ctx, file)
+	defer st.close()
 	thread := st.thread("load " + file)
 	var output strings.Builder
 	thread.Print = func(_ *starlark.Thread, msg string) { output.WriteString(msg + "\n") }
@@ -280,6 +281,7 @@ func runTest(ctx context.Context, file string, tc testCase, opts Options) *testR
 	r := &testResult{}
 	start := time.Now()
 	st := newState(ctx, file)
+	defer st.close()
 	thread := st.thread(tc.name)
 	thread.Print = func(_ *starlark.Thread, msg string) { r.output.WriteString(msg + "\n") }
 	thread.SetMaxExecutionSteps(maxSteps(opts))

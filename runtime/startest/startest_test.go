@@ -70,7 +70,7 @@ func TestStarFailingAssertion(t *testing.T) {
 		"    testdata/fail/assert_test.star:9: [\"a\"] does not contain b\n",
 		"--- FAIL: test_raises (testdata/fail/assert_test.star:11)\n",
 		"testdata/fail/assert_test.star:12:8: in test_raises",
-		`rpc: nosuch: no DDL for agent "nosuch"`,
+		`rpc: nosuch: ddl nosuch: unknown agent`,
 		"FAIL\ttestdata/fail/assert_test.star\t",
 		"\nFAIL\n")
 	if strings.Contains(out, "test_passes") {

@@ -3,23 +3,23 @@ package startest
 import (
 	"context"
 	"errors"
-	"time"
 
 	"go.starlark.net/starlark"
 
+	"github.com/mcorun/mcorun/runtime/clock"
+	"github.com/mcorun/mcorun/runtime/playbook/fleettest"
 	"github.com/mcorun/mcorun/starlib"
 )
-
-// epoch is where every test's fake clock starts.
-var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // state is what one test (or the execution of a test file) shares between its helpers: the
 // file, the fleet in use and the fake clock.
 type state struct {
 	ctx   context.Context
 	file  string
-	clock *starlib.FakeClock
+	clock *clock.Fake
 	fleet *fleetValue
+	// fleets are every fleet the test made, closed with the state.
+	fleets []*fleetValue
 }
 
 const (
@@ -30,13 +30,21 @@ const (
 )
 
 func newState(ctx context.Context, file string) *state {
-	st := &state{ctx: ctx, file: file, clock: starlib.NewFakeClock(epoch)}
+	st := &state{ctx: ctx, file: file, clock: clock.NewFake(fleettest.Epoch())}
 	fv, err := newFleet(st, nil, nil)
 	if err != nil {
 		panic(err) // the default fleet has no DDL to parse
 	}
 	st.fleet = fv
 	return st
+}
+
+// close closes every fleet of the state, which stops its clock.
+func (st *state) close() {
+	for _, fv := range st.fleets {
+		_ = fv.f.Close()
+	}
+	st.clock.Stop()
 }
 
 // thread returns a thread wired to the state: its fleet, clock and context, and no args.

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mcorun/mcorun/runtime/clock"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -59,7 +60,9 @@ type Options struct {
 	Resources int
 	// Seed seeds the run times and the changes each run makes, so a node's runs repeat.
 	Seed uint64
-	// Now is the clock of the agent and the summaries; nil is time.Now.
+	// Clock times the runs; nil is the wall clock.
+	Clock clock.Clock
+	// Now is the clock of the agent and the summaries; nil is Clock.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -95,8 +98,11 @@ func New(opts Options) (*Puppet, error) {
 		opts.Resources = DefaultResources
 	}
 	opts.FailedResources = min(max(opts.FailedResources, 0), opts.Resources)
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
 	if opts.Now == nil {
-		opts.Now = time.Now
+		opts.Now = opts.Clock.Now
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -235,7 +241,7 @@ func (s *Puppet) launch(_ context.Context, argv []string) error {
 	s.runs++
 	s.running = true
 	s.wg.Add(1)
-	go s.apply(r, wait, d)
+	s.opts.Clock.Go(func() { s.apply(r, wait, d) })
 	return nil
 }
 
@@ -261,7 +267,7 @@ func (s *Puppet) apply(r run, wait, d time.Duration) {
 	}
 	r.start = s.opts.Now()
 	if s.opts.Hang {
-		<-s.stop
+		_ = s.opts.Clock.Wait(context.Background(), nil, time.Time{}, s.stop)
 		return
 	}
 	if !s.sleep(d) {
@@ -275,13 +281,12 @@ func (s *Puppet) apply(r run, wait, d time.Duration) {
 
 // sleep waits d, false when Close came first.
 func (s *Puppet) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
+	_ = s.opts.Clock.Wait(context.Background(), nil, s.opts.Clock.Now().Add(d), s.stop)
 	select {
-	case <-t.C:
-		return true
 	case <-s.stop:
 		return false
+	default:
+		return true
 	}
 }
 

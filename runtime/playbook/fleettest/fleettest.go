@@ -1,55 +1,71 @@
-// Package fleettest is a deterministic in-memory starlib.Fleet for tests of playbooks, the
-// REPL and the command line when no broker runs: nodes with facts, classes and agents,
-// server-side filter matching as mcod does it (package match), rpcutil replies computed from
-// the nodes, a small "service" agent with a read-only and a state-changing action, per-node
-// failures and silences, a record of every call, and a switch that makes calls block until
-// their context ends (for cancellation tests). Tests that need more control give nodes their
-// own agent lists and set a Responder that shapes each node's reply to each call.
+// Package fleettest is the test fleet of `mcorun test`, the REPL's and the playbook
+// runner's tests: a whole fleet in one process, made of the production parts. The client is
+// runtime/client, the nodes are runtime/server pipelines serving the real agents (rpcutil,
+// discovery, the data plugins, and puppet over its simulator), and the network between
+// them is an in-memory bus (runtime/bus) routed by the embedded broker's own rule. Only the
+// network and the clock are stand-ins: every timer on the path runs on one clock.Fake, so
+// discovery windows, reply timeouts, node action timeouts, batch pauses and Puppet runs
+// cost no real time and happen in the same order on every run.
+//
+// Canned behaviour sits at the node, in front of the agent: a failing node answers every
+// action with an error, a silent node never answers (its action outlives its timeout, as a
+// hung node's does), and a Responder may reshape any reply after the agent gave it. So
+// filters, DDL validation, output defaults, limits, batches and timeouts all run the
+// production code. An agent a test declares with a DDL only is served by a stub that
+// answers its DDL's output defaults once the node validated the inputs against that DDL.
+//
+// Set a Fleet's exported fields before its first use; it starts on first use. Close it.
 package fleettest
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
+	"github.com/mcorun/mcorun/agents"
+	"github.com/mcorun/mcorun/agents/puppet/sim"
+	"github.com/mcorun/mcorun/runtime/agent"
+	"github.com/mcorun/mcorun/runtime/bus"
 	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/runtime/clock"
 	"github.com/mcorun/mcorun/runtime/ddl"
-	"github.com/mcorun/mcorun/runtime/match"
+	"github.com/mcorun/mcorun/runtime/facts"
 	"github.com/mcorun/mcorun/runtime/message"
+	"github.com/mcorun/mcorun/runtime/security"
+	"github.com/mcorun/mcorun/runtime/server"
 )
 
-// ServiceDDL is the DDL of the "service" agent: status (reports) and restart (changes state).
-const ServiceDDL = `{
-  "metadata": {"name": "service", "timeout": 10},
-  "actions": {
-    "status": {
-      "description": "Service status",
-      "input": {"service": {"prompt": "Service", "description": "Service name", "type": "string",
-        "validation": "^[a-z]+$", "optional": false, "maxlength": 20}},
-      "output": {"status": {"description": "Status", "display_as": "Service Status", "default": "unknown"}}
-    },
-    "restart": {
-      "description": "Restart a service",
-      "input": {"service": {"prompt": "Service", "description": "Service name", "type": "string",
-        "validation": "^[a-z]+$", "optional": false, "maxlength": 20}},
-      "output": {"status": {"description": "Status", "display_as": "Service Status", "default": "unknown"}}
-    }
-  }
-}`
+// Epoch returns the time a fleet's own clock starts at: 2026-01-01T00:00:00Z.
+func Epoch() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 
-// Node is one simulated node.
+const (
+	psk            = "fleettest"
+	clientIdentity = "fleettest-client"
+	collective     = "mcollective"
+)
+
+// realAgent reports whether every node serves the agent unless Node.Agents says otherwise,
+// besides the declared ones; discovery is part of the daemon and always served.
+func realAgent(name string) bool { return name == "puppet" || name == "rpcutil" }
+
+// Node is one node of the fleet.
 type Node struct {
 	ID      string
 	Facts   map[string]any
 	Classes []string
-	// Agents are the agents the node runs; nil means every agent of the fleet's DDLs. A call
-	// to an agent the node does not run gets no reply from it.
+	// Agents are the agents the node runs; nil means every agent of the fleet (rpcutil,
+	// puppet and the declared DDLs). Discovery is always served, as by mcod.
 	Agents []string
+	// Puppet configures the node's simulated Puppet (its Dir, Clock and Now are the
+	// fleet's); the zero value is an enabled, idle agent whose runs succeed.
+	Puppet sim.Options
 }
 
 // Call records one Discover or Call.
@@ -67,8 +83,11 @@ type Call struct {
 	// Targets are the nodes the call expected replies from, sorted; for discover, the nodes
 	// found.
 	Targets []string
-	// Batches are Targets as the batch size cuts them: one batch without batching.
+	// Batches are the batches the client sent the call in.
 	Batches [][]string
+	// Options are the rpc call's options, DiscoverOptions the discovery's, as given.
+	Options         client.CallOptions
+	DiscoverOptions client.DiscoverOptions
 }
 
 // Request is what a Responder sees of one node's part in an rpc call.
@@ -77,24 +96,34 @@ type Request struct {
 	Action string
 	Args   map[string]any
 	Node   *Node
-	Seq    int // as Call.Seq; 0 when the puppet data plugin asks for the status
+	Seq    int // as Call.Seq
 }
 
-// Responder shapes one node's reply to one rpc call. It receives the reply the fleet would
-// send (DDL defaults and the built-in answers filled in) and may change its code, message
-// and data. It returns false to leave the node silent for this call.
-type Responder func(req Request, r *client.Result) bool
+// Responder shapes one node's reply to one rpc call, at the node: it receives the reply
+// the agent gave (DDL output defaults filled in) and may change its status, message and
+// data. It returns false to leave the node silent for this call.
+type Responder func(req Request, rep *agent.Reply) bool
 
-// Fleet is the in-memory fleet. Set its exported fields before a run; Fail, Silence and
-// Block are safe to call while one runs.
+// Fleet is the in-memory fleet.
 type Fleet struct {
 	Nodes []*Node
-	DDLs  map[string]*ddl.Agent
-	// Responder, when set, shapes every reply after the built-in answers (see Responder).
+	// DDLs are agents the test declares: served by a stub (see the package doc) on every
+	// node whose Agents allow them, and known to the client.
+	DDLs map[string]*ddl.Agent
+	// Responder, when set, shapes every reply after the agent (see Responder).
 	Responder Responder
-	// Now is the time the built-in answers report (ping's pong, puppet's lastrun); nil
-	// means 2026-01-01T00:00:00Z.
-	Now func() time.Time
+	// Clock is the fleet's time; nil starts a clock.Fake at Epoch. A playbook run on the
+	// fleet must use the same clock.
+	Clock *clock.Fake
+
+	once     sync.Once
+	startErr error
+	clk      *clock.Fake
+	bus      *bus.Bus
+	client   *client.Client
+	servers  []*server.Server
+	sims     []*sim.Puppet
+	dir      string
 
 	mu      sync.Mutex
 	failing map[string]bool
@@ -103,11 +132,12 @@ type Fleet struct {
 	entered chan struct{}
 	calls   []Call
 	seq     map[string]int
+	closed  bool
 }
 
 // New returns a fleet of eight nodes: web1-web4 (role web, Debian, classes web::nginx and
 // base), db1-db3 (role db, db3 on RedHat, classes db::postgres and base) and app1 (role app,
-// Debian, class app), with the rpcutil, discovery and service agents.
+// Debian, class app).
 func New() *Fleet {
 	f := NewNodes()
 	add := func(id, role, os string, classes ...string) {
@@ -128,23 +158,32 @@ func New() *Fleet {
 	return f
 }
 
-// NewNodes returns a fleet of the given nodes with the rpcutil, discovery and service agents.
+// NewNodes returns a fleet of the given nodes.
 func NewNodes(nodes ...*Node) *Fleet {
-	f := &Fleet{Nodes: nodes, DDLs: map[string]*ddl.Agent{}, failing: map[string]bool{}, silent: map[string]bool{},
+	return &Fleet{Nodes: nodes, DDLs: map[string]*ddl.Agent{}, failing: map[string]bool{}, silent: map[string]bool{},
 		entered: make(chan struct{}, 64), seq: map[string]int{}}
-	for _, name := range []string{"rpcutil", "discovery"} {
-		d, err := ddl.Builtin(name)
-		if err != nil {
-			panic(err) // the embedded DDLs are tested
-		}
-		f.DDLs[name] = d
-	}
-	d, err := ddl.ParseAgent([]byte(ServiceDDL))
+}
+
+// Declare adds an agent the nodes serve through a stub, from its JSON DDL.
+func (f *Fleet) Declare(ddlJSON string) error {
+	a, err := ddl.ParseAgent([]byte(ddlJSON))
 	if err != nil {
-		panic(err)
+		return err
 	}
-	f.DDLs["service"] = d
-	return f
+	f.DDLs[a.Metadata.Name] = a
+	return nil
+}
+
+// DeclareFile declares the agent of a JSON DDL file, as Declare does.
+func (f *Fleet) DeclareFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("fleettest: %w", err)
+	}
+	if err := f.Declare(string(b)); err != nil {
+		return fmt.Errorf("fleettest: %s: %w", path, err)
+	}
+	return nil
 }
 
 // Fail makes the nodes reply with an error to every rpc call.
@@ -183,13 +222,161 @@ func (f *Fleet) Calls() []Call {
 	return slices.Clone(f.calls)
 }
 
-// DDL implements starlib.Fleet.
-func (f *Fleet) DDL(agent string) (*ddl.Agent, error) {
-	if d, ok := f.DDLs[agent]; ok {
+// Time returns the fleet's clock, starting the fleet if it has not started.
+func (f *Fleet) Time() *clock.Fake {
+	_ = f.start()
+	if f.clk == nil {
+		return f.Clock
+	}
+	return f.clk
+}
+
+// Start starts the fleet: the bus, every node and the client. The first Discover, Call, DDL
+// or Plan starts it too.
+func (f *Fleet) Start() error { return f.start() }
+
+func (f *Fleet) start() error {
+	f.once.Do(func() { f.startErr = f.run() })
+	return f.startErr
+}
+
+func (f *Fleet) run() error {
+	f.clk = f.Clock
+	if f.clk == nil {
+		f.clk = clock.NewFake(Epoch())
+	}
+	f.bus = bus.New(f.clk)
+	dir, err := os.MkdirTemp("", "mcorun-fleettest-")
+	if err != nil {
+		return fmt.Errorf("fleettest: %w", err)
+	}
+	f.dir = dir
+	for _, n := range f.Nodes {
+		if err := f.startNode(n); err != nil {
+			return fmt.Errorf("fleettest: node %s: %w", n.ID, err)
+		}
+	}
+	sec, err := security.PSKFor(clientIdentity, psk)
+	if err != nil {
+		return fmt.Errorf("fleettest: %w", err)
+	}
+	f.client, err = client.New(f.bus.Conn(clientIdentity), client.Options{
+		Identity: clientIdentity, MainCollective: collective, Security: sec, DDLs: f.ddl, Clock: f.clk,
+	})
+	if err != nil {
+		return fmt.Errorf("fleettest: %w", err)
+	}
+	return nil
+}
+
+// ddl finds an agent's DDL for the client: a declared one, else a built-in one.
+func (f *Fleet) ddl(name string) (*ddl.Agent, error) {
+	if d, ok := f.DDLs[name]; ok {
 		return d, nil
 	}
-	return nil, fmt.Errorf("no DDL for agent %q", agent)
+	return ddl.Builtin(name)
 }
+
+// runs reports whether node n runs the agent.
+func (f *Fleet) runs(n *Node, name string) bool {
+	if n.Agents != nil {
+		return slices.Contains(n.Agents, name)
+	}
+	_, declared := f.DDLs[name]
+	return declared || realAgent(name)
+}
+
+func (f *Fleet) startNode(n *Node) error {
+	sec, err := security.PSKFor(n.ID, psk)
+	if err != nil {
+		return err
+	}
+	var served []*agent.Agent
+	var data []*agent.DataPlugin
+	if f.runs(n, "puppet") {
+		o := n.Puppet
+		o.Dir = filepath.Join(f.dir, n.ID)
+		o.Clock, o.Now = f.clk, f.clk.Now
+		if o.Seed == 0 {
+			h := fnv.New64a()
+			_, _ = h.Write([]byte(n.ID))
+			o.Seed = h.Sum64()
+		}
+		p, err := sim.New(o)
+		if err != nil {
+			return err
+		}
+		f.sims = append(f.sims, p)
+		served = append(served, p.Agent())
+		data = append(data, p.DataPlugin())
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.DDLs)) {
+		if f.runs(n, name) {
+			served = append(served, stub(f.DDLs[name]))
+		}
+	}
+	srv, err := server.New(server.Options{
+		Identity: n.ID, Collectives: []string{collective}, DirectAddressing: true, ConfigFile: "fleettest",
+		Security: sec, Facts: facts.Static(n.Facts), Classes: facts.StaticClasses(n.Classes),
+		Clock: f.clk, MaxConcurrent: 1 << 10,
+		Plugins: func(an agent.Node) ([]*agent.Agent, []*agent.DataPlugin) {
+			std, stdData := agents.Standard(an)
+			var out []*agent.Agent
+			for _, a := range append(std, served...) {
+				if a.Handle != nil || f.runs(n, a.Name()) {
+					out = append(out, f.intercept(n, a))
+				}
+			}
+			return out, append(stdData, data...)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	f.servers = append(f.servers, srv)
+	return srv.Start(f.bus.Conn(n.ID))
+}
+
+// stub serves a declared DDL: every action answers the DDL's output defaults.
+func stub(d *ddl.Agent) *agent.Agent {
+	a := &agent.Agent{DDL: d, Actions: map[string]agent.Action{}}
+	for name := range d.Actions {
+		a.Actions[name] = func(context.Context, *agent.Request, *agent.Reply) {}
+	}
+	return a
+}
+
+// intercept puts the fleet's canned behaviour in front of each action of a.
+func (f *Fleet) intercept(n *Node, a *agent.Agent) *agent.Agent {
+	if a.Handle != nil {
+		return a // discovery is part of the daemon, never canned
+	}
+	w := &agent.Agent{DDL: a.DDL, Actions: make(map[string]agent.Action, len(a.Actions))}
+	for name, act := range a.Actions {
+		w.Actions[name] = func(ctx context.Context, req *agent.Request, rep *agent.Reply) {
+			f.mu.Lock()
+			seq := f.seq[req.Agent+"."+req.Action]
+			failing, silent, responder := f.failing[n.ID], f.silent[n.ID], f.Responder
+			f.mu.Unlock()
+			if silent {
+				f.hang(ctx)
+				return
+			}
+			if failing {
+				rep.Fail(message.Aborted, "failed on purpose")
+			} else {
+				act(ctx, req, rep)
+			}
+			if responder != nil && !responder(Request{Agent: req.Agent, Action: req.Action, Args: req.Data, Node: n, Seq: seq}, rep) {
+				f.hang(ctx)
+			}
+		}
+	}
+	return w
+}
+
+// hang keeps an action running until its timeout, so that the node never replies.
+func (f *Fleet) hang(ctx context.Context) { _ = f.clk.Wait(ctx, nil, time.Time{}) }
 
 func (f *Fleet) wait(ctx context.Context) error {
 	f.mu.Lock()
@@ -206,265 +393,100 @@ func (f *Fleet) wait(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// matching returns the nodes that match flt, among ids when ids is not nil.
-func (f *Fleet) matching(ctx context.Context, flt message.Filter, ids []string) ([]*Node, error) {
-	var out []*Node
-	for _, n := range f.Nodes {
-		if ids != nil && !slices.Contains(ids, n.ID) {
-			continue
-		}
-		ok, err := match.Match(ctx, flt, matchNode{n, f})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, n)
-		}
-	}
-	return out, nil
+// record appends a call and returns its index.
+func (f *Fleet) record(c Call) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, c)
+	return len(f.calls) - 1
 }
 
-// Discover implements starlib.Fleet.
+// Discover implements starlib.Fleet with the real client.
 func (f *Fleet) Discover(ctx context.Context, opts client.DiscoverOptions) ([]string, error) {
-	f.mu.Lock()
-	f.calls = append(f.calls, Call{Kind: "discover", Nodes: opts.Nodes, Filter: opts.Filter})
-	idx := len(f.calls) - 1
-	f.mu.Unlock()
+	if err := f.start(); err != nil {
+		return nil, err
+	}
+	idx := f.record(Call{Kind: "discover", Nodes: opts.Nodes, Filter: opts.Filter, DiscoverOptions: opts})
 	if err := f.wait(ctx); err != nil {
 		return nil, err
 	}
-	nodes, err := f.matching(ctx, opts.Filter, opts.Nodes)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, 0, len(nodes))
-	for _, n := range nodes {
-		ids = append(ids, n.ID)
-	}
-	sort.Strings(ids)
-	if ids, err = client.PickLimit(ids, opts.Limit, opts.LimitSeed); err != nil {
-		return nil, err
-	}
+	ids, err := f.client.Discover(ctx, opts)
 	f.mu.Lock()
 	f.calls[idx].Targets = slices.Clone(ids)
 	f.mu.Unlock()
-	return ids, nil
+	return ids, err
 }
 
-// Plan implements starlib.Fleet with the client's planner and default settings.
-func (f *Fleet) Plan(agent, action string, args map[string]any, opts client.CallOptions) (*client.Plan, error) {
-	d, err := f.DDL(agent)
-	if err != nil {
+// Call implements starlib.Fleet with the real client.
+func (f *Fleet) Call(ctx context.Context, agentName, action string, args map[string]any, opts client.CallOptions) (*client.Results, error) {
+	if err := f.start(); err != nil {
 		return nil, err
 	}
-	return client.NewPlan(d, action, args, opts, client.Settings{})
-}
-
-// Call implements starlib.Fleet.
-func (f *Fleet) Call(ctx context.Context, agent, action string, args map[string]any, opts client.CallOptions) (*client.Results, error) {
 	f.mu.Lock()
-	if f.seq == nil {
-		f.seq = map[string]int{}
-	}
-	f.seq[agent+"."+action]++
-	seq := f.seq[agent+"."+action]
-	f.calls = append(f.calls, Call{Kind: "rpc", Agent: agent, Action: action, Args: args, Nodes: opts.Nodes,
-		Filter: opts.Filter, Seq: seq, Batch: opts.Batch})
+	f.seq[agentName+"."+action]++
+	seq := f.seq[agentName+"."+action]
+	f.calls = append(f.calls, Call{Kind: "rpc", Agent: agentName, Action: action, Args: args, Nodes: opts.Nodes,
+		Filter: opts.Filter, Seq: seq, Batch: opts.Batch, Options: opts})
 	idx := len(f.calls) - 1
 	f.mu.Unlock()
 	if err := f.wait(ctx); err != nil {
 		return nil, err
 	}
-	d, err := f.DDL(agent)
-	if err != nil {
+	res, err := f.client.Call(ctx, agentName, action, args, opts)
+	if res != nil {
+		f.mu.Lock()
+		f.calls[idx].Targets = slices.Clone(res.Targets)
+		f.calls[idx].Batches = res.Batches
+		f.mu.Unlock()
+	}
+	return res, err
+}
+
+// DDL implements starlib.Fleet.
+func (f *Fleet) DDL(agentName string) (*ddl.Agent, error) {
+	if err := f.start(); err != nil {
 		return nil, err
 	}
-	plan, err := client.NewPlan(d, action, args, opts, client.Settings{})
-	if err != nil {
+	return f.client.DDL(agentName)
+}
+
+// Plan implements starlib.Fleet.
+func (f *Fleet) Plan(agentName, action string, args map[string]any, opts client.CallOptions) (*client.Plan, error) {
+	if err := f.start(); err != nil {
 		return nil, err
 	}
-	var found []string
-	if plan.Discovery != nil {
-		matched, err := f.matching(ctx, plan.Discovery.Filter, nil)
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range matched {
-			found = append(found, n.ID)
-		}
-	}
-	tg, err := plan.Target(found)
-	if err != nil {
-		return nil, err
-	}
-	if plan.Discovery != nil && len(tg.Nodes) == 0 {
-		return nil, client.ErrNoNodes
-	}
-	args = plan.Args
-	nodes, err := f.matching(ctx, message.Filter{}, tg.Nodes)
-	if err != nil {
-		return nil, err
-	}
-	res := &client.Results{Agent: agent, Action: action, RequestID: "00000000000000000000000000000001"}
-	for _, id := range tg.Nodes {
-		if !slices.ContainsFunc(nodes, func(n *Node) bool { return n.ID == id }) {
-			res.Targets = append(res.Targets, id)
-			res.Missing = append(res.Missing, id)
-		}
-	}
-	now := f.now()
+	return f.client.Plan(agentName, action, args, opts)
+}
+
+// Close stops the clock, the nodes, the simulated Puppets and the client, and removes the
+// nodes' files. It is idempotent.
+func (f *Fleet) Close() error {
 	f.mu.Lock()
-	silent := maps.Clone(f.silent)
-	failing := maps.Clone(f.failing)
-	responder := f.Responder
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
 	f.mu.Unlock()
-	for _, n := range nodes {
-		res.Targets = append(res.Targets, n.ID)
-		if silent[n.ID] || !f.runs(n, agent) {
-			res.Missing = append(res.Missing, n.ID)
-			continue
-		}
-		r := client.Result{Sender: n.ID, Code: message.OK, Message: "OK", Data: d.Defaults(action)}
-		if failing[n.ID] {
-			r.Code, r.Message = message.Aborted, "failed on purpose"
-		} else {
-			reply(n, agent, action, args, r.Data, now, f.agents(n))
-		}
-		if responder != nil && !responder(Request{Agent: agent, Action: action, Args: args, Node: n, Seq: seq}, &r) {
-			res.Missing = append(res.Missing, n.ID)
-			continue
-		}
-		if r.Code == message.OK {
-			res.OK = append(res.OK, r)
-		} else {
-			res.Failed = append(res.Failed, r)
-		}
-		if opts.OnReply != nil {
-			opts.OnReply(r)
-		}
+	if f.clk == nil {
+		return nil // never started
 	}
-	sort.Strings(res.Targets)
-	sort.Strings(res.Missing)
-	sort.Slice(res.OK, func(i, j int) bool { return res.OK[i].Sender < res.OK[j].Sender })
-	sort.Slice(res.Failed, func(i, j int) bool { return res.Failed[i].Sender < res.Failed[j].Sender })
-	f.mu.Lock()
-	f.calls[idx].Targets = slices.Clone(res.Targets)
-	f.calls[idx].Batches = clone2(tg.Batches)
-	f.mu.Unlock()
-	return res, nil
-}
-
-// now is the time of the built-in answers.
-func (f *Fleet) now() time.Time {
-	if f.Now != nil {
-		return f.Now()
+	f.clk.Stop()
+	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, s := range f.servers {
+		errs = append(errs, s.Shutdown(ctx))
 	}
-	return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-}
-
-// agents lists the agents node n runs, sorted.
-func (f *Fleet) agents(n *Node) []string {
-	if n.Agents != nil {
-		return slices.Sorted(slices.Values(n.Agents))
+	for _, p := range f.sims {
+		errs = append(errs, p.Close())
 	}
-	return slices.Sorted(maps.Keys(f.DDLs))
-}
-
-// runs reports whether node n runs the agent.
-func (f *Fleet) runs(n *Node, agent string) bool {
-	if n.Agents != nil {
-		return slices.Contains(n.Agents, agent)
+	if f.client != nil {
+		errs = append(errs, f.client.Close())
 	}
-	_, ok := f.DDLs[agent]
-	return ok
-}
-
-func clone2(b [][]string) [][]string {
-	out := make([][]string, len(b))
-	for i, g := range b {
-		out[i] = slices.Clone(g)
+	f.bus.Close()
+	if f.dir != "" {
+		errs = append(errs, os.RemoveAll(f.dir))
 	}
-	return out
-}
-
-// reply fills in the data of a successful reply: rpcutil answers from the node's facts,
-// classes and agents, and puppet answers of an idle, enabled agent whose runs succeed.
-func reply(n *Node, agent, action string, args map[string]any, data map[string]any, now time.Time, agents []string) {
-	switch agent + "." + action {
-	case "rpcutil.ping":
-		data["pong"] = now.Unix()
-	case "rpcutil.get_fact":
-		name, _ := args["fact"].(string)
-		data["fact"], data["value"] = name, n.Facts[name]
-	case "rpcutil.inventory":
-		facts := map[string]any{}
-		for k, v := range n.Facts {
-			facts[k] = v
-		}
-		classes := make([]any, len(n.Classes))
-		for i, c := range n.Classes {
-			classes[i] = c
-		}
-		names := make([]any, len(agents))
-		for i, a := range agents {
-			names[i] = a
-		}
-		data["agents"] = names
-		data["facts"], data["classes"] = facts, classes
-		data["version"], data["main_collective"] = "2.12.5", "mcollective"
-		data["collectives"], data["data_plugins"] = []any{"mcollective"}, []any{}
-	case "rpcutil.collective_info":
-		data["main_collective"], data["collectives"] = "mcollective", []any{"mcollective"}
-	case "service.status", "service.restart":
-		data["status"] = "running"
-	case "puppet.status":
-		data["applying"], data["idling"], data["enabled"], data["daemon_present"] = false, true, true, true
-		data["lastrun"], data["since_lastrun"] = now.Unix(), int64(0)
-		data["status"], data["message"] = "idling", "Currently idling; last completed run 0 seconds ago"
-	case "puppet.runonce":
-		data["summary"] = "Started a Puppet run using the 'puppet agent --onetime --no-daemonize' command"
-		data["initiated_at"] = now.Unix()
-	case "puppet.last_run_summary":
-		for _, k := range []string{"out_of_sync_resources", "failed_resources", "corrected_resources", "changed_resources"} {
-			data[k] = int64(0)
-		}
-		data["total_resources"], data["total_time"], data["config_retrieval_time"] = int64(0), 1.0, 0.5
-		data["lastrun"], data["since_lastrun"] = now.Unix(), int64(0)
-	case "puppet.enable", "puppet.disable":
-		data["enabled"] = action == "enable"
-		data["status"] = "Succesfully " + action + "d the Puppet agent"
-	}
-}
-
-// matchNode adapts a Node to match.Node.
-type matchNode struct {
-	n *Node
-	f *Fleet
-}
-
-func (m matchNode) Identity() string             { return m.n.ID }
-func (m matchNode) Fact(name string) (any, bool) { v, ok := m.n.Facts[name]; return v, ok }
-func (m matchNode) Classes() []string            { return m.n.Classes }
-func (m matchNode) HasAgent(name string) bool    { return m.f.runs(m.n, name) }
-
-// Data serves the puppet data plugin (compound filters such as puppet().enabled=true) from
-// the node's answer to puppet status, the Responder included (with Seq 0); other plugins
-// are not simulated.
-func (m matchNode) Data(_ context.Context, name string, _ any) (map[string]any, error) {
-	d, ok := m.f.DDLs["puppet"]
-	if name != "puppet" || !ok || !m.f.runs(m.n, "puppet") {
-		return nil, fmt.Errorf("no %s data plugin on %s in the test fleet", name, m.n.ID)
-	}
-	r := client.Result{Sender: m.n.ID, Code: message.OK, Message: "OK", Data: d.Defaults("status")}
-	reply(m.n, "puppet", "status", nil, r.Data, m.f.now(), m.f.agents(m.n))
-	m.f.mu.Lock()
-	responder := m.f.Responder
-	m.f.mu.Unlock()
-	if responder != nil && !responder(Request{Agent: "puppet", Action: "status", Node: m.n}, &r) {
-		return nil, errors.New("puppet data: no reply")
-	}
-	if r.Code != message.OK {
-		return nil, fmt.Errorf("puppet data: %s", r.Message)
-	}
-	return r.Data, nil
+	return errors.Join(errs...)
 }
