@@ -64,7 +64,8 @@
 //	             seed=None) (repeatable with a seed), .list(); true when non-empty
 //	ResultSet    iteration over Result by sender, len (replies), s[i], "id" in rs; .ok and
 //	             .failed (ResultSets), .missing, .nodes (replied), .targets (NodeSets),
-//	             .all_ok, .agent, .action, .elapsed, .summary(field) -> {value: count},
+//	             .all_ok, .agent, .action, .elapsed, .batches ([NodeSet] as sent),
+//	             .summary(field) -> {value: count},
 //	             .sum(field), .average(field), .get(identity) -> Result or None; true when
 //	             there is at least one reply
 //	Result       .sender, .code, .msg, .ok, .data (frozen dict, DDL defaults filled in),

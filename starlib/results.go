@@ -154,6 +154,12 @@ func (rs *ResultSet) Attr(name string) (starlark.Value, error) {
 		return starlark.String(rs.res.Action), nil
 	case "elapsed":
 		return startime.Duration(rs.res.Elapsed), nil
+	case "batches":
+		list := make([]starlark.Value, len(rs.res.Batches))
+		for i, b := range rs.res.Batches {
+			list[i] = NewNodeSet(b)
+		}
+		return starlark.NewList(list), nil
 	}
 	if m, ok := resultSetMethods[name]; ok {
 		return m.BindReceiver(rs), nil
@@ -163,7 +169,7 @@ func (rs *ResultSet) Attr(name string) (starlark.Value, error) {
 
 // AttrNames implements starlark.HasAttrs.
 func (rs *ResultSet) AttrNames() []string {
-	return []string{"action", "agent", "all_ok", "average", "elapsed", "failed", "get", "missing",
+	return []string{"action", "agent", "all_ok", "average", "batches", "elapsed", "failed", "get", "missing",
 		"nodes", "ok", "sum", "summary", "targets"}
 }
 

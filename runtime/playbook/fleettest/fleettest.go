@@ -38,6 +38,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/facts"
 	"github.com/mcorun/mcorun/runtime/message"
+	"github.com/mcorun/mcorun/runtime/sandbox"
 	"github.com/mcorun/mcorun/runtime/security"
 	"github.com/mcorun/mcorun/runtime/server"
 )
@@ -162,6 +163,17 @@ func New() *Fleet {
 func NewNodes(nodes ...*Node) *Fleet {
 	return &Fleet{Nodes: nodes, DDLs: map[string]*ddl.Agent{}, failing: map[string]bool{}, silent: map[string]bool{},
 		entered: make(chan struct{}, 64), seq: map[string]int{}}
+}
+
+// FromSandbox returns a fleet of the sandbox's nodes: the same identities, facts, classes
+// and simulated Puppet settings (seeds included) as the sandbox gives them, so that the
+// two fleets behave alike (see the conformance suite).
+func FromSandbox(nodes []sandbox.Node) *Fleet {
+	f := NewNodes()
+	for _, n := range nodes {
+		f.Nodes = append(f.Nodes, &Node{ID: n.Identity, Facts: maps.Clone(n.Facts), Classes: slices.Clone(n.Classes), Puppet: n.Puppet})
+	}
+	return f
 }
 
 // Declare adds an agent the nodes serve through a stub, from its JSON DDL.
