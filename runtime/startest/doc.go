@@ -1,15 +1,19 @@
 // Package startest runs playbook tests: Starlark files named *_test.star that declare a
 // simulated fleet, run a playbook (or call functions loaded from one) against it, and check
 // the outcome with the assert module of go.starlark.net's starlarktest. It is what
-// `mcorun test` runs, and it needs no broker and no real time: the fleet is an in-memory
-// fleettest.Fleet that filters with the real matcher, and the clock is fake, so sleep(),
-// wait_until() and rolling()'s pauses finish at once.
+// `mcorun test` runs, and it needs no broker and no real time. The fleet is a
+// fleettest.Fleet: the production client talking over an in-memory bus to production node
+// pipelines that serve the real agents (rpcutil, discovery, the data plugins, and puppet over
+// its simulator). Every timer of the test runs on one fake clock that moves only when nothing
+// is running, so discovery windows, reply timeouts, sleep(), wait_until(), rolling()'s pauses
+// and Puppet runs take their real fake time, cost no real time, and happen in the same order
+// on every run.
 //
 // A test file is executed once, with the playbook builtins (package starlib), the helpers
 // below and load() (relative paths, "@mcorun//" and "assert.star"). Then every global
 // function whose name starts with "test_" runs, in the order of the file, each on a fresh
 // thread with a fresh default fleet, a fake clock at 2026-01-01T00:00:00Z and no calls
-// recorded. A test fails when an assertion reports an error (assert.eq, assert.true, ...;
+// recorded; the fleet is closed when the test ends. A test fails when an assertion reports an error (assert.eq, assert.true, ...;
 // each one is listed with its file:line) or when it raises an error (listed with its
 // backtrace). load() of a library (such as "@mcorun//fleet.star") works as in a playbook;
 // load() of a playbook executes its top level once, on the file's default fleet and
@@ -19,25 +23,30 @@
 // The helpers (Starlark):
 //
 //	node(identity, facts={}, classes=[], agents=None) -> node
-//	    agents None means every agent of the fleet: rpcutil, discovery, service and puppet,
-//	    plus any declared with fleet(ddls=...).
+//	    agents None means every agent of the fleet: rpcutil and puppet, plus any declared
+//	    with fleet(ddls=...). Discovery is always served, as by mcod.
 //	fleet(nodes=None, ddls={}) -> fleet
 //	    Declares the test's fleet and installs it: discover() and rpc() in the test, in the
 //	    functions it calls and in run_playbook() act on it. nodes are node() values or plain
 //	    identities; None gives the default fleet of eight nodes: web1-web4 (role web,
 //	    Debian, classes web::nginx and base), db1-db3 (role db, db3 RedHat, classes
 //	    db::postgres and base) and app1 (role app, Debian, class app). ddls maps agent names
-//	    to JSON DDL text, for agents beyond the built-in ones.
-//	    Every reply carries the DDL's output defaults and built-in answers: rpcutil ping,
-//	    get_fact, inventory and collective_info from the node's facts, classes and agents;
-//	    service status and restart report "running"; puppet status reports an idle,
-//	    enabled agent, runonce starts a run, last_run_summary reports no failed resource.
+//	    to JSON DDL text, for agents no real node serves: the nodes validate a call's
+//	    inputs against that DDL and answer with its output defaults.
+//	    The real agents answer for real: rpcutil from the node's facts, classes and agents;
+//	    puppet from a simulated Puppet agent, enabled and idle, whose runs succeed after a
+//	    few seconds of fake time (rpc("puppet", "disable", ...) disables it for real). An
+//	    agent no node serves is discovered on no node, and a given node does not answer it.
+//	The rules below sit at the node, in front of the agent: the node still filters,
+//	validates and fills in output defaults, and the client still applies its timeouts.
 //	fleet.reply(agent, action=None, data={}, *, node=None, call=None, msg="OK")
-//	    Matching calls reply ok; data is merged over the default reply.
+//	    Matching calls reply ok; data is merged over the agent's reply.
 //	fleet.fail(agent, action=None, *, node=None, call=None, code=1, msg="failed")
 //	    Matching calls reply with status code (1 Aborted ... 5 UnknownError) and msg.
 //	fleet.silence(*nodes, agent=None, action=None, call=None)
-//	    Matching calls get no reply: the nodes are missing. (Discovery still finds them.)
+//	    Matching calls get no reply, as from a node that hangs until its action times
+//	    out: the nodes are missing after the call's whole timeout. (Discovery still finds
+//	    them.)
 //	fleet.on_call(n, agent, action=None, data=None, *, node=None, code=0, msg=None)
 //	    The n-th call (from 1) of agent.action replies with data, or fails with code.
 //	    node is an identity or a list of them, call an int or a list of ints: the n-th calls
@@ -63,7 +72,7 @@
 //	    for run_playbook, and returns its globals: pb.parse_input([...]) calls one of its
 //	    functions. Its errors are raised (assert.fails catches them).
 //	elapsed() -> time.duration    fake time since the test began
-//	advance(duration)             moves the fake clock forward
+//	advance(duration)             lets duration of fake time pass, as sleep() does
 //
 // Output is like go test's: a "--- FAIL: test_name (file:line)" line per failed test,
 // followed by each failure with its file:line and the test's printed output; then
