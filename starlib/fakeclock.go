@@ -7,7 +7,9 @@ import (
 )
 
 // FakeClock is a Clock whose Sleep returns at once after moving its time forward, so that
-// sleep(), wait_until() and rolling's pauses cost nothing. mcorun test runs playbooks on it.
+// sleep(), wait_until() and rolling's pauses cost nothing. It is for runs without a fleet of
+// their own clock; a fleettest fleet's clock.Fake keeps the playbook and the fleet on one
+// timeline.
 type FakeClock struct {
 	mu    sync.Mutex
 	now   time.Time

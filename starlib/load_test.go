@@ -20,8 +20,8 @@ func TestLoadErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			thread, f, c, l := newTestThread(t)
-			err := runSrc(t, thread, tt.src+"\n", f, c, l)
+			thread, f, l := newTestThread(t)
+			err := runSrc(t, thread, tt.src+"\n", f, l)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v, want an error containing %q", err, tt.want)
 			}
@@ -30,7 +30,7 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func TestRunReadsFile(t *testing.T) {
-	thread, _, _, _ := newTestThread(t)
+	thread, _, _ := newTestThread(t)
 	globals, err := Run(thread, "testdata/lib/helpers.star", nil, RunOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -52,10 +52,10 @@ func TestStdlibListed(t *testing.T) {
 }
 
 func TestTableLayout(t *testing.T) {
-	thread, f, c, l := newTestThread(t)
-	f.failing["web2"] = true
+	thread, f, l := newTestThread(t)
+	f.Fail("web2")
 	globals, err := Run(thread, "inline.star", `rs = rpc("rpcutil", "get_fact", {"fact": "os"}, filter="role=web")`,
-		testOptions(t, f, c, l))
+		testOptions(t, f, l))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,35 +12,37 @@ import (
 	"go.starlark.net/starlarktest"
 
 	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/runtime/playbook/fleettest"
 )
 
-// newTestThread returns a thread wired to a fresh fake fleet, clock and logger.
-func newTestThread(t *testing.T) (*starlark.Thread, *fakeFleet, *FakeClock, *fakeLogger) {
+// newTestThread returns a thread wired to a fresh test fleet (newTestFleet), the fleet's
+// clock and a logger. The calling goroutine must be the one that runs the thread.
+func newTestThread(t *testing.T) (*starlark.Thread, *fleettest.Fleet, *fakeLogger) {
 	t.Helper()
 	thread := &starlark.Thread{Name: t.Name(), Print: func(_ *starlark.Thread, msg string) { t.Log(msg) }}
-	f, c, l := newFakeFleet(), newFakeClock(), &fakeLogger{}
+	f, l := newTestFleet(t), &fakeLogger{}
 	SetFleet(thread, f)
-	SetClock(thread, c)
+	SetClock(thread, f.Clock) // the playbook and the fleet share one timeline
 	SetLogger(thread, l)
 	SetContext(thread, context.Background())
 	SetArgs(thread, map[string]string{})
-	return thread, f, c, l
+	return thread, f, l
 }
 
 // testOptions are the RunOptions of the Starlark tests: the builtins plus the fake module,
 // and assert.star.
-func testOptions(t *testing.T, f *fakeFleet, c *FakeClock, l *fakeLogger) RunOptions {
+func testOptions(t *testing.T, f *fleettest.Fleet, l *fakeLogger) RunOptions {
 	t.Helper()
 	assert, err := starlarktest.LoadAssertModule()
 	if err != nil {
 		t.Fatal(err)
 	}
 	pre := Predeclared()
-	pre["fake"] = fakeModule(f, c, l)
+	pre["fake"] = fakeModule(f, l)
 	return RunOptions{Predeclared: pre, Modules: map[string]starlark.StringDict{"assert.star": assert}}
 }
 
-// TestStarlark runs every testdata/*.star file against the fake fleet. Files whose name
+// TestStarlark runs every testdata/*.star file against the test fleet. Files whose name
 // starts with dryrun run with dry-run on for "restart" actions.
 func TestStarlark(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.star")
@@ -55,12 +57,12 @@ func TestStarlark(t *testing.T) {
 			continue
 		}
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			thread, f, c, l := newTestThread(t)
+			thread, f, l := newTestThread(t)
 			starlarktest.SetReporter(thread, t)
 			if strings.HasPrefix(filepath.Base(file), "dryrun") {
 				SetDryRun(thread, func(agent, action string) bool { return action == "restart" })
 			}
-			if _, err := Run(thread, file, nil, testOptions(t, f, c, l)); err != nil {
+			if _, err := Run(thread, file, nil, testOptions(t, f, l)); err != nil {
 				var ee *starlark.EvalError
 				if errors.As(err, &ee) {
 					t.Fatal(ee.Backtrace())
@@ -71,15 +73,15 @@ func TestStarlark(t *testing.T) {
 	}
 }
 
-func runSrc(t *testing.T, thread *starlark.Thread, src string, f *fakeFleet, c *FakeClock, l *fakeLogger) error {
+func runSrc(t *testing.T, thread *starlark.Thread, src string, f *fleettest.Fleet, l *fakeLogger) error {
 	t.Helper()
-	_, err := Run(thread, "inline.star", src, testOptions(t, f, c, l))
+	_, err := Run(thread, "inline.star", src, testOptions(t, f, l))
 	return err
 }
 
 func TestFailError(t *testing.T) {
-	thread, f, c, l := newTestThread(t)
-	err := runSrc(t, thread, "def main():\n    fail('rollout', 'stopped')\nmain()\n", f, c, l)
+	thread, f, l := newTestThread(t)
+	err := runSrc(t, thread, "def main():\n    fail('rollout', 'stopped')\nmain()\n", f, l)
 	var fe *FailError
 	if !errors.As(err, &fe) {
 		t.Fatalf("errors.As(%v, *FailError) = false", err)
@@ -92,10 +94,23 @@ func TestFailError(t *testing.T) {
 		t.Errorf("backtrace does not point at the fail() line: %v", err)
 	}
 	// fail() inside a rolling step still surfaces as a FailError.
-	thread, f, c, l = newTestThread(t)
-	err = runSrc(t, thread, "rolling(['a'], lambda b: fail('in step'))\n", f, c, l)
+	thread, f, l = newTestThread(t)
+	err = runSrc(t, thread, "rolling(['a'], lambda b: fail('in step'))\n", f, l)
 	if !errors.As(err, &fe) || fe.Msg != "in step" {
 		t.Errorf("nested fail: got %v", err)
+	}
+}
+
+// awaitEnd returns the error of a run that was just cancelled, failing the test unless the
+// run ends within 5s.
+func awaitEnd(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatal("the run did not end within 5s of its cancellation")
+		return nil
 	}
 }
 
@@ -104,7 +119,7 @@ func TestFailError(t *testing.T) {
 func TestCancelWaitUntil(t *testing.T) {
 	for _, how := range []string{"thread", "context"} {
 		t.Run(how, func(t *testing.T) {
-			thread, f, c, l := newTestThread(t)
+			thread, f, l := newTestThread(t)
 			SetClock(thread, WallClock{})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -112,7 +127,7 @@ func TestCancelWaitUntil(t *testing.T) {
 			done := make(chan error, 1)
 			start := time.Now()
 			go func() {
-				done <- runSrc(t, thread, `wait_until(lambda: False, timeout="1h", every="10m")`, f, c, l)
+				done <- runSrc(t, thread, `wait_until(lambda: False, timeout="1h", every="10m")`, f, l)
 			}()
 			time.Sleep(50 * time.Millisecond)
 			if how == "thread" {
@@ -120,12 +135,7 @@ func TestCancelWaitUntil(t *testing.T) {
 			} else {
 				cancel()
 			}
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(5 * time.Second):
-				t.Fatal("wait_until did not stop within 5s of cancellation")
-			}
+			err := awaitEnd(t, done)
 			if err == nil {
 				t.Fatal("wait_until returned no error after cancellation")
 			}
@@ -141,33 +151,33 @@ func TestCancelWaitUntil(t *testing.T) {
 }
 
 func TestMaxExecutionSteps(t *testing.T) {
-	thread, f, c, l := newTestThread(t)
+	thread, f, l := newTestThread(t)
 	thread.SetMaxExecutionSteps(10000)
-	err := runSrc(t, thread, "n = 0\nwhile True:\n    n += 1\n", f, c, l)
+	err := runSrc(t, thread, "n = 0\nwhile True:\n    n += 1\n", f, l)
 	if err == nil || !strings.Contains(err.Error(), "too many steps") {
 		t.Fatalf("got %v, want too many steps", err)
 	}
 	// The budget also stops a wait_until whose condition never holds.
-	thread, f, c, l = newTestThread(t)
+	thread, f, l = newTestThread(t)
 	thread.SetMaxExecutionSteps(5000)
-	err = runSrc(t, thread, `wait_until(lambda: False, timeout="1000h", every="1s")`, f, c, l)
+	err = runSrc(t, thread, `wait_until(lambda: False, timeout="1000h", every="1s")`, f, l)
 	if err == nil || !strings.Contains(err.Error(), "too many steps") {
 		t.Fatalf("got %v, want too many steps", err)
 	}
 }
 
 func TestCheckArgs(t *testing.T) {
-	thread, f, c, l := newTestThread(t)
+	thread, f, l := newTestThread(t)
 	SetArgs(thread, map[string]string{"window": "3"})
-	if err := runSrc(t, thread, "x = 1\n", f, c, l); err != nil {
+	if err := runSrc(t, thread, "x = 1\n", f, l); err != nil {
 		t.Fatal(err)
 	}
 	if err := CheckArgs(thread); err == nil || !strings.Contains(err.Error(), `"window"`) {
 		t.Errorf("CheckArgs = %v, want an error naming window", err)
 	}
-	thread, f, c, l = newTestThread(t)
+	thread, f, l = newTestThread(t)
 	SetArgs(thread, map[string]string{"window": "3"})
-	if err := runSrc(t, thread, "params(window=1)\nassert_window = args.window\n", f, c, l); err != nil {
+	if err := runSrc(t, thread, "params(window=1)\nassert_window = args.window\n", f, l); err != nil {
 		t.Fatal(err)
 	}
 	if err := CheckArgs(thread); err != nil {
@@ -176,9 +186,10 @@ func TestCheckArgs(t *testing.T) {
 }
 
 func TestEvents(t *testing.T) {
-	thread, f, c, l := newTestThread(t)
-	f.failing["db1"], f.silent["db2"] = true, true
-	if err := runSrc(t, thread, "discover('role=db')\nrpc('rpcutil', 'ping', filter='role=db')\n", f, c, l); err != nil {
+	thread, f, l := newTestThread(t)
+	f.Fail("db1")
+	f.Silence("db2")
+	if err := runSrc(t, thread, "discover('role=db')\nrpc('rpcutil', 'ping', filter='role=db')\n", f, l); err != nil {
 		t.Fatal(err)
 	}
 	if len(l.events) != 2 {
@@ -192,14 +203,52 @@ func TestEvents(t *testing.T) {
 		len(r.OK) != 1 || len(r.Failed) != 1 || len(r.Missing) != 1 {
 		t.Errorf("rpc event = %+v", r)
 	}
+	// on the fleet's clock: discovery ends at its 300ms least wait; the rpc discovers again,
+	// then waits its whole reply timeout for the silent db2 (rpcutil's 10s plus 2s)
+	if d.Duration != 300*time.Millisecond || r.Duration != 12300*time.Millisecond {
+		t.Errorf("durations: discover %v, rpc %v; want 300ms and 12.3s", d.Duration, r.Duration)
+	}
+}
+
+// TestFleetErrors checks that a discover or rpc the fleet cannot complete fails with the
+// fleet's error and records it in its event: here the calls hang until the run's context is
+// cancelled.
+func TestFleetErrors(t *testing.T) {
+	for _, src := range []string{"discover('role=db')\n", "rpc('rpcutil', 'ping', filter='role=db')\n"} {
+		kind := strings.SplitN(src, "(", 2)[0]
+		t.Run(kind, func(t *testing.T) {
+			thread, f, l := newTestThread(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			SetContext(thread, ctx)
+			f.Block()
+			done := make(chan error, 1)
+			go func() { done <- runSrc(t, thread, src, f, l) }()
+			select {
+			case <-f.Entered():
+			case <-time.After(5 * time.Second):
+				t.Fatal("the call never reached the fleet")
+			}
+			cancel()
+			err := awaitEnd(t, done)
+			if err == nil || !strings.Contains(err.Error(), kind+": ") || !strings.Contains(err.Error(), "context canceled") {
+				t.Fatalf("err = %v, want the %s's context error", err, kind)
+			}
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if len(l.events) != 1 || l.events[0].Kind != kind || !strings.Contains(l.events[0].Err, "context canceled") {
+				t.Errorf("events = %+v, want one %s event with the error", l.events, kind)
+			}
+		})
+	}
 }
 
 // cutFleet is a fleet whose calls end with an error after some replies, as the client's
 // do when the broker goes away or the run is interrupted mid-call.
-type cutFleet struct{ *fakeFleet }
+type cutFleet struct{ *fleettest.Fleet }
 
 func (f cutFleet) Call(ctx context.Context, agent, action string, args map[string]any, opts client.CallOptions) (*client.Results, error) {
-	res, err := f.fakeFleet.Call(ctx, agent, action, args, opts)
+	res, err := f.Fleet.Call(ctx, agent, action, args, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -209,10 +258,11 @@ func (f cutFleet) Call(ctx context.Context, agent, action string, args map[strin
 // TestEventsCutCall checks that the event of an rpc that fails part-way keeps the replies it
 // got, so that the run report records them.
 func TestEventsCutCall(t *testing.T) {
-	thread, f, c, l := newTestThread(t)
+	thread, f, l := newTestThread(t)
 	SetFleet(thread, cutFleet{f})
-	f.failing["db1"], f.silent["db2"] = true, true
-	err := runSrc(t, thread, "rpc('rpcutil', 'ping', filter='role=db')\n", f, c, l)
+	f.Fail("db1")
+	f.Silence("db2")
+	err := runSrc(t, thread, "rpc('rpcutil', 'ping', filter='role=db')\n", f, l)
 	if err == nil || !strings.Contains(err.Error(), "rpc: rpcutil.ping: connection lost") {
 		t.Fatalf("err = %v, want the call's error", err)
 	}
@@ -271,7 +321,7 @@ func TestParams(t *testing.T) {
 			}
 			fn := lookup(name)
 			call := func(kw string) error {
-				thread, _, _, _ := newTestThread(t)
+				thread, _, _ := newTestThread(t)
 				kwargs := []starlark.Tuple{{starlark.String(kw), starlark.MakeInt(-1)}}
 				_, err := starlark.Call(thread, fn, nil, kwargs)
 				return err

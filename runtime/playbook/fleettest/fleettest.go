@@ -216,6 +216,15 @@ func (f *Fleet) Silence(ids ...string) {
 	}
 }
 
+// Reset makes every node answer again (it undoes Fail and Silence) and forgets the calls
+// so far, Seq counts included. The nodes, their agents and the clock stay as they are.
+func (f *Fleet) Reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failing, f.silent = map[string]bool{}, map[string]bool{}
+	f.calls, f.seq = nil, map[string]int{}
+}
+
 // Block makes every later Discover and Call wait until its context ends. Entered receives
 // once per blocked call.
 func (f *Fleet) Block() {

@@ -143,3 +143,28 @@ func TestBatchesOnTheFakeClock(t *testing.T) {
 		t.Fatalf("took %v", got)
 	}
 }
+
+func TestReset(t *testing.T) {
+	f := newFleet(t)
+	f.Fail("web1")
+	f.Silence("web2")
+	ctx := context.Background()
+	opts := client.CallOptions{Nodes: []string{"web1", "web2"}}
+	if _, err := f.Call(ctx, "rpcutil", "ping", nil, opts); err != nil {
+		t.Fatal(err)
+	}
+	f.Reset()
+	if calls := f.Calls(); len(calls) != 0 {
+		t.Fatalf("calls after Reset: %+v", calls)
+	}
+	res, err := f.Call(ctx, "rpcutil", "ping", nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(senders(res.OK), []string{"web1", "web2"}) {
+		t.Fatalf("after Reset: ok %v failed %v missing %v", senders(res.OK), senders(res.Failed), res.Missing)
+	}
+	if calls := f.Calls(); len(calls) != 1 || calls[0].Seq != 1 {
+		t.Fatalf("calls after Reset: %+v", calls)
+	}
+}
