@@ -108,19 +108,11 @@ func NewPlan(a *ddl.Agent, action string, args map[string]any, opts CallOptions,
 	if err := a.Validate(action, data); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgs, err)
 	}
-	batch, err := ParseSize(opts.Batch)
+	batch, limit, err := CallSizes(opts.Batch, opts.Limit)
 	if err != nil {
-		return nil, fmt.Errorf("batch: %w", err)
-	}
-	limit, err := ParseSize(opts.Limit)
-	if err != nil {
-		return nil, fmt.Errorf("limit: %w", err)
+		return nil, err
 	}
 	switch {
-	case batch.IsZero():
-		return nil, fmt.Errorf("batch %q: a batch needs at least one node; leave it unset for no batching", batch)
-	case limit.IsZero():
-		return nil, fmt.Errorf("limit %q: a limit of zero selects no node", limit)
 	case batch.IsSet() && s.NoDirectAddressing:
 		return nil, errors.New("batch: batching needs direct addressing (direct_addressing = 1)")
 	case batch.IsSet() && opts.FireAndForget:
@@ -164,6 +156,24 @@ func NewPlan(a *ddl.Agent, action string, args map[string]any, opts CallOptions,
 			Collective: opts.Collective}
 	}
 	return p, nil
+}
+
+// CallSizes parses a call's batch and limit ("" for none) and refuses the sizes no call can
+// use: a batch or a limit of zero. NewPlan and the playbook checker both use it.
+func CallSizes(batch, limit string) (b, l Size, err error) {
+	if b, err = ParseSize(batch); err != nil {
+		return Size{}, Size{}, fmt.Errorf("batch: %w", err)
+	}
+	if l, err = ParseSize(limit); err != nil {
+		return Size{}, Size{}, fmt.Errorf("limit: %w", err)
+	}
+	if b.IsZero() {
+		return Size{}, Size{}, fmt.Errorf("batch %q: a batch needs at least one node; leave it unset for no batching", b)
+	}
+	if l.IsZero() {
+		return Size{}, Size{}, fmt.Errorf("limit %q: a limit of zero selects no node", l)
+	}
+	return b, l, nil
 }
 
 // Broadcast reports whether the plan is a fire-and-forget broadcast with no node list.

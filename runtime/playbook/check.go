@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/mcorun/mcorun/runtime/client"
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/starlib"
 )
@@ -278,13 +280,15 @@ func (c *checker) rpc(call *syntax.CallExpr) {
 	i := 0
 	for _, a := range call.Args {
 		if b, ok := a.(*syntax.BinaryExpr); ok && b.Op == syntax.EQ {
-			switch b.X.(*syntax.Ident).Name {
+			switch name := b.X.(*syntax.Ident).Name; name {
 			case "agent":
 				agentE = b.Y
 			case "action":
 				actionE = b.Y
 			case "args":
 				argsE = b.Y
+			case "batch", "limit":
+				c.size(name, b.Y)
 			}
 			continue
 		}
@@ -320,6 +324,32 @@ func (c *checker) rpc(call *syntax.CallExpr) {
 		return
 	}
 	c.rpcArgs(call, agent, action, d, act, argsE)
+}
+
+// size checks a literal batch= or limit= of rpc() by the client's own rule.
+func (c *checker) size(name string, e syntax.Expr) {
+	v, ok := literal(e)
+	if !ok {
+		return
+	}
+	var spec string
+	switch x := v.(type) {
+	case string:
+		spec = x
+	case int64:
+		spec = strconv.FormatInt(x, 10)
+	default:
+		return
+	}
+	var err error
+	if name == "batch" {
+		_, _, err = client.CallSizes(spec, "")
+	} else {
+		_, _, err = client.CallSizes("", spec)
+	}
+	if err != nil {
+		c.add(start(e), "rpc: %v", err)
+	}
 }
 
 // rpcArgs validates the literal parts of an rpc() call's args dict against the DDL.

@@ -46,6 +46,15 @@ rpc("rpcutil", "get_fact")
 			`3:38: rpc: service.status: Cannot validate input service: value should be a string`,
 			`4:1: rpc: rpcutil.get_fact: Action get_fact needs a fact argument`,
 		}},
+		{name: "sizes no call can use", src: `rpc("rpcutil", "ping", batch = "0%")
+rpc("rpcutil", "ping", limit = 0)
+rpc("rpcutil", "ping", batch = "x")
+rpc("rpcutil", "ping", batch = "30%", limit = 2)
+`, want: []string{
+			`1:32: rpc: batch "0%": a batch needs at least one node; leave it unset for no batching`,
+			`2:32: rpc: limit "0": a limit of zero selects no node`,
+			`3:32: rpc: batch: size "x": want a count N or a percentage N% with N a whole number, such as 2 or "10%"`,
+		}},
 		{name: "unknown keywords", src: `n = discover(filtr = "role=web", timeout = "2s")
 rpc("rpcutil", "ping", nodes = n, batchsize = 2)
 rolling(n, lambda b: None, windows = 2)
