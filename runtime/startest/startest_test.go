@@ -132,7 +132,7 @@ func TestFind(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"testdata/broken/broken_test.star", "testdata/broken/syntax_test.star",
-		"testdata/fail/assert_test.star", "testdata/pass/rolling_test.star"}
+		"testdata/fail/assert_test.star", "testdata/pass/real_agents_test.star", "testdata/pass/rolling_test.star"}
 	if strings.Join(files, " ") != strings.Join(want, " ") {
 		t.Errorf("Find = %v, want %v", files, want)
 	}
