@@ -110,7 +110,6 @@ func TestConformance(t *testing.T) {
 	}
 	for _, file := range cases {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".star"), func(t *testing.T) {
-			t.Parallel()
 			mem := closing(t, fleettest.FromSandbox(nodes))
 			sb := sandboxClient(t, sandbox.Options{Fleet: fleet, Plugins: sandbox.SimulatedPuppet})
 			ctx := context.Background()
