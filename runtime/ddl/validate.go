@@ -162,6 +162,9 @@ var namedValidators = map[string]func(s string) error{
 	"puppet_tags":           puppetTags,
 	"puppet_variable":       puppetVariable,
 	"puppet_server_address": puppetServerAddress,
+
+	"service_name": serviceName,
+	"package_name": packageName,
 }
 
 // validateWith applies a DDL validation to a string: empty passes, a validator name

@@ -165,3 +165,29 @@ func TestCompileValidationErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestPluginValidators(t *testing.T) {
+	for _, tc := range []struct {
+		validator, value string
+		ok               bool
+	}{
+		{"service_name", "nginx", true},
+		{"service_name", "getty@tty1.service", true},
+		{"service_name", "a:b_c-d.e", true},
+		{"service_name", "nginx; rm -rf /", false},
+		{"service_name", "nginx\n", false},
+		{"service_name", "", false},
+		{"service_name", "$(id)", false},
+		{"package_name", "libc6", true},
+		{"package_name", "python3.11-dev", true},
+		{"package_name", "a_b", true},
+		{"package_name", "vim&&id", false},
+		{"package_name", "pkg:1", false},
+		{"package_name", "pkg name", false},
+	} {
+		err := namedValidators[tc.validator](tc.value)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s(%q) = %v, want ok %v", tc.validator, tc.value, err, tc.ok)
+		}
+	}
+}
