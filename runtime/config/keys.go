@@ -196,12 +196,14 @@ func ParseFloat(s string) (float64, error) {
 }
 
 var (
-	trueRE  = regexp.MustCompile(`^(?i:1|yes|true|y|t)$`)
-	falseRE = regexp.MustCompile(`^(?i:0|no|false|n|f)$`)
+	trueRE  = regexp.MustCompile(`^(?i:1|yes|true|y)$`)
+	falseRE = regexp.MustCompile(`^(?i:0|no|false|n)$`)
 )
 
-// ParseBool parses s as MCollective's Util.str_to_bool: 1, y, yes, t, true are true and 0, n,
-// no, f, false are false, in any case, with surrounding whitespace ignored.
+// ParseBool is the one reading of a boolean setting: 1, y, yes and true are true and 0, n,
+// no and false are false, in any case, with surrounding whitespace ignored; anything else
+// is refused, so that a typo never flips a setting. (MCollective's Util.str_to_bool also
+// takes t and f; mcorun refuses them as too easy to mistype.)
 func ParseBool(s string) (bool, error) {
 	t := strings.Trim(s, rubySpace)
 	switch {
@@ -210,7 +212,7 @@ func ParseBool(s string) (bool, error) {
 	case falseRE.MatchString(t):
 		return false, nil
 	}
-	return false, fmt.Errorf("want a boolean (yes/no, true/false, 1/0, y/n, t/f), got %q", s)
+	return false, fmt.Errorf("want a boolean (yes/no, true/false, 1/0 or y/n), got %q", s)
 }
 
 // intVal parses v into dst, requiring at least min.

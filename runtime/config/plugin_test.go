@@ -12,9 +12,9 @@ func TestParseBool(t *testing.T) {
 		want    bool
 		wantErr bool
 	}{
-		{"1", true, false}, {"y", true, false}, {"Yes", true, false}, {"TRUE", true, false}, {"t", true, false},
+		{"1", true, false}, {"y", true, false}, {"Yes", true, false}, {"TRUE", true, false}, {"t", false, true},
 		{" true ", true, false},
-		{"0", false, false}, {"n", false, false}, {"no", false, false}, {"False", false, false}, {"F", false, false},
+		{"0", false, false}, {"n", false, false}, {"no", false, false}, {"False", false, false}, {"F", false, true},
 		{"", false, true}, {"2", false, true}, {"on", false, true}, {"yess", false, true}, {"true\nfalse", false, true},
 	}
 	for _, tt := range tests {
