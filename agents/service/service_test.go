@@ -186,4 +186,3 @@ func TestOptionsFromConfig(t *testing.T) {
 		t.Fatalf("plugin.service.sysv.servicecmd not preferred: %+v", o)
 	}
 }
-
