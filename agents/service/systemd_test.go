@@ -97,11 +97,12 @@ func TestSystemdStatusFixtures(t *testing.T) {
 		"nginx": Running, "cron": Stopped, "bad": Stopped, "slow": Stopped, "sshd": Running,
 		"nosuch": Stopped, // LoadState=not-found: stopped, as the Ruby agent answers
 	} {
+		f.argv = nil
 		want(t, call(t, a, "status", svcIn(unit)), 0, "", st)
-	}
-	wantArgv := []string{"systemctl", "show", "-p", "ActiveState,SubState,LoadState,UnitFileState", "nosuch"}
-	if got := f.argv[len(f.argv)-1]; !reflect.DeepEqual(got, wantArgv) {
-		t.Fatalf("argv %q, want %q", got, wantArgv)
+		wantArgv := [][]string{{"systemctl", "show", "-p", "ActiveState,SubState,LoadState,UnitFileState", unit}}
+		if !reflect.DeepEqual(f.argv, wantArgv) {
+			t.Fatalf("status %s ran %q, want %q", unit, f.argv, wantArgv)
+		}
 	}
 }
 
