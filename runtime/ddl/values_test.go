@@ -116,16 +116,21 @@ func TestBuiltins(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// puppet() is the only built-in data plugin queried without an argument.
-			if d.Metadata.Name != name || d.Metadata.Timeout != 1 || (d.Query == nil) != (name == "puppet") {
+			// puppet() is the only built-in data plugin queried without an argument; service()
+			// has service-agent's 3 second timeout, the others MCollective's 1 second.
+			timeout := 1
+			if name == "service" {
+				timeout = 3
+			}
+			if d.Metadata.Name != name || d.Metadata.Timeout != timeout || (d.Query == nil) != (name == "puppet") {
 				t.Errorf("data %s: %+v", name, d.Metadata)
 			}
 		})
 	}
-	if got := strings.Join(BuiltinDataPlugins(), ","); got != "agent,collective,fact,fstat,puppet" {
+	if got := strings.Join(BuiltinDataPlugins(), ","); got != "agent,collective,fact,fstat,puppet,service" {
 		t.Errorf("BuiltinDataPlugins = %s", got)
 	}
-	if got := strings.Join(BuiltinAgents(), ","); got != "discovery,puppet,rpcutil" {
+	if got := strings.Join(BuiltinAgents(), ","); got != "discovery,puppet,rpcutil,service" {
 		t.Errorf("BuiltinAgents = %s", got)
 	}
 	p, err := Builtin("puppet")
@@ -170,5 +175,47 @@ func TestLoadDir(t *testing.T) {
 	}
 	if _, err := ParseAgent([]byte(`{"metadata":{"name":"x"},"bogus":1}`)); err == nil {
 		t.Error("ParseAgent accepted an unknown field")
+	}
+}
+
+// The service agent's DDL carries service-agent 4.1.0's contract: four actions, each taking a
+// service_name-validated service of at most 90 characters and answering status, "unknown" by
+// default, summarised.
+func TestBuiltinServiceDDL(t *testing.T) {
+	a, err := Builtin("service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Metadata.Timeout != 60 || len(a.Actions) != 4 {
+		t.Fatalf("metadata %+v with %d actions, want timeout 60 and 4 actions", a.Metadata, len(a.Actions))
+	}
+	for name, display := range map[string]string{"status": "always", "start": "failed", "stop": "failed", "restart": "failed"} {
+		act := a.Actions[name]
+		if act == nil {
+			t.Fatalf("action %s missing", name)
+		}
+		in := act.Input["service"]
+		if act.Display != display || in == nil || in.Validation != "service_name" || in.MaxLength != 90 || in.Optional {
+			t.Errorf("%s: display %q, input %+v", name, act.Display, in)
+		}
+		if o := act.Output["status"]; o == nil || o.Default != "unknown" || o.DisplayAs != "Service Status" {
+			t.Errorf("%s: output status %+v", name, o)
+		}
+		if len(act.Aggregate) != 1 || act.Aggregate[0].Function != "summary" || act.Aggregate[0].Output != "status" {
+			t.Errorf("%s: aggregate %+v", name, act.Aggregate)
+		}
+	}
+	if err := a.Validate("status", map[string]any{"service": "nginx; reboot"}); err == nil {
+		t.Error("a service name with a shell metacharacter passed validation")
+	}
+	if err := a.Validate("start", map[string]any{"service": strings.Repeat("a", 91)}); err == nil {
+		t.Error("a 91 character service name passed validation")
+	}
+	d, err := BuiltinData("service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Query == nil || d.Query.Validation != "service_name" || d.Query.MaxLength != 50 || d.Output["status"] == nil {
+		t.Fatalf("service data ddl %+v", d)
 	}
 }
