@@ -116,16 +116,21 @@ func TestBuiltins(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// puppet() is the only built-in data plugin queried without an argument.
-			if d.Metadata.Name != name || d.Metadata.Timeout != 1 || (d.Query == nil) != (name == "puppet") {
+			// puppet() is the only built-in data plugin queried without an argument; package()
+			// alone has a 3 second timeout, as its DDL does.
+			timeout := 1
+			if name == "package" {
+				timeout = 3
+			}
+			if d.Metadata.Name != name || d.Metadata.Timeout != timeout || (d.Query == nil) != (name == "puppet") {
 				t.Errorf("data %s: %+v", name, d.Metadata)
 			}
 		})
 	}
-	if got := strings.Join(BuiltinDataPlugins(), ","); got != "agent,collective,fact,fstat,puppet" {
+	if got := strings.Join(BuiltinDataPlugins(), ","); got != "agent,collective,fact,fstat,package,puppet" {
 		t.Errorf("BuiltinDataPlugins = %s", got)
 	}
-	if got := strings.Join(BuiltinAgents(), ","); got != "discovery,puppet,rpcutil" {
+	if got := strings.Join(BuiltinAgents(), ","); got != "discovery,package,puppet,rpcutil" {
 		t.Errorf("BuiltinAgents = %s", got)
 	}
 	p, err := Builtin("puppet")
