@@ -112,11 +112,12 @@ func parseMadison(out string) []Status {
 			continue
 		}
 		name, full := strings.TrimSpace(f[0]), strings.TrimSpace(f[1])
-		src := strings.Fields(f[2])
-		arch := ""
-		if n := len(src); n >= 2 && src[n-1] == "Packages" {
-			arch = src[n-2]
+		src := strings.Fields(f[2]) // "http://... bookworm/main amd64 Packages"; Sources are not installable
+		n := len(src)
+		if n < 2 || src[n-1] != "Packages" {
+			continue
 		}
+		arch := src[n-2]
 		e, v, r := splitVersion(full)
 		list = append(list, Status{Name: name, Ensure: full, Epoch: e, Version: v, Release: r, Arch: arch, Provider: "apt"})
 	}

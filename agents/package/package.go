@@ -17,8 +17,8 @@ import (
 	"github.com/mcorun/mcorun/runtime/clock"
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/ddl"
-	"github.com/mcorun/mcorun/runtime/message"
 	"github.com/mcorun/mcorun/runtime/marshal"
+	"github.com/mcorun/mcorun/runtime/message"
 )
 
 // Options configure the agent.
