@@ -117,9 +117,9 @@ func TestBuiltins(t *testing.T) {
 				t.Fatal(err)
 			}
 			// puppet() is the only built-in data plugin queried without an argument; service()
-			// has service-agent's 3 second timeout, the others MCollective's 1 second.
+			// and package() have their plugins' 3 second timeout, the others MCollective's 1.
 			timeout := 1
-			if name == "service" {
+			if name == "service" || name == "package" {
 				timeout = 3
 			}
 			if d.Metadata.Name != name || d.Metadata.Timeout != timeout || (d.Query == nil) != (name == "puppet") {
@@ -127,10 +127,10 @@ func TestBuiltins(t *testing.T) {
 			}
 		})
 	}
-	if got := strings.Join(BuiltinDataPlugins(), ","); got != "agent,collective,fact,fstat,puppet,service" {
+	if got := strings.Join(BuiltinDataPlugins(), ","); got != "agent,collective,fact,fstat,package,puppet,service" {
 		t.Errorf("BuiltinDataPlugins = %s", got)
 	}
-	if got := strings.Join(BuiltinAgents(), ","); got != "discovery,puppet,rpcutil,service" {
+	if got := strings.Join(BuiltinAgents(), ","); got != "discovery,package,puppet,rpcutil,service" {
 		t.Errorf("BuiltinAgents = %s", got)
 	}
 	p, err := Builtin("puppet")
