@@ -200,4 +200,3 @@ func (s *Shell) endJob(ctx context.Context, j *job) error {
 	// Killed, its supervisor too; members that stay are zombies nobody reaped yet.
 	return j.recordExit(128 + int(syscall.SIGKILL))
 }
-

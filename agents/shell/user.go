@@ -92,4 +92,6 @@ func (s *Shell) env(id Identity) []string {
 	return append(out, "HOME="+id.Home, "USER="+id.Name, "LOGNAME="+id.Name)
 }
 
-func hasKey(kv, key string) bool { return len(kv) > len(key) && kv[len(key)] == '=' && kv[:len(key)] == key }
+func hasKey(kv, key string) bool {
+	return len(kv) > len(key) && kv[len(key)] == '=' && kv[:len(key)] == key
+}
