@@ -125,7 +125,7 @@ func TestBuiltins(t *testing.T) {
 	if got := strings.Join(BuiltinDataPlugins(), ","); got != "agent,collective,fact,fstat,puppet" {
 		t.Errorf("BuiltinDataPlugins = %s", got)
 	}
-	if got := strings.Join(BuiltinAgents(), ","); got != "discovery,puppet,rpcutil" {
+	if got := strings.Join(BuiltinAgents(), ","); got != "discovery,nettest,puppet,rpcutil" {
 		t.Errorf("BuiltinAgents = %s", got)
 	}
 	p, err := Builtin("puppet")
