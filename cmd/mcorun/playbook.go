@@ -192,10 +192,9 @@ func checkDDLs(e *env, configFlag string) playbook.DDLFunc {
 	if cfg, err := loadConfig(e, &commonFlags{configFile: configFlag}); err == nil {
 		dirs = cfg.LibDir
 	}
-	find, err := ddl.FromLibDirs(dirs)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "mcorun check: %v\n", err)
-		return ddl.Builtin
+	find, warnings := ddl.FromLibDirs(dirs)
+	for _, w := range warnings {
+		fmt.Fprintf(e.stderr, "mcorun check: warning: %v\n", w)
 	}
 	return find
 }

@@ -237,10 +237,7 @@ func inputNames(act *ddl.Action) []string {
 
 // localDDL finds an agent's DDL without the network: a JSON file in a libdir, else built in.
 func localDDL(cfg *config.Config, agent string) *ddl.Agent {
-	find, err := ddl.FromLibDirs(cfg.LibDir)
-	if err != nil {
-		return nil
-	}
+	find, _ := ddl.FromLibDirs(cfg.LibDir)
 	a, err := find(agent)
 	if err != nil {
 		return nil

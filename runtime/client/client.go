@@ -203,7 +203,8 @@ func New(t Transport, opts Options) (*Client, error) {
 // FromConfig returns a Client with options from a client.cfg: identity, collectives, the
 // security provider, direct addressing, discovery timeout, ttl and use_reply_exchange. DDLs
 // come from JSON files (<agent>.json) in each libdir's mcollective/agent directory or the
-// libdir itself, earlier libdirs first, then the built-in DDLs.
+// libdir itself, earlier libdirs first, then the built-in DDLs. A DDL file that cannot be
+// read is logged as a warning, and only calls to its agent fail.
 func FromConfig(cfg *config.Config, t Transport, log *slog.Logger) (*Client, error) {
 	if cfg == nil {
 		return nil, errors.New("client: no configuration")
@@ -216,9 +217,11 @@ func FromConfig(cfg *config.Config, t Transport, log *slog.Logger) (*Client, err
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	ddls, err := ddl.FromLibDirs(cfg.LibDir)
-	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+	ddls, warnings := ddl.FromLibDirs(cfg.LibDir)
+	if log != nil {
+		for _, w := range warnings {
+			log.Warn("client: a DDL in the libdir cannot be read", "error", w)
+		}
 	}
 	return New(t, Options{
 		Identity:                  cfg.Identity,

@@ -287,6 +287,8 @@ func pluginKeyStatus(key string) (why string, known bool) {
 		return "", true
 	case key == "ssl.enforce_ttl", strings.HasPrefix(key, "ed25519."):
 		return "", true
+	case key == "nettest.ping_command", key == "nettest.ping_timeout", key == "nettest.connect_timeout":
+		return "", true
 	case authPluginKeys[key]:
 		return "", true
 	}

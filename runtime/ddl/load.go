@@ -68,14 +68,25 @@ func BuiltinData(name string) (*Data, error) {
 }
 
 // ParseAgent decodes a JSON agent DDL and checks that it is usable: metadata has a name and
-// every action, input and output is present. Unknown JSON fields are an error.
+// every action, input and output is present. Unknown JSON fields are an error in our format.
+//
+// Choria's JSON DDL format (see choria.go) is read too, leniently, and normalized into the
+// same Agent.
 func ParseAgent(b []byte) (*Agent, error) {
 	var a Agent
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(&a); err != nil {
-		return nil, fmt.Errorf("parse agent ddl: %w", err)
+	if isChoriaAgent(b) {
+		c, err := parseChoriaAgent(b)
+		if err != nil {
+			return nil, err
+		}
+		a = *c
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		dec.UseNumber()
+		if err := dec.Decode(&a); err != nil {
+			return nil, fmt.Errorf("parse agent ddl: %w", err)
+		}
 	}
 	if a.Metadata.Name == "" {
 		return nil, errors.New("parse agent ddl: metadata has no name")
@@ -161,32 +172,47 @@ func checkInputs(in map[string]*Input) error {
 // that differs is kept as Metadata.DisplayName. A file that does not parse is an error that
 // names it. A missing dir is an error.
 func LoadDir(dir string) (map[string]*Agent, error) {
+	out, bad, err := loadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range sortedKeys(bad) {
+		return nil, bad[name]
+	}
+	return out, nil
+}
+
+// loadDir reads every agent DDL in dir: the good ones, and for each file that cannot be
+// read or parsed, an error naming it, keyed by agent name. Only an unreadable dir is err.
+func loadDir(dir string) (good map[string]*Agent, bad map[string]error, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("load ddls: %w", err)
+		return nil, nil, fmt.Errorf("load ddls: %w", err)
 	}
-	out := map[string]*Agent{}
+	good, bad = map[string]*Agent{}, map[string]error{}
 	for _, e := range entries {
 		if e.IsDir() || filepath.Ext(e.Name()) != ".json" || !e.Type().IsRegular() && e.Type()&fs.ModeSymlink == 0 {
 			continue
 		}
+		name := strings.TrimSuffix(e.Name(), ".json")
 		path := filepath.Join(dir, e.Name())
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("load ddl %s: %w", path, err)
+			bad[name] = fmt.Errorf("load ddl %s: %w", path, err)
+			continue
 		}
 		a, err := ParseAgent(b)
 		if err != nil {
-			return nil, fmt.Errorf("load ddl %s: %w", path, err)
+			bad[name] = fmt.Errorf("load ddl %s: %w", path, err)
+			continue
 		}
-		name := strings.TrimSuffix(e.Name(), ".json")
 		if a.Metadata.Name != name {
 			if a.Metadata.DisplayName == "" {
 				a.Metadata.DisplayName = a.Metadata.Name
 			}
 			a.Metadata.Name = name
 		}
-		out[name] = a
+		good[name] = a
 	}
-	return out, nil
+	return good, bad, nil
 }

@@ -165,6 +165,8 @@ var namedValidators = map[string]func(s string) error{
 
 	"service_name": serviceName,
 	"package_name": packageName,
+
+	"nettest_fqdn": nettestFQDN,
 }
 
 // validateWith applies a DDL validation to a string: empty passes, a validator name

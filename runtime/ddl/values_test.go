@@ -137,7 +137,7 @@ func TestBuiltins(t *testing.T) {
 	if !sort.StringsAreSorted(agents) {
 		t.Errorf("BuiltinAgents = %v, not sorted", agents)
 	}
-	for _, want := range []string{"discovery", "package", "puppet", "rpcutil", "service", "shell"} {
+	for _, want := range []string{"discovery", "nettest", "package", "puppet", "rpcutil", "service", "shell"} {
 		if !slices.Contains(agents, want) {
 			t.Errorf("BuiltinAgents = %v, lacks %s", agents, want)
 		}
