@@ -154,7 +154,7 @@ func TestMcoRPCUtil(t *testing.T) {
 		if !slices.Contains(anyStrings(d["classes"]), "web::nginx") {
 			t.Errorf("inventory classes: %v", d["classes"])
 		}
-		if !slices.Equal(anyStrings(d["agents"]), []string{"discovery", "rpcutil"}) {
+		if !slices.Equal(anyStrings(d["agents"]), []string{"discovery", "nettest", "package", "rpcutil", "service"}) {
 			t.Errorf("inventory agents: %v", d["agents"])
 		}
 		if d["version"] != "2.12.5" || d["main_collective"] != f.collective {
@@ -165,10 +165,10 @@ func TestMcoRPCUtil(t *testing.T) {
 		t.Parallel()
 		r := f.mcoRPC(t, "rpcutil", "agent_inventory", "-I", "web1")
 		agents, _ := r[0].Data["agents"].([]any)
-		if len(agents) != 2 {
+		if len(agents) != 5 {
 			t.Fatalf("agent_inventory: %v", r[0].Data)
 		}
-		rpc, _ := agents[1].(map[string]any)
+		rpc, _ := agents[3].(map[string]any)
 		if rpc["agent"] != "rpcutil" || rpc["timeout"] != float64(10) {
 			t.Errorf("agent_inventory rpcutil entry: %v", rpc)
 		}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/mcorun/mcorun/agents"
 	"github.com/mcorun/mcorun/runtime/audit"
 	"github.com/mcorun/mcorun/runtime/authz"
 	"github.com/mcorun/mcorun/runtime/broker"
@@ -210,6 +209,10 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 	if err := src.Err(); err != nil {
 		logger.Warn("facts could not be loaded", "err", err)
 	}
+	plugins, err := nodePlugins(cfg, logger)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
 	srv, err := server.New(server.Options{
 		Identity:         cfg.Identity,
 		Collectives:      cfg.Collectives,
@@ -222,7 +225,7 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 		Facts:            src,
 		Classes:          facts.NewClasses(cfg.ClassesFile),
 		ConfigItem:       cfg.Item,
-		Plugins:          agents.Standard,
+		Plugins:          plugins,
 		Authorizer:       authorizer,
 		Audit:            auditor,
 		Logger:           logger,

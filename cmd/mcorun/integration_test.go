@@ -135,7 +135,8 @@ func mcorun(t testing.TB, args ...string) (stdout, stderr string, code int) {
 func TestVerbsAgainstMcod(t *testing.T) {
 	f := startFleet(t)
 	run := verbRunner(f.clientConfig(t))
-	testFleetVerbs(t, run, f.collective)
+	// mcod serves the acting agents besides MCollective's own
+	testFleetVerbs(t, run, f.collective, "   Agents:\n      discovery       nettest         package        \n      rpcutil         service")
 
 	t.Run("bad select", func(t *testing.T) {
 		_, errOut := run(t, exitUsage, "find", "-S", "role=web and (")
@@ -158,8 +159,8 @@ func TestVerbsAgainstMcod(t *testing.T) {
 }
 
 // testFleetVerbs runs the verbs that every fleet of fleetNodes answers alike, mcod or stock
-// mcollectived, with run from verbRunner; collective is the fleet's.
-func testFleetVerbs(t *testing.T, run func(t *testing.T, wantCode int, args ...string) (string, string), collective string) {
+// mcollectived, with run from verbRunner; collective is the fleet's and agents the inventory's Agents block.
+func testFleetVerbs(t *testing.T, run func(t *testing.T, wantCode int, args ...string) (string, string), collective, agents string) {
 	t.Run("ping", func(t *testing.T) {
 		out, _ := run(t, exitOK, "ping")
 		for _, n := range fleetIDs(fleetNodes) {
@@ -221,7 +222,7 @@ func testFleetVerbs(t *testing.T, run func(t *testing.T, wantCode int, args ...s
 	})
 	t.Run("inventory", func(t *testing.T) {
 		out, _ := run(t, exitOK, "inventory", "db1")
-		for _, want := range []string{"Inventory for db1:\n\n   Server Statistics:\n", "                      Version: 2.12.5\n", "Main Collective: " + collective, "   Agents:\n      discovery       rpcutil",
+		for _, want := range []string{"Inventory for db1:\n\n   Server Statistics:\n", "                      Version: 2.12.5\n", "Main Collective: " + collective, agents,
 			"   Configuration Management Classes:\n    base", "postgres", "   Facts:\n", "      role => db\n", "      environment => prod\n", "      uptime => 900\n"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("inventory lacks %q:\n%s", want, out)

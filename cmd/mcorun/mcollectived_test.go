@@ -71,7 +71,7 @@ func TestVerbsAgainstMcollectived(t *testing.T) {
 	waitFind(t, cfg, fleetIDs(fleetNodes))
 	run := verbRunner(cfg)
 
-	testFleetVerbs(t, run, f.collective)
+	testFleetVerbs(t, run, f.collective, "   Agents:\n      discovery       rpcutil")
 
 	t.Run("find identity list", func(t *testing.T) {
 		out, _ := run(t, exitOK, "find", "-I", "db1", "-I", "/^web2$/")

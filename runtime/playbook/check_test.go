@@ -40,7 +40,7 @@ rpc("service", "restart", {"servce": "nginx"})
 rpc("service", "status", {"service": 5}, nodes = ["web1"])
 rpc("rpcutil", "get_fact")
 `, want: []string{
-			`1:39: rpc: service.restart: Cannot validate input service: value should match ^[a-z]+$`,
+			`1:39: rpc: service.restart: Cannot validate input service: NGINX! is not a valid service name`,
 			`2:27: rpc: service.restart: Action restart needs a service argument`,
 			`2:28: rpc: service.restart: input "servce" is not declared in the DDL (inputs: service)`,
 			`3:38: rpc: service.status: Cannot validate input service: value should be a string`,

@@ -37,7 +37,6 @@ func TestDryRunTargetsWhatTheCallTargets(t *testing.T) {
 		&fleettest.Node{ID: "a2", Facts: map[string]any{"role": "web"}, Agents: []string{"rpcutil", "discovery"}},
 		&fleettest.Node{ID: "a3", Facts: map[string]any{"role": "web"}},
 	))
-	declareService(t, fleet)
 	src := targetsPlaybook("service", "restart", `, {"service": "nginx"}, filter="role=web"`)
 	real := runSource(t, context.Background(), src, Options{Fleet: fleet})
 	dry := runSource(t, context.Background(), src, Options{Fleet: fleet, DryRun: true})

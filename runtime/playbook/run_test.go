@@ -16,23 +16,10 @@ import (
 	"github.com/mcorun/mcorun/starlib"
 )
 
-// declareService declares on f the service agent of testdata/ddls/service.json, which no
-// real node serves: the test fleet's nodes answer its actions with its output defaults once
-// they validated the inputs against it.
-func declareService(t *testing.T, f *fleettest.Fleet) {
-	t.Helper()
-	if err := f.DeclareFile(filepath.Join("..", "..", "testdata", "ddls", "service.json")); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// newTestFleet is the default test fleet with the service agent declared, closed when the
-// test ends.
+// newTestFleet is the default test fleet, closed when the test ends.
 func newTestFleet(t *testing.T) *fleettest.Fleet {
 	t.Helper()
-	f := closing(t, fleettest.New())
-	declareService(t, f)
-	return f
+	return closing(t, fleettest.New())
 }
 
 // closing closes f when the test ends.
@@ -318,7 +305,7 @@ print(len(st.ok))
 	if r.ExitCode != ExitOK {
 		t.Fatalf("exit %d: %s", r.ExitCode, r.stderr)
 	}
-	if r.stdout != "True running\n4\n" { // a dry run answers with the DDL defaults
+	if r.stdout != "True unknown\n4\n" { // a dry run answers with the DDL defaults
 		t.Errorf("stdout %q", r.stdout)
 	}
 	var sent []string

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,14 +24,10 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// testFleet is the default test fleet with the service agent of
-// testdata/ddls/service.json declared, closed when the test ends.
+// testFleet is the default test fleet, closed when the test ends.
 func testFleet(t *testing.T) *fleettest.Fleet {
 	t.Helper()
 	f := fleettest.New()
-	if err := f.DeclareFile(filepath.Join("..", "..", "testdata", "ddls", "service.json")); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { _ = f.Close() })
 	return f
 }

@@ -11,7 +11,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	pkgagent "github.com/mcorun/mcorun/agents/package"
 	"github.com/mcorun/mcorun/agents/puppet/sim"
+	"github.com/mcorun/mcorun/agents/service"
 	"github.com/mcorun/mcorun/runtime/facts"
 )
 
@@ -52,6 +54,13 @@ type Template struct {
 	// Puppet tunes the simulated Puppet of the nodes; nil gives every node a healthy,
 	// enabled agent whose runs take 1 to 3 seconds.
 	Puppet *PuppetSpec `yaml:"puppet"`
+	// Services and Packages are the nodes' simulated services and packages, served by the
+	// real service and package agents over their sim providers.
+	Services map[string]ServiceSpec `yaml:"services"`
+	Packages map[string]PackageSpec `yaml:"packages"`
+	// Shell, when false, turns the shell agent off on the template's nodes. The shell
+	// agent runs real commands on this machine, in the node's own working directory.
+	Shell *bool `yaml:"shell"`
 }
 
 // Node is one simulated node of a fleet.
@@ -68,6 +77,11 @@ type Node struct {
 	// Puppet are the settings of the node's simulated Puppet (see SimulatedPuppet), from
 	// its template's puppet block; Dir is left for Start to fill in.
 	Puppet sim.Options
+	// Services and Packages are the node's simulated services and packages.
+	Services []service.SimService
+	Packages pkgagent.SimConfig
+	// Shell reports whether the node serves the shell agent.
+	Shell bool
 	// Dir is a scratch directory of the node's own, such as for its simulated Puppet's
 	// state. Start creates it when Options.Plugins is set, and Close removes it.
 	Dir string
@@ -132,6 +146,9 @@ func (f *Fleet) check() error {
 			if err := t.Puppet.check(); err != nil {
 				return fmt.Errorf("template %d (%s): %w", i+1, t.Identity, err)
 			}
+		}
+		if err := t.checkActing(); err != nil {
+			return fmt.Errorf("template %d (%s): %w", i+1, t.Identity, err)
 		}
 	}
 	return nil
@@ -214,5 +231,6 @@ func (t Template) node(num int) Node {
 			fs[k] = r.Replace(s)
 		}
 	}
-	return Node{Identity: id, Facts: fs, Classes: slices.Clone(t.Classes), Puppet: t.Puppet.simOptions(id, num)}
+	return Node{Identity: id, Facts: fs, Classes: slices.Clone(t.Classes), Puppet: t.Puppet.simOptions(id, num),
+		Services: t.simServices(num), Packages: t.simPackages(num), Shell: t.Shell == nil || *t.Shell}
 }

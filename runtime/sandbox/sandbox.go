@@ -27,6 +27,7 @@ import (
 	"github.com/mcorun/mcorun/agents"
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/broker"
+	"github.com/mcorun/mcorun/runtime/clock"
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/facts"
@@ -123,10 +124,8 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 			_ = s.Close()
 		}
 	}()
-	if opts.Plugins != nil {
-		if err := s.makeDirs(); err != nil {
-			return nil, err
-		}
+	if err := s.makeDirs(); err != nil {
+		return nil, err
 	}
 	if err := s.startNodes(ctx, sec, opts.Plugins); err != nil {
 		return nil, err
@@ -191,6 +190,10 @@ func (s *Sandbox) makeDirs() error {
 
 func (s *Sandbox) startNode(ctx context.Context, n Node, sec security.Provider, extra func(Node) (Plugins, error)) (_ *server.Server, _ *connector.Conn, closer func() error, _ error) {
 	log := s.log.With("node", n.Identity)
+	plugins, err := agents.Plugins(n.Acting(clock.Real{}, log))
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	srv, err := server.New(server.Options{
 		Identity:         n.Identity,
 		Collectives:      []string{collective},
@@ -199,7 +202,7 @@ func (s *Sandbox) startNode(ctx context.Context, n Node, sec security.Provider, 
 		Security:         sec,
 		Facts:            facts.Static(n.Facts),
 		Classes:          facts.StaticClasses(n.Classes),
-		Plugins:          agents.Standard,
+		Plugins:          plugins,
 		Logger:           log,
 	})
 	if err != nil {

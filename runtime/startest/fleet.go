@@ -60,18 +60,27 @@ func (v *nodeValue) Attr(name string) (starlark.Value, error) {
 
 func nodeBuiltin(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		id              string
-		facts           *starlark.Dict
-		classes, agents starlark.Value = starlark.None, starlark.None
+		id                 string
+		facts              *starlark.Dict
+		classes, agents    starlark.Value = starlark.None, starlark.None
+		services, packages *starlark.Dict
+		shell              bool
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "identity", &id, "facts?", &facts, "classes?", &classes,
-		"agents?", &agents); err != nil {
+		"agents?", &agents, "services?", &services, "packages?", &packages, "shell?", &shell); err != nil {
 		return nil, err
 	}
 	if id == "" {
 		return nil, fmt.Errorf("%s: identity: want a non-empty string", b.Name())
 	}
-	n := &fleettest.Node{ID: id, Facts: map[string]any{}, Classes: []string{}}
+	n := &fleettest.Node{ID: id, Facts: map[string]any{}, Classes: []string{}, Shell: shell}
+	var err error
+	if n.Services, err = simServices(b.Name(), services); err != nil {
+		return nil, err
+	}
+	if n.Packages, err = simPackages(b.Name(), packages); err != nil {
+		return nil, err
+	}
 	if facts != nil {
 		v, err := starlib.FromStarlark(facts)
 		if err != nil {
@@ -79,7 +88,6 @@ func nodeBuiltin(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		}
 		n.Facts = v.(map[string]any)
 	}
-	var err error
 	if n.Classes, err = stringList(b.Name()+": classes", classes); err != nil {
 		return nil, err
 	}

@@ -30,7 +30,9 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/agents"
+	pkgagent "github.com/mcorun/mcorun/agents/package"
 	"github.com/mcorun/mcorun/agents/puppet/sim"
+	"github.com/mcorun/mcorun/agents/service"
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/bus"
 	"github.com/mcorun/mcorun/runtime/client"
@@ -53,8 +55,15 @@ const (
 )
 
 // realAgent reports whether every node serves the agent unless Node.Agents says otherwise,
-// besides the declared ones; discovery is part of the daemon and always served.
-func realAgent(name string) bool { return name == "puppet" || name == "rpcutil" }
+// besides the declared ones; discovery is part of the daemon and always served, and shell
+// is served where Node.Shell says so.
+func realAgent(name string) bool {
+	switch name {
+	case "nettest", "package", "puppet", "rpcutil", "service":
+		return true
+	}
+	return false
+}
 
 // Node is one node of the fleet.
 type Node struct {
@@ -62,11 +71,19 @@ type Node struct {
 	Facts   map[string]any
 	Classes []string
 	// Agents are the agents the node runs; nil means every agent of the fleet (rpcutil,
-	// puppet and the declared DDLs). Discovery is always served, as by mcod.
+	// puppet, service, package, nettest, shell when Shell is set, and the declared DDLs).
+	// Discovery is always served, as by mcod.
 	Agents []string
 	// Puppet configures the node's simulated Puppet (its Dir, Clock and Now are the
 	// fleet's); the zero value is an enabled, idle agent whose runs succeed.
 	Puppet sim.Options
+	// Services and Packages are the node's simulated services and packages, served by the
+	// real service and package agents over their sim providers, as in the sandbox.
+	Services []service.SimService
+	Packages pkgagent.SimConfig
+	// Shell serves the real shell agent: its commands run on this machine, in the node's
+	// own directory, in real time (the fake clock stands still while one runs).
+	Shell bool
 }
 
 // Call records one Discover or Call.
@@ -138,24 +155,36 @@ type Fleet struct {
 
 // New returns a fleet of eight nodes: web1-web4 (role web, Debian, classes web::nginx and
 // base), db1-db3 (role db, db3 on RedHat, classes db::postgres and base) and app1 (role app,
-// Debian, class app).
+// Debian, class app). Every node runs the cron service and has openssl 3.0.11-1 installed
+// with 3.0.13-1 available; web nodes also run nginx (1.22.1-9 installed, 1.22.1-9+deb12u1
+// available) and db nodes postgresql.
 func New() *Fleet {
 	f := NewNodes()
-	add := func(id, role, os string, classes ...string) {
-		f.Nodes = append(f.Nodes, &Node{ID: id, Classes: classes, Facts: map[string]any{
-			"role": role, "operatingsystem": os, "osfamily": os, "hostname": id}})
+	add := func(id, role, os, svc string, classes ...string) {
+		n := &Node{ID: id, Classes: classes, Facts: map[string]any{
+			"role": role, "operatingsystem": os, "osfamily": os, "hostname": id},
+			Services: []service.SimService{{Name: "cron", State: service.Running}},
+			Packages: pkgagent.SimConfig{Packages: map[string]pkgagent.SimPackage{
+				"openssl": {Installed: "3.0.11-1", Available: []string{"3.0.11-1", "3.0.13-1"}}}}}
+		if svc != "" {
+			n.Services = append(n.Services, service.SimService{Name: svc, State: service.Running})
+		}
+		if svc == "nginx" {
+			n.Packages.Packages["nginx"] = pkgagent.SimPackage{Installed: "1.22.1-9", Available: []string{"1.22.1-9", "1.22.1-9+deb12u1"}}
+		}
+		f.Nodes = append(f.Nodes, n)
 	}
 	for i := 1; i <= 4; i++ {
-		add(fmt.Sprintf("web%d", i), "web", "Debian", "web::nginx", "base")
+		add(fmt.Sprintf("web%d", i), "web", "Debian", "nginx", "web::nginx", "base")
 	}
 	for i := 1; i <= 3; i++ {
 		os := "Debian"
 		if i == 3 {
 			os = "RedHat"
 		}
-		add(fmt.Sprintf("db%d", i), "db", os, "db::postgres", "base")
+		add(fmt.Sprintf("db%d", i), "db", os, "postgresql", "db::postgres", "base")
 	}
-	add("app1", "app", "Debian", "app")
+	add("app1", "app", "Debian", "", "app")
 	return f
 }
 
@@ -171,7 +200,8 @@ func NewNodes(nodes ...*Node) *Fleet {
 func FromSandbox(nodes []sandbox.Node) *Fleet {
 	f := NewNodes()
 	for _, n := range nodes {
-		f.Nodes = append(f.Nodes, &Node{ID: n.Identity, Facts: maps.Clone(n.Facts), Classes: slices.Clone(n.Classes), Puppet: n.Puppet})
+		f.Nodes = append(f.Nodes, &Node{ID: n.Identity, Facts: maps.Clone(n.Facts), Classes: slices.Clone(n.Classes), Puppet: n.Puppet,
+			Services: slices.Clone(n.Services), Packages: n.Packages, Shell: n.Shell})
 	}
 	return f
 }
@@ -304,7 +334,7 @@ func (f *Fleet) runs(n *Node, name string) bool {
 		return slices.Contains(n.Agents, name)
 	}
 	_, declared := f.DDLs[name]
-	return declared || realAgent(name)
+	return declared || realAgent(name) || (name == "shell" && n.Shell)
 }
 
 func (f *Fleet) startNode(n *Node) error {
@@ -314,9 +344,18 @@ func (f *Fleet) startNode(n *Node) error {
 	}
 	var served []*agent.Agent
 	var data []*agent.DataPlugin
+	dir := filepath.Join(f.dir, n.ID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	plugins, err := agents.Plugins(sandbox.Node{Identity: n.ID, Services: n.Services, Packages: n.Packages,
+		Shell: n.Shell, Dir: dir}.Acting(f.clk, nil))
+	if err != nil {
+		return err
+	}
 	if f.runs(n, "puppet") {
 		o := n.Puppet
-		o.Dir = filepath.Join(f.dir, n.ID)
+		o.Dir = dir
 		o.Clock, o.Now = f.clk, f.clk.Now
 		if o.Seed == 0 {
 			h := fnv.New64a()
@@ -341,7 +380,7 @@ func (f *Fleet) startNode(n *Node) error {
 		Security: sec, Facts: facts.Static(n.Facts), Classes: facts.StaticClasses(n.Classes),
 		Clock: f.clk, MaxConcurrent: 1 << 10,
 		Plugins: func(an agent.Node) ([]*agent.Agent, []*agent.DataPlugin) {
-			std, stdData := agents.Standard(an)
+			std, stdData := plugins(an)
 			var out []*agent.Agent
 			for _, a := range append(std, served...) {
 				if a.Handle != nil || f.runs(n, a.Name()) {

@@ -91,7 +91,7 @@ func TestUnservedAgent(t *testing.T) {
 	if slices.Contains(res.Targets, f.Nodes[0].ID) || len(res.OK) != 7 || res.OK[0].Data["status"] != "unknown" {
 		t.Fatalf("targets %v ok %d data %v", res.Targets, len(res.OK), res.OK[0].Data)
 	}
-	if _, err := f.Call(ctx, "service", "status", map[string]any{"service": "x"}, client.CallOptions{}); err == nil {
+	if _, err := f.Call(ctx, "nosuch", "status", nil, client.CallOptions{}); err == nil {
 		t.Fatal("an agent with no DDL anywhere was called")
 	}
 	res, err = f.Call(ctx, "puppet", "status", nil, client.CallOptions{Nodes: []string{f.Nodes[0].ID}})

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/mcorun/mcorun/agents"
+	"github.com/mcorun/mcorun/agents/nettest"
+	pkgagent "github.com/mcorun/mcorun/agents/package"
+	"github.com/mcorun/mcorun/agents/service"
+	"github.com/mcorun/mcorun/agents/shell"
+	"github.com/mcorun/mcorun/runtime/agent"
+	"github.com/mcorun/mcorun/runtime/config"
+)
+
+// defaultStateDir is mcod's state directory (plugin.mcod.state_dir): the one place for what
+// a node keeps across restarts, such as the shell agent's background jobs (its shell/
+// subdirectory, unless plugin.shell.state_path names another).
+const defaultStateDir = "/var/lib/mcod"
+
+// actingFromConfig reads the settings of the agents that act on the node: service,
+// package, nettest and, when plugin.shell.enabled is true, shell.
+func actingFromConfig(cfg *config.Config, logger *slog.Logger) (agents.Acting, error) {
+	a := agents.Acting{Service: service.OptionsFromConfig(cfg), Package: pkgagent.OptionsFromConfig(cfg)}
+	a.Service.Logger, a.Package.Logger = logger, logger
+	var err error
+	if a.Nettest, err = nettest.OptionsFromConfig(cfg); err != nil {
+		return a, err
+	}
+	enabled, err := cfg.PluginBool("shell.enabled", false)
+	if err != nil {
+		return a, err
+	}
+	if !enabled {
+		logger.Debug("shell agent not served: plugin.shell.enabled is not true")
+		return a, nil
+	}
+	o, err := shell.OptionsFromConfig(cfg)
+	if err != nil {
+		return a, err
+	}
+	if _, set := cfg.Plugin["shell.state_path"]; !set {
+		o.StatePath = filepath.Join(cfg.PluginString("mcod.state_dir", defaultStateDir), "shell")
+	}
+	a.Shell = &o
+	logger.Info("shell agent served: it runs any command it is sent, subject to actionpolicy", "state_path", o.StatePath)
+	return a, nil
+}
+
+// nodePlugins is the server.Options.Plugins of this node.
+func nodePlugins(cfg *config.Config, logger *slog.Logger) (func(agent.Node) ([]*agent.Agent, []*agent.DataPlugin), error) {
+	a, err := actingFromConfig(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	p, err := agents.Plugins(a)
+	if err != nil {
+		return nil, fmt.Errorf("%w (see docs/agents.md for the agents' settings)", err)
+	}
+	return p, nil
+}
