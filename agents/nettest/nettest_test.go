@@ -137,7 +137,7 @@ func TestConnectNameDoesNotResolve(t *testing.T) {
 
 func TestPingLoopback(t *testing.T) {
 	if _, err := exec.LookPath("ping"); err != nil {
-		testenv.SkipOrFail(t, "no ping binary: run agents/nettest/testdata/setup.sh (installs iputils-ping): %v", err)
+		testenv.SkipOrFail(t, "no ping binary: apt-get install iputils-ping (.ci/setup-services does): %v", err)
 		return
 	}
 	rep := call(t, newAgent(t, Options{}), "ping", map[string]any{"fqdn": "127.0.0.1"})

@@ -66,7 +66,7 @@ func installTestService(t *testing.T) *testService {
 	}
 	for _, cmd := range []string{"start-stop-daemon", "pgrep"} {
 		if _, err := exec.LookPath(cmd); err != nil {
-			testenv.SkipOrFail(t, "%s not installed: run agents/service/testdata/setup.sh", cmd)
+			testenv.SkipOrFail(t, "%s not installed: install it (.ci/setup-services does: apt-get install dpkg procps init-system-helpers)", cmd)
 		}
 	}
 	b := make([]byte, 4)
