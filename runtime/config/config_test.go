@@ -292,3 +292,17 @@ func TestWarnings(t *testing.T) {
 		})
 	}
 }
+
+func TestAgentKeysKnown(t *testing.T) {
+	for _, k := range []string{"mcod.state_dir", "shell.enabled", "shell.state_path", "service.provider", "package.provider", "nettest.ping_timeout"} {
+		if _, known := pluginKeyStatus(k); !known {
+			t.Errorf("plugin.%s is not known", k)
+		}
+	}
+	// a misspelt security setting is warned about, never read as something else
+	for _, k := range []string{"shell.enable", "shell.enabled.", "shells.enabled"} {
+		if _, known := pluginKeyStatus(k); known {
+			t.Errorf("plugin.%s is known", k)
+		}
+	}
+}

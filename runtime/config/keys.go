@@ -277,6 +277,18 @@ var authPluginKeys = map[string]bool{
 	"rpcaudit.logfile": true, "rpcaudit.format": true, "rpcaudit.redact": true,
 }
 
+// agentPluginKeys are the settings of mcod's state directory and of the agents that act on
+// a node (docs/agents.md). They are exact keys, so that a misspelt one (plugin.shell.enable)
+// is warned about by name rather than silently read as its default.
+var agentPluginKeys = map[string]bool{
+	"mcod.state_dir": true,
+	"shell.enabled":  true, "shell.state_path": true, "shell.max_output": true, "shell.timeout": true,
+	"shell.directory":  true,
+	"service.provider": true, "service.sysv.servicecmd": true, "service.service.servicecmd": true,
+	"package.provider": true, "package.yum_bin": true, "package.yum_clean_mode": true,
+	"nettest.ping_command": true, "nettest.ping_timeout": true, "nettest.connect_timeout": true,
+}
+
 // pluginKeyStatus reports whether a plugin key (without "plugin.") is read by this project,
 // and if it is known but ignored, why.
 func pluginKeyStatus(key string) (why string, known bool) {
@@ -287,9 +299,7 @@ func pluginKeyStatus(key string) (why string, known bool) {
 		return "", true
 	case key == "ssl.enforce_ttl", strings.HasPrefix(key, "ed25519."):
 		return "", true
-	case key == "nettest.ping_command", key == "nettest.ping_timeout", key == "nettest.connect_timeout":
-		return "", true
-	case authPluginKeys[key]:
+	case authPluginKeys[key], agentPluginKeys[key]:
 		return "", true
 	}
 	if m := rabbitPoolRE.FindStringSubmatch(key); m != nil {
