@@ -75,5 +75,11 @@
 //	filter       printable, comparable, hashable; & combines
 //
 // load() takes paths relative to the loading file and the embedded standard library as
-// "@mcorun//name.star" (see Stdlib).
+// "@mcorun//name.star" (see Stdlib; each module's header documents it):
+//
+//	fleet.star     fact_values, majority, outliers, roll (rolling() over one rpc action)
+//	puppet.star    run_puppet_rolling, run_puppet, passed, outcome_table
+//	service.star   restart_rolling (a service restarted in a sliding window with canaries,
+//	               each node gated on its service status and an optional check), status,
+//	               not_running, outcome_table
 package starlib

@@ -80,3 +80,40 @@ func TestPlaybooksOnSandbox(t *testing.T) {
 	}
 	t.Logf("canary_rollout on the sandbox:\n%s", r.stdout)
 }
+
+// TestActingPlaybooksOnSandbox runs the playbooks that use the service and package agents on
+// a sandbox of the default fleet file's 20 nodes: web nodes run nginx (restarts of 300-500ms),
+// every node has an openssl upgrade available.
+func TestActingPlaybooksOnSandbox(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a sandbox")
+	}
+	fleet := sandboxFleet(t, 20)
+	play := func(name string, args map[string]string) run {
+		t.Helper()
+		report := filepath.Join(t.TempDir(), "report.json")
+		return runSource(t, context.Background(), "", Options{File: filepath.Join("..", "..", "playbooks", name),
+			Fleet: fleet, Args: args, ReportFile: report, Clock: starlib.WallClock{}})
+	}
+	check := func(name string, r run, want ...string) {
+		t.Helper()
+		if r.ExitCode != ExitOK {
+			t.Errorf("%s: exit %d\n%s\n%s", name, r.ExitCode, r.stdout, r.stderr)
+			return
+		}
+		wantLines(t, r.stdout, want...)
+	}
+	// canary_rollout.star's header example
+	r := play("canary_rollout.star", map[string]string{"filter": "role=web", "agent": "service", "action": "restart",
+		"input": "service=nginx", "window": "5", "canaries": "2"})
+	check("canary_rollout", r, "RollingReport(ok; 8 done")
+	r = play("rolling_restart.star", map[string]string{"filter": "role=web", "service": "nginx", "window": "4",
+		"check_command": "test -d ."})
+	check("rolling_restart", r, "web08.dc1.example.net  done", "RollingReport(ok; 8 done, 0 failed, 0 missing, 0 skipped in 3 batches)")
+	r = play("package_upgrade.star", map[string]string{"package": "openssl", "window": "10"})
+	check("package_upgrade", r, "web01.dc1.example.net    3.0.11-1~deb12u2  3.0.13-1~deb12u1  done",
+		"RollingReport(ok; 20 done, 0 failed, 0 missing, 0 skipped in 3 batches)")
+	r = play("package_upgrade.star", map[string]string{"filter": "role=web", "package": "nginx",
+		"version": "1.22.1-9+deb12u1", "window": "4"})
+	check("package_upgrade nginx", r, "RollingReport(ok; 8 done")
+}
