@@ -333,7 +333,8 @@ func TestReadOnlyPolicy(t *testing.T) {
 	}{
 		{"rpcutil", "inventory", false}, {"discovery", "ping", false}, {"puppet", "status", false},
 		{"puppet", "last_run_summary", false}, {"puppet", "runonce", true}, {"puppet", "disable", true},
-		{"service", "status", true},
+		{"service", "status", false}, {"service", "restart", true}, {"package", "status", false}, {"package", "update", true},
+		{"nettest", "connect", false}, {"shell", "run", true}, {"shell", "list", false}, {"shell", "kill", true}, {"nosuch", "status", true},
 	} {
 		if got := changes(tt.agent, tt.action); got != tt.want {
 			t.Errorf("%s.%s changes state: %v, want %v", tt.agent, tt.action, got, tt.want)
