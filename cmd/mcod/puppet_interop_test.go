@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,122 +114,12 @@ func (f *fleet) puppetClient(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		write(t, filepath.Join(lib, "mcollective/agent/puppet.ddl"), rubyDDL(d))
-		write(t, filepath.Join(lib, "mcollective/data/puppet_data.ddl"), rubyDataDDL(dd))
+		write(t, filepath.Join(lib, "mcollective/agent/puppet.ddl"), ddl.RenderRuby(d))
+		write(t, filepath.Join(lib, "mcollective/data/puppet_data.ddl"), ddl.RenderRubyData(dd))
 	}
 	write(t, filepath.Join(f.dir, "client.cfg"), f.common()+`identity = mco-test-client
 libdir = `+lib+`:/usr/share/mcollective/plugins
 logger_type = console
 loglevel = error
 `)
-}
-
-// rubyDDL renders an agent DDL in MCollective's Ruby DDL language: metadata, and each
-// action with its inputs, outputs and the aggregates stock MCollective ships (summary,
-// average, sum).
-func rubyDDL(a *ddl.Agent) string {
-	var b strings.Builder
-	m := a.Metadata
-	fmt.Fprintf(&b, "metadata :name => %s,\n         :description => %s,\n         :author => %s,\n         :license => %s,\n         :version => %s,\n         :url => %s,\n         :timeout => %d\n\n",
-		rubyLit(m.Name), rubyLit(m.Description), rubyLit(m.Author), rubyLit(m.License), rubyLit(m.Version), rubyLit(m.URL), m.Timeout)
-	for _, name := range sortedKeys(a.Actions) {
-		act := a.Actions[name]
-		fmt.Fprintf(&b, "action %s, :description => %s do\n", rubyLit(name), rubyLit(act.Description))
-		if act.Display != "" {
-			fmt.Fprintf(&b, "  display :%s\n", act.Display)
-		}
-		for _, k := range sortedKeys(act.Input) {
-			in := act.Input[k]
-			fmt.Fprintf(&b, "  input :%s, :prompt => %s, :description => %s, :type => :%s, :optional => %t",
-				k, rubyLit(in.Prompt), rubyLit(in.Description), in.Type, in.Optional)
-			if v := in.Validation; strings.HasPrefix(v, ":") {
-				fmt.Fprintf(&b, ", :validation => %s", v)
-			} else if v != "" {
-				fmt.Fprintf(&b, ", :validation => %s", rubyLit(v))
-			}
-			if in.MaxLength > 0 {
-				fmt.Fprintf(&b, ", :maxlength => %d", in.MaxLength)
-			}
-			if in.Default != nil {
-				fmt.Fprintf(&b, ", :default => %s", rubyLit(in.Default))
-			}
-			b.WriteString("\n")
-		}
-		for _, k := range sortedKeys(act.Output) {
-			o := act.Output[k]
-			fmt.Fprintf(&b, "  output :%s, :description => %s, :display_as => %s, :default => %s\n",
-				k, rubyLit(o.Description), rubyLit(o.DisplayAs), rubyLit(o.Default))
-		}
-		var aggs []string
-		for _, ag := range act.Aggregate {
-			switch ag.Function {
-			case "summary", "average", "sum":
-				s := fmt.Sprintf("    aggregate %s(:%s", ag.Function, ag.Output)
-				if f, ok := ag.Args["format"]; ok {
-					s += ", :format => " + rubyLit(f)
-				}
-				aggs = append(aggs, s+")\n")
-			}
-		}
-		if len(aggs) > 0 {
-			b.WriteString("  summarize do\n" + strings.Join(aggs, "") + "  end\n")
-		}
-		b.WriteString("end\n\n")
-	}
-	return b.String()
-}
-
-// rubyDataDDL renders a data plugin DDL that takes no query argument in MCollective's Ruby
-// DDL language.
-func rubyDataDDL(d *ddl.Data) string {
-	var b strings.Builder
-	m := d.Metadata
-	fmt.Fprintf(&b, "metadata :name => %s,\n         :description => %s,\n         :author => %s,\n         :license => %s,\n         :version => %s,\n         :url => %s,\n         :timeout => %d\n\n",
-		rubyLit(m.Name), rubyLit(m.Description), rubyLit(m.Author), rubyLit(m.License), rubyLit(m.Version), rubyLit(m.URL), m.Timeout)
-	fmt.Fprintf(&b, "dataquery :description => %s do\n", rubyLit(d.Description))
-	for _, k := range sortedKeys(d.Output) {
-		o := d.Output[k]
-		fmt.Fprintf(&b, "  output :%s, :description => %s, :display_as => %s, :default => %s\n",
-			k, rubyLit(o.Description), rubyLit(o.DisplayAs), rubyLit(o.Default))
-	}
-	b.WriteString("end\n")
-	return b.String()
-}
-
-// rubyLit renders a JSON-shaped value as a Ruby literal.
-func rubyLit(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "nil"
-	case string:
-		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(x) + "'"
-	case bool:
-		return strconv.FormatBool(x)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case map[string]any:
-		parts := make([]string, 0, len(x))
-		for _, k := range sortedKeys(x) {
-			parts = append(parts, rubyLit(k)+" => "+rubyLit(x[k]))
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
-	case []any:
-		parts := make([]string, 0, len(x))
-		for _, e := range x {
-			parts = append(parts, rubyLit(e))
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	}
-	return rubyLit(fmt.Sprint(v))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

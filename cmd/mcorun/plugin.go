@@ -20,29 +20,44 @@ import (
 
 const pluginUsage = `Usage:
   mcorun plugin doc [AGENT] [--config FILE] [--json]
+  mcorun plugin ddl AGENT [--config FILE]
+  mcorun plugin ddl --data NAME
 
-With AGENT, shows the agent's DDL as a document: its metadata, then each
+With AGENT, doc shows the agent's DDL as a document: its metadata, then each
 action with its inputs (type, validation, optional, maximum length, default)
 and outputs (display name, default) and aggregate summaries. Without AGENT,
 lists the agents and data plugins that have a DDL. It needs no broker: the
 DDLs are built in or read from the libdir of the config.
 
+ddl prints the agent's DDL (with --data, the data plugin's) in MCollective's
+Ruby DDL language, for stock mco clients: install it as
+LIBDIR/mcollective/agent/AGENT.ddl (a data plugin's as
+LIBDIR/mcollective/data/NAME_data.ddl) in a libdir of the client's
+client.cfg, and stock mco can call that agent on mcod nodes: no plugin files
+need copying. Validators stock mco lacks become the equivalent regular
+expression (service_name, package_name) or are left to the node, which checks
+every input before anything runs; aggregates stock mco lacks (nettest_mma)
+are left out.
+
 Examples:
   mcorun plugin doc
   mcorun plugin doc rpcutil
   mcorun plugin doc rpcutil --json
+  mcorun plugin ddl service > /usr/share/mcollective/plugins/mcollective/agent/service.ddl
+  mcorun plugin ddl --data service > /usr/share/mcollective/plugins/mcollective/data/service_data.ddl
 `
 
 func pluginCommand() *command {
-	return &command{name: "plugin", summary: "plugin doc [AGENT]: show an agent's DDL, or list the agents", usage: pluginUsage, run: runPlugin}
+	return &command{name: "plugin", summary: "plugin doc [AGENT] | ddl AGENT: show an agent's DDL, list the agents, or print a Ruby DDL for stock mco", usage: pluginUsage, run: runPlugin}
 }
 
 func runPlugin(_ context.Context, e *env, args []string) int {
 	var c commonFlags
 	fs := newFlagSet("plugin", &c)
+	data := fs.Bool("data", false, "plugin ddl: NAME is a data plugin")
 	fs.VisitAll(func(f *pflag.Flag) {
-		// plugin doc reads DDLs only: the filter and scope flags mean nothing here.
-		if f.Name != "config" && f.Name != "json" {
+		// plugin doc and ddl read DDLs only: the filter and scope flags mean nothing here.
+		if f.Name != "config" && f.Name != "json" && f.Name != "data" {
 			f.Hidden = true
 		}
 	})
@@ -51,8 +66,11 @@ func runPlugin(_ context.Context, e *env, args []string) int {
 	} else if err != nil {
 		return usageErr(e, "plugin", err)
 	}
-	if fs.NArg() == 0 || fs.Arg(0) != "doc" || fs.NArg() > 2 {
-		return usageErr(e, "plugin", errors.New("want 'plugin doc [AGENT]'"))
+	if fs.NArg() == 2 && fs.Arg(0) == "ddl" {
+		return runPluginDDL(e, &c, fs.Arg(1), *data)
+	}
+	if fs.NArg() == 0 || fs.Arg(0) != "doc" || fs.NArg() > 2 || *data {
+		return usageErr(e, "plugin", errors.New("want 'plugin doc [AGENT]', 'plugin ddl AGENT' or 'plugin ddl --data NAME'"))
 	}
 	cfg, err := docConfig(e, &c)
 	if err != nil {
@@ -85,6 +103,32 @@ func runPlugin(_ context.Context, e *env, args []string) int {
 		return exitOK
 	}
 	fmt.Fprint(e.stdout, formatDoc(a, fancy))
+	return exitOK
+}
+
+// runPluginDDL prints the Ruby DDL of an agent (built in or from the config's libdirs) or,
+// with data, of a built-in data plugin.
+func runPluginDDL(e *env, c *commonFlags, name string, data bool) int {
+	if data {
+		d, err := ddl.BuiltinData(name)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "mcorun plugin: no DDL for data plugin %q; 'mcorun plugin doc' lists the known data plugins\n", name)
+			return exitUsage
+		}
+		fmt.Fprint(e.stdout, ddl.RenderRubyData(d))
+		return exitOK
+	}
+	cfg, err := docConfig(e, c)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mcorun plugin: %v\n", err)
+		return exitUsage
+	}
+	a, ok := knownAgents(cfg)[name]
+	if !ok {
+		fmt.Fprintf(e.stderr, "mcorun plugin: no DDL for agent %q; 'mcorun plugin doc' lists the known agents\n", name)
+		return exitUsage
+	}
+	fmt.Fprint(e.stdout, ddl.RenderRuby(a))
 	return exitOK
 }
 
