@@ -60,15 +60,23 @@ func parseDpkgStatus(name, out string) Status {
 		}
 		words := strings.Fields(f[0]) // want, error flag, status: "install ok installed"
 		state := ""
+		var dpkg DpkgState
 		if len(words) == 3 {
 			state = words[2]
+			// apt's mark is "hold" when dpkg's want is hold, else none: dpkg-query
+			// knows no other mark without apt's database.
+			mark := "none"
+			if words[0] == "hold" {
+				mark = "hold"
+			}
+			dpkg = DpkgState{Desired: words[0], Error: words[1], Status: state, Mark: mark}
 		}
 		switch state {
 		case "installed", "triggers-awaited", "triggers-pending":
 			e, v, r := splitVersion(f[1])
-			return Status{Name: name, Ensure: f[1], Epoch: e, Version: v, Release: r, Arch: f[2], Provider: "apt"}
+			return Status{Name: name, Ensure: f[1], Epoch: e, Version: v, Release: r, Arch: f[2], Provider: "apt", Dpkg: dpkg}
 		case "config-files", "half-installed", "unpacked", "half-configured":
-			st.Ensure = Absent
+			st.Ensure, st.Dpkg = Absent, dpkg
 		}
 	}
 	return st

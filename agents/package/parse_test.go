@@ -50,10 +50,12 @@ func TestAptCommandsAndParsing(t *testing.T) {
 	ctx := context.Background()
 	p := NewApt(f.run)
 	for name, want := range map[string]Status{
-		"openssh-server": {Name: "openssh-server", Ensure: "1:9.2p1-2+deb12u3", Epoch: "1", Version: "9.2p1", Release: "2+deb12u3", Arch: "amd64", Provider: "apt"},
-		"libc6":          {Name: "libc6", Ensure: "2.36-9", Epoch: "0", Version: "2.36", Release: "9", Arch: "i386", Provider: "apt"},
-		"gone":           {Name: "gone", Ensure: Absent, Provider: "apt"},
-		"nosuch":         {Name: "nosuch", Ensure: Purged, Provider: "apt"},
+		"openssh-server": {Name: "openssh-server", Ensure: "1:9.2p1-2+deb12u3", Epoch: "1", Version: "9.2p1", Release: "2+deb12u3", Arch: "amd64", Provider: "apt",
+			Dpkg: DpkgState{Desired: "install", Error: "ok", Status: "installed", Mark: "none"}},
+		"libc6": {Name: "libc6", Ensure: "2.36-9", Epoch: "0", Version: "2.36", Release: "9", Arch: "i386", Provider: "apt",
+			Dpkg: DpkgState{Desired: "install", Error: "ok", Status: "installed", Mark: "none"}},
+		"gone":   {Name: "gone", Ensure: Absent, Provider: "apt", Dpkg: DpkgState{Desired: "deinstall", Error: "ok", Status: "config-files", Mark: "none"}},
+		"nosuch": {Name: "nosuch", Ensure: Purged, Provider: "apt"},
 	} {
 		if got, err := p.Status(ctx, name); err != nil || got != want {
 			t.Errorf("Status(%s) = %+v, %v; want %+v", name, got, err, want)

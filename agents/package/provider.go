@@ -45,6 +45,15 @@ type Status struct {
 	Release  string
 	Arch     string
 	Provider string
+	// Dpkg is dpkg's own view of the package (apt only): its want, error flag and state
+	// ("install", "ok", "installed") and its apt mark, which Puppet's dpkg provider, and so
+	// the Ruby agent, also reports as desired, error, status and mark.
+	Dpkg DpkgState
+}
+
+// DpkgState is dpkg's status line of a package, plus its apt mark.
+type DpkgState struct {
+	Desired, Error, Status, Mark string
 }
 
 // Ensure values of a package that is not installed.
@@ -67,6 +76,9 @@ func (s Status) fill(data map[string]any) {
 		data["version"] = s.Version
 		data["release"] = s.Release
 		data["arch"] = s.Arch
+	}
+	if s.Dpkg.Status != "" {
+		data["desired"], data["error"], data["status"], data["mark"] = s.Dpkg.Desired, s.Dpkg.Error, s.Dpkg.Status, s.Dpkg.Mark
 	}
 }
 

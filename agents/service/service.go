@@ -7,6 +7,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -147,10 +148,27 @@ type svc struct {
 }
 
 // fail answers a backend error as MCollective answers an exception raised by an action:
-// UnknownError with its message, the status left at its default.
+// UnknownError with its message, the status left at its default. An error that carries the
+// Ruby agent's own message for the case (rubyError) gives that message as it is.
 func fail(rep *agent.Reply, verb, name string, err error) {
+	var re rubyError
+	if errors.As(err, &re) {
+		rep.Fail(message.UnknownError, re.msg)
+		return
+	}
 	rep.Fail(message.UnknownError, fmt.Sprintf("Could not %s Service[%s]: %v", verb, name, err))
 }
+
+// rubyError is a backend error whose reply message is the one the Ruby agent gives for the
+// same case, word for word (its provider's exception), so that scripts matching on it keep
+// working.
+type rubyError struct {
+	msg string
+	err error
+}
+
+func (e rubyError) Error() string { return e.msg + ": " + e.err.Error() }
+func (e rubyError) Unwrap() error { return e.err }
 
 func (s *svc) status(ctx context.Context, req *agent.Request, rep *agent.Reply) {
 	name, _ := req.Data["service"].(string)

@@ -47,7 +47,9 @@ func (s *sysv) Status(ctx context.Context, name string) (string, error) {
 func (s *sysv) do(ctx context.Context, name, action string) error {
 	err := run(ctx, s.run, s.argv(name, action)...)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s has no init script in %s: check the service name: %w", name, s.initDir, err)
+		// Puppet's init provider's words, which the Ruby agent replies with
+		return rubyError{msg: fmt.Sprintf("Could not find init script for '%s'", name),
+			err: fmt.Errorf("%s has no init script in %s: check the service name: %w", name, s.initDir, err)}
 	}
 	return err
 }

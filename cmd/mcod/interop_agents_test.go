@@ -182,8 +182,9 @@ func TestMcoRPCActingAgents(t *testing.T) {
 		t.Parallel()
 		r := call(t, "service_restart_missing")
 		wantKinds(t, "service restart", r.Data, map[string]string{"status": "string"})
-		// The Ruby agent's restart raises, which SimpleRPC answers with statuscode 5.
-		if r.StatusCode != 5 || !strings.Contains(r.StatusMsg, missingService) || r.Data["status"] != "unknown" {
+		// The Ruby agent's restart raises, which SimpleRPC answers with statuscode 5 and
+		// Puppet's words.
+		if r.StatusCode != 5 || r.StatusMsg != "Could not find init script for '"+missingService+"'" || r.Data["status"] != "unknown" {
 			t.Errorf("service restart %s: %d %q %v, want 5, a message naming the service and status unknown", missingService, r.StatusCode, r.StatusMsg, r.Data)
 		}
 	})
@@ -198,8 +199,9 @@ func TestMcoRPCActingAgents(t *testing.T) {
 		t.Parallel()
 		r := call(t, "package_status_dpkg")
 		wantKinds(t, "package status", r.Data, map[string]string{"name": "string", "ensure": "string", "version": "string",
-			"release": "string", "epoch": "string", "arch": "string", "provider": "string", "output": "null"})
-		if r.StatusCode != 0 || r.Data["name"] != "dpkg" || r.Data["provider"] != "apt" {
+			"release": "string", "epoch": "string", "arch": "string", "provider": "string", "output": "null",
+			"desired": "string", "error": "string", "status": "string", "mark": "string"})
+		if r.StatusCode != 0 || r.Data["name"] != "dpkg" || r.Data["provider"] != "apt" || r.Data["status"] != "installed" {
 			t.Errorf("package status dpkg: %+v", r)
 		}
 	})

@@ -141,11 +141,7 @@ var statusMsgPrefix = map[string]string{}
 // logged, not failed; one that no longer occurs fails the test, so the entry goes once the
 // agent is fixed.
 var knownDivergences = map[string]map[string]string{
-	"service_restart_missing": {
-		"statusmsg": "Puppet's init provider says \"Could not find init script for 'NAME'\"; mcod's sysv provider wraps its exec error",
-	},
 	"package_status_dpkg": {
-		"keys":         "Puppet's dpkg provider also returns desired, error, mark and status",
 		"data.arch":    "Puppet's dpkg provider leaves arch, version, release and epoch nil; mcod fills them from dpkg-query",
 		"data.version": "as data.arch", "data.release": "as data.arch", "data.epoch": "as data.arch",
 	},
