@@ -84,7 +84,9 @@ func runShell(ctx context.Context, e *env, args []string) int {
 	if !slices.Contains(shellActions, action) {
 		return usageErr(e, "shell", fmt.Errorf("action has to be one of %s, not %q", strings.Join(shellActions, ", "), action))
 	}
-	// Flags may follow the action too: mcorun shell run --tail -I web01 'uptime'.
+	// Flags may follow the action too: mcorun shell run --tail -I web01 'uptime'. Only a
+	// command's words stop the flags; a handle may come before them.
+	fs.SetInterspersed(action != "run" && action != "start")
 	if done, err := parseFlags(e, fs, shellUsage, ops); done {
 		return exitOK
 	} else if err != nil {
