@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/mcorun/mcorun/runtime/clock"
 	"github.com/mcorun/mcorun/runtime/config"
 )
 
@@ -39,6 +40,9 @@ func commandTable() []*command {
 		inventoryCommand(),
 		rpcCommand(),
 		puppetCommand(),
+		serviceCommand(),
+		packageCommand(),
+		shellCommand(),
 		pluginCommand(),
 		runCommand(),
 		checkCommand(),
@@ -69,6 +73,12 @@ type env struct {
 	// runallPoll is the time between puppet runall's status polls; zero means
 	// defaultRunallPoll.
 	runallPoll time.Duration
+	// tailPoll is the time between shell run --tail's status polls; zero means
+	// defaultTailPoll.
+	tailPoll time.Duration
+	// clock is the time source of the waits a verb makes itself (shell --tail's polls, the
+	// confirmation prompt); nil means clock.Real{}.
+	clock clock.Clock
 }
 
 func main() {

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -264,70 +263,10 @@ type puppetCall struct {
 	ddl *ddl.Agent
 }
 
-// callResult is a discovered call's outcome: the replies sorted by sender and the timings.
-type callResult struct {
-	res        *client.Results
-	nodes      []string
-	replies    []client.Result
-	discovery  time.Duration
-	agentTime  time.Duration
-	discovered int
-}
-
 // call discovers the matching nodes and calls action on them, as mco's rpcclient does. done
 // is false when the command ends here; code is then its exit code.
 func (pc *puppetCall) call(ctx context.Context, action string, args map[string]any, progress bool) (cr callResult, code int, done bool) {
-	s, e := pc.s, pc.s.e
-	start := time.Now()
-	if !s.flags.json {
-		fmt.Fprintf(e.stderr, "Discovering hosts using the %s method for %d second(s) .... ", discoveryMethod(s.nodes), s.discoveryTimeout())
-	}
-	nodes, err := pc.fl.Discover(ctx, s.flags.discoverOptions(s.filter, s.nodes))
-	if err != nil {
-		if !s.flags.json {
-			fmt.Fprintln(e.stderr)
-		}
-		return cr, s.fail(fmt.Errorf("discovery: %w", err)), true
-	}
-	cr.discovery = time.Since(start)
-	cr.nodes = nodes
-	if !s.flags.json {
-		fmt.Fprintf(e.stderr, "%d\n", len(nodes))
-	}
-	if len(nodes) == 0 {
-		if s.flags.json {
-			_ = writeJSON(e.stdout, rpcJSON("puppet", action, &client.Results{Agent: "puppet", Action: action}, nil, 0, 0))
-		} else {
-			fmt.Fprintln(e.stderr, "\nNo request sent, we did not discover any nodes.")
-		}
-		return cr, exitNothingDiscovered, true
-	}
-	opts := s.flags.callOptions(s.filter, nodes, len(s.nodes) > 0)
-	bar := s.progress(len(nodes))
-	if bar != nil && progress {
-		opts.OnReply = func(client.Result) { _ = bar.Add(1) }
-	}
-	callStart := time.Now()
-	res, err := pc.fl.Call(ctx, "puppet", action, args, opts)
-	cr.agentTime = time.Since(callStart)
-	if bar != nil && progress {
-		_ = bar.Finish()
-		_ = bar.Clear()
-	}
-	if err != nil {
-		if errors.Is(err, client.ErrInvalidArgs) {
-			return cr, usageErr(e, "puppet", err), true
-		}
-		return cr, s.fail(fmt.Errorf("puppet#%s: %w", action, err)), true
-	}
-	cr.res = res
-	cr.replies = append(append([]client.Result(nil), res.OK...), res.Failed...)
-	sortResults(cr.replies)
-	cr.discovered = len(res.Targets)
-	if cr.discovered == 0 {
-		cr.discovered = len(nodes)
-	}
-	return cr, 0, false
+	return discoverAndCall(ctx, pc.s, pc.fl, "puppet", action, args, progress)
 }
 
 // simple runs status, runonce, enable or disable with mco's layout: status prints each
