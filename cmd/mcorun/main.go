@@ -200,9 +200,13 @@ Run 'mcorun COMMAND --help' for a command's flags and examples.
 
 Global flags, accepted anywhere on the command line:
   --sandbox N    run against an in-process broker and N simulated nodes that
-                 run the real agents; no broker or config is needed
-  --fleet FILE   the sandbox's facts and classes (default: a built-in copy of
-                 testdata/fleet.yaml, 20 nodes)
+                 run the real agents; no broker or config is needed. Their
+                 shell agent runs real commands on this machine
+  --fleet FILE   the sandbox's facts, classes, services and packages (default:
+                 a built-in copy of testdata/fleet.yaml, 20 nodes)
+
+The agents a node serves (rpcutil, puppet, service, package, nettest, shell),
+their settings and providers: docs/agents.md.
 
 The configuration is read from --config, else ~/.mcollective, else
 /etc/mcollective/client.cfg. MCOLLECTIVE_PSK, STOMP_USER and STOMP_PASSWORD
