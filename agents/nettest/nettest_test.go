@@ -11,23 +11,16 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/agent"
+	"github.com/mcorun/mcorun/runtime/agent/agenttest"
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/message"
 	"github.com/mcorun/mcorun/runtime/testenv"
 )
 
-// call validates data against the DDL as the server does, pre-fills the outputs with their
-// defaults and runs the action.
-func call(t *testing.T, a *agent.Agent, action string, data map[string]any) *agent.Reply {
+// call runs an action as mcod's pipeline does (agenttest.Call).
+func call(t *testing.T, a *agent.Agent, action string, in map[string]any) *agent.Reply {
 	t.Helper()
-	if err := a.DDL.Validate(action, data); err != nil {
-		t.Fatalf("Validate(%s, %v): %v", action, data, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(a.DDL.Metadata.Timeout)*time.Second)
-	defer cancel()
-	rep := &agent.Reply{Data: a.DDL.Defaults(action)}
-	a.Actions[action](ctx, &agent.Request{Agent: "nettest", Action: action, Data: data}, rep)
-	return rep
+	return agenttest.Call(t, a, action, in)
 }
 
 func newAgent(t *testing.T, o Options) *agent.Agent {

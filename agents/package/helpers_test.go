@@ -5,21 +5,13 @@ import (
 	"testing"
 
 	"github.com/mcorun/mcorun/runtime/agent"
+	"github.com/mcorun/mcorun/runtime/agent/agenttest"
 )
 
-// call runs an action as the server does: inputs validated against the DDL, the reply's
-// outputs pre-filled with their defaults. A validation failure fails the test.
-func call(t *testing.T, a *agent.Agent, action string, data map[string]any) *agent.Reply {
+// call runs an action as mcod's pipeline does (agenttest.Call).
+func call(t *testing.T, a *agent.Agent, action string, in map[string]any) *agent.Reply {
 	t.Helper()
-	if data == nil {
-		data = map[string]any{}
-	}
-	if err := a.DDL.Validate(action, data); err != nil {
-		t.Fatalf("%s %v: %v", action, data, err)
-	}
-	rep := &agent.Reply{Data: a.DDL.Defaults(action)}
-	a.Actions[action](context.Background(), &agent.Request{Agent: "package", Action: action, Data: data}, rep)
-	return rep
+	return agenttest.Call(t, a, action, in)
 }
 
 // fakeRunner answers commands from a table keyed by the command line, and records them.

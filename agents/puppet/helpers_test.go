@@ -2,7 +2,6 @@ package puppet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/agent"
-	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/agent/agenttest"
 	"github.com/mcorun/mcorun/runtime/testenv"
 )
 
@@ -66,22 +65,10 @@ func newPuppetNode(t *testing.T, manifest string, tweak func(*Options)) *puppetN
 	return &puppetNode{dir: dir, conf: conf, p: p, a: p.Agent()}
 }
 
-// call runs an action as mcod's pipeline does: DDL validation, defaults, then the action.
+// call runs an action as mcod's pipeline does (agenttest.Call).
 func call(t *testing.T, a *agent.Agent, action string, in map[string]any) *agent.Reply {
 	t.Helper()
-	if in == nil {
-		in = map[string]any{}
-	}
-	if err := a.DDL.Validate(action, in); err != nil {
-		var ve *ddl.ValidationError
-		if !errors.As(err, &ve) {
-			t.Fatal(err)
-		}
-		return &agent.Reply{Status: ve.Status, Message: ve.Msg}
-	}
-	rep := &agent.Reply{Data: a.DDL.Defaults(action)}
-	a.Actions[action](context.Background(), &agent.Request{Agent: "puppet", Action: action, Data: in, CallerID: "uid=0"}, rep)
-	return rep
+	return agenttest.Call(t, a, action, in)
 }
 
 // waitFor polls cond every 100ms until it holds or within passes.

@@ -13,6 +13,7 @@ import (
 	"github.com/mcorun/mcorun/agents"
 	"github.com/mcorun/mcorun/agents/rpcutil"
 	"github.com/mcorun/mcorun/runtime/agent"
+	"github.com/mcorun/mcorun/runtime/agent/agenttest"
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/marshal"
 	"github.com/mcorun/mcorun/runtime/message"
@@ -70,15 +71,10 @@ func (n *fakeNode) Data(ctx context.Context, source string, query any) (map[stri
 	return n.data.Query(ctx, source, query)
 }
 
-// call validates and runs one action as the server pipeline does.
+// call runs an action as mcod's pipeline does (agenttest.Call).
 func call(t *testing.T, a *agent.Agent, action string, in map[string]any) *agent.Reply {
 	t.Helper()
-	rep := &agent.Reply{Message: "OK", Data: a.DDL.Defaults(action)}
-	if err := a.DDL.Validate(action, in); err != nil {
-		t.Fatalf("Validate %s: %v", action, err)
-	}
-	a.Actions[action](context.Background(), &agent.Request{Agent: "rpcutil", Action: action, Data: in}, rep)
-	return rep
+	return agenttest.Call(t, a, action, in)
 }
 
 func TestActionsImplemented(t *testing.T) {

@@ -97,16 +97,7 @@ func (Real) Wait(ctx context.Context, ev *Event, until time.Time, also ...<-chan
 	if ev != nil {
 		evc = ev.ch
 	}
-	var a0, a1 <-chan struct{}
-	switch len(also) {
-	case 0:
-	case 1:
-		a0 = also[0]
-	case 2:
-		a0, a1 = also[0], also[1]
-	default:
-		panic("clock: Wait takes at most two extra channels")
-	}
+	a0, a1 := extra(also)
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -116,4 +107,19 @@ func (Real) Wait(ctx context.Context, ev *Event, until time.Time, also ...<-chan
 	case <-a1:
 	}
 	return nil
+}
+
+// extra spreads Wait's extra channels over two select cases; a missing one is nil, which
+// never receives.
+func extra(also []<-chan struct{}) (a0, a1 <-chan struct{}) {
+	switch len(also) {
+	case 0:
+	case 1:
+		a0 = also[0]
+	case 2:
+		a0, a1 = also[0], also[1]
+	default:
+		panic("clock: Wait takes at most two extra channels")
+	}
+	return a0, a1
 }

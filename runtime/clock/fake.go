@@ -189,16 +189,7 @@ func (f *Fake) Wait(ctx context.Context, ev *Event, until time.Time, also ...<-c
 	f.advance()
 	f.mu.Unlock()
 
-	var a0, a1 <-chan struct{}
-	switch len(also) {
-	case 0:
-	case 1:
-		a0 = also[0]
-	case 2:
-		a0, a1 = also[0], also[1]
-	default:
-		panic("clock: Wait takes at most two extra channels")
-	}
+	a0, a1 := extra(also)
 	select {
 	case <-w.wake:
 		return ctx.Err()

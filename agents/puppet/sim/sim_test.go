@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/agent"
-	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/agent/agenttest"
 )
 
 // newSim starts a simulated Puppet in a temp dir with short runs unless opts says otherwise.
@@ -27,22 +27,10 @@ func newSim(t *testing.T, opts Options) *Puppet {
 	return s
 }
 
-// call runs an action as mcod's pipeline does: DDL validation, defaults, then the action.
+// call runs an action as mcod's pipeline does (agenttest.Call).
 func call(t *testing.T, a *agent.Agent, action string, in map[string]any) *agent.Reply {
 	t.Helper()
-	if in == nil {
-		in = map[string]any{}
-	}
-	if err := a.DDL.Validate(action, in); err != nil {
-		var ve *ddl.ValidationError
-		if !errors.As(err, &ve) {
-			t.Fatal(err)
-		}
-		return &agent.Reply{Status: ve.Status, Message: ve.Msg}
-	}
-	rep := &agent.Reply{Data: a.DDL.Defaults(action)}
-	a.Actions[action](context.Background(), &agent.Request{Agent: "puppet", Action: action, Data: in, CallerID: "uid=0"}, rep)
-	return rep
+	return agenttest.Call(t, a, action, in)
 }
 
 // runToEnd starts a forced run and waits until status shows it finished, as a playbook does.
