@@ -69,6 +69,7 @@ func TestCaptureRubyAgentReplies(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	driveWithClient(t, f.clientConfig(t), "ruby1")
 	port := listener(t)
 	if err := os.MkdirAll(captureDir, 0o755); err != nil {
 		t.Fatal(err)
