@@ -56,6 +56,9 @@
 //	                                         args.window; an error before params() runs
 //	nodeset(ids=()) -> NodeSet
 //	struct(**kwargs), json (encode, decode, indent), time (now, parse_duration, ...)
+//	help(x=None)                             the REPL only: help() lists this API, help(x) one
+//	                                         builtin, value type or method (HelpEntries is the
+//	                                         table, and a test keeps it and this text in step)
 //
 // Values:
 //

@@ -60,7 +60,8 @@ const replUsage = `Usage:
   mcorun repl [flags]
 
 An interactive Starlark session with the playbook builtins (discover, rpc,
-filter, rolling, ...). Values print as tables. Ctrl-C cancels the running
+filter, rolling, ...). Values print as tables. help() (or help or ? alone)
+lists the builtins, help(rpc) describes one. Ctrl-C cancels the running
 call, not the session; Ctrl-D ends it. History is kept in ~/.mcorun_history.
 Without a terminal, statements are read from standard input.
 

@@ -153,9 +153,19 @@ func TestReplUnderPTY(t *testing.T) {
 	env := append(os.Environ(), "HOME="+home, "NO_COLOR=1", "TERM=xterm")
 	s := startPTY(ctx, t, env, "--sandbox", "5", "repl")
 
-	s.expect(prompt, 60*time.Second)
+	out := s.expect(prompt, 60*time.Second)
+	for _, want := range []string{"help() or ?", "Ctrl-D leaves"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the banner lacks %q:\n%s", want, out)
+		}
+	}
+	for _, l := range []string{"help", "?"} {
+		if out := s.line(l); !strings.Contains(out, "rpc(agent, action") || !strings.Contains(out, "Value types") {
+			t.Errorf("%s at the prompt printed no overview:\n%s", l, out)
+		}
+	}
 	s.line(`web = discover("role=web")`)
-	out := s.line(`web`)
+	out = s.line(`web`)
 	for _, want := range []string{"┌", "NODE", "│ web01.dc1.example.net │", "└", "2 nodes"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the NodeSet table lacks %q:\n%s", want, out)
@@ -187,7 +197,7 @@ func TestReplUnderPTY(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("Ctrl-C took %s to cancel the wait", took)
 	}
-	if !strings.Contains(out, "^C") || !strings.Contains(out, "wait_until") || !strings.Contains(out, "canceled") {
+	if !strings.Contains(out, "^C") || !strings.Contains(out, "interrupted in wait_until") || strings.Contains(out, "canceled") {
 		t.Errorf("the cancelled wait printed no interruption:\n%s", out)
 	}
 	out = s.line(`print("after")`)
@@ -201,7 +211,7 @@ func TestReplUnderPTY(t *testing.T) {
 	s.send("\x03")
 	// The line editor may redraw its prompt before the interrupt is handled; wait for the
 	// session's own message and the fresh prompt after it before typing again.
-	s.expect("Interrupt", 10*time.Second)
+	s.expect("interrupted", 10*time.Second)
 	s.expect(prompt, 10*time.Second)
 	out = s.line(`print("kept")`)
 	if !strings.Contains(out, "kept") || strings.Contains(out, "dropped") {

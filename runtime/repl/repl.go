@@ -7,7 +7,8 @@
 // An error, a syntax error included, is printed and the session goes on. An interrupt
 // (Ctrl-C) cancels the running statement through thread.Cancel, which also aborts its
 // in-flight fleet calls and waits, and the session goes on; at the prompt, Ctrl-C clears
-// the line and Ctrl-D (end of input) ends the session.
+// the line and Ctrl-D (end of input) ends the session. Either way the session says
+// "interrupted". help() (and "help" or "?" alone on a line) prints starlib's help table.
 package repl
 
 import (
@@ -21,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/chzyer/readline"
 	"go.starlark.net/starlark"
@@ -95,6 +97,7 @@ func Run(ctx context.Context, o Options) error {
 			return []byte(line + "\n"), nil
 		}
 		reset = rl.SetPrompt
+		fmt.Fprintln(o.Err, Banner)
 		if o.Interrupts == nil {
 			ch := make(chan os.Signal, 1)
 			signal.Notify(ch, os.Interrupt)
@@ -129,7 +132,7 @@ func Run(ctx context.Context, o Options) error {
 		case errors.Is(err, io.EOF):
 			return nil
 		case errors.Is(err, readline.ErrInterrupt):
-			fmt.Fprintln(o.Err, "^C")
+			fmt.Fprintln(o.Err, "interrupted")
 		default:
 			return err
 		}
@@ -143,6 +146,9 @@ type session struct {
 	thread  *starlark.Thread
 	globals starlark.StringDict
 	mu      sync.Mutex // serialises writes to Out and Err
+	// hit is set when an interrupt cancelled the running statement; its errors then say
+	// "interrupted" rather than how the cancellation reached them.
+	hit atomic.Bool
 }
 
 func (s *session) init() error {
@@ -161,10 +167,11 @@ func (s *session) init() error {
 	}
 	starlib.SetLogger(s.thread, logger{s})
 	starlib.SetArgs(s.thread, nil)
-	s.globals = make(starlark.StringDict, len(predeclared))
+	s.globals = make(starlark.StringDict, len(predeclared)+1)
 	for k, v := range predeclared {
 		s.globals[k] = v
 	}
+	s.globals["help"] = starlib.NewHelp()
 	return nil
 }
 
@@ -203,22 +210,34 @@ func (s *session) println(w io.Writer, msg string) {
 // rep reads, evaluates and prints one statement. It returns only input errors (io.EOF at
 // the end); Starlark errors are printed.
 func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
-	eof := false
+	eof, interrupted, first, bareHelp := false, false, true, false
 	f, err := s.opts.ParseCompoundStmt("<stdin>", func() ([]byte, error) {
 		b, err := read()
-		if errors.Is(err, io.EOF) {
+		switch {
+		case errors.Is(err, io.EOF):
 			eof = true
+		case errors.Is(err, readline.ErrInterrupt):
+			interrupted = true
+		case err == nil && first && isBareHelp(b):
+			// "help" or "?" alone: the overview, as help() prints it
+			bareHelp = true
+			b = []byte("\n")
 		}
+		first = false
 		return b, err
 	})
 	if err != nil {
 		if eof {
 			return io.EOF
 		}
-		if errors.Is(err, readline.ErrInterrupt) {
-			return err
+		if interrupted {
+			return readline.ErrInterrupt
 		}
 		s.printError(err)
+		return nil
+	}
+	if bareHelp {
+		s.println(s.o.Out, starlib.HelpOverview())
 		return nil
 	}
 	if len(f.Stmts) == 0 {
@@ -231,10 +250,12 @@ func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
 	s.thread.Uncancel()
 	done := make(chan struct{})
 	stopped := make(chan struct{})
+	s.hit.Store(false)
 	go func() {
 		defer close(stopped)
 		select {
 		case <-s.o.Interrupts:
+			s.hit.Store(true)
 			cancel()
 			s.thread.Cancel("interrupted")
 		case <-runCtx.Done():
@@ -250,7 +271,7 @@ func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
 	if expr := soleExpr(f); expr != nil {
 		v, err := starlark.EvalExprOptions(f.Options, s.thread, expr, s.globals)
 		if err != nil {
-			s.printError(err)
+			s.printFailure(err, s.hit.Load())
 			return nil
 		}
 		s.globals["_"] = v
@@ -260,9 +281,27 @@ func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
 		return nil
 	}
 	if err := starlark.ExecREPLChunk(f, s.thread, s.globals); err != nil {
-		s.printError(err)
+		s.printFailure(err, s.hit.Load())
 	}
 	return nil
+}
+
+// printFailure prints the error of a statement, or only that it was interrupted (and in
+// which call) when an interrupt cancelled it: the cancellation's own error ("context
+// canceled") says nothing a person at the prompt needs.
+func (s *session) printFailure(err error, interrupted bool) {
+	if !interrupted {
+		s.printError(err)
+		return
+	}
+	msg := "interrupted"
+	var evalErr *starlark.EvalError
+	if errors.As(err, &evalErr) && len(evalErr.CallStack) > 0 {
+		if fr := evalErr.CallStack[len(evalErr.CallStack)-1]; !strings.HasPrefix(fr.Name, "<") {
+			msg += " in " + fr.Name
+		}
+	}
+	s.println(s.o.Err, msg)
 }
 
 // Format renders a value as the REPL prints it: a table when it has one (starlib.Table),
@@ -299,4 +338,9 @@ func (l logger) Log(msg string, fields map[string]any) {
 	l.s.println(l.s.o.Err, starlib.FormatLog(msg, fields))
 }
 
-func (l logger) Step(ev starlib.Event) { l.s.println(l.s.o.Err, playbook.FormatStep(ev)) }
+func (l logger) Step(ev starlib.Event) {
+	if ev.Err != "" && l.s.hit.Load() {
+		ev.Err = "interrupted"
+	}
+	l.s.println(l.s.o.Err, playbook.FormatStep(ev))
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/playbook/fleettest"
+	"github.com/mcorun/mcorun/starlib"
 )
 
 // lockedWriter serialises writes to w.
@@ -120,7 +121,8 @@ func TestInterrupt(t *testing.T) {
 	}()
 	select {
 	case out := <-done:
-		if !strings.Contains(out, "discover: context canceled") || !strings.Contains(out, "after 2\n") {
+		if !strings.Contains(out, "error: interrupted\ninterrupted in discover\n") || strings.Contains(out, "context canceled") ||
+			!strings.Contains(out, "after 2\n") {
 			t.Errorf("output:\n%s", out)
 		}
 	case <-time.After(10 * time.Second):
@@ -135,5 +137,35 @@ func TestFormat(t *testing.T) {
 	}
 	if !strings.Contains(out, "2 nodes\n[1, 2]\n\"text\"\n") {
 		t.Errorf("values:\n%s", out)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	out := runSession(t, "help\n?\nhelp()\nhelp(rpc)\nweb = nodeset(['web1'])\nhelp(web)\nhelp(web.batches)\nhelp(nosuch)\nhelp('nosuch')\nprint('on')\n", Options{})
+	overview := starlib.HelpOverview() + "\n"
+	if n := strings.Count(out, overview); n != 3 {
+		t.Errorf("help, ? and help() should each print the overview, got it %d times:\n%s", n, out)
+	}
+	rpcHelp, _ := starlib.Help("rpc")
+	for _, want := range []string{
+		rpcHelp + "\n",
+		".sample(n, seed=None)",
+		".batches(n) -> [NodeSet]\n    The set split",
+		"undefined: nosuch",
+		`help: nothing on "nosuch"; help() lists the builtins and value types`,
+		"on\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestHelpIsStatement: "help" and "?" are the overview only alone on a line; help as a
+// name in an expression is the builtin.
+func TestHelpIsStatement(t *testing.T) {
+	out := runSession(t, "h = help\nh == help\n", Options{})
+	if out != "True\n" {
+		t.Errorf("output:\n%s", out)
 	}
 }
