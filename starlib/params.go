@@ -122,6 +122,23 @@ func argType(def starlark.Value) bool {
 	return false
 }
 
+// ArgType names the type of an --arg whose params() default is def, as a playbook's
+// --help shows it: the type convertArg reads the raw value as.
+func ArgType(def starlark.Value) string {
+	switch def.(type) {
+	case starlark.NoneType:
+		return "string, optional"
+	case startime.Duration:
+		return "duration"
+	case *starlark.List, starlark.Tuple:
+		return "list of strings, comma-separated"
+	}
+	if argType(def) {
+		return def.Type()
+	}
+	return "not settable with --arg"
+}
+
 // convertArg converts a raw --arg value to the type of def.
 func convertArg(def starlark.Value, s string) (starlark.Value, error) {
 	switch def.(type) {

@@ -22,7 +22,8 @@ const runUsage = `Usage:
 
 Runs a Starlark playbook. Its discover(), rpc() and filter() calls become
 MCollective requests; the replies come back as values it branches on.
---arg values are typed by the playbook's params() declaration.
+--arg values are typed by the playbook's params() declaration; 'mcorun
+PLAYBOOK.star --help' shows its header comment and its args first.
 
 A run takes an overlap lock by default (--lock, --no-lock): a second run of
 the same playbook while one holds the lock exits 6 at once. --max-steps and
@@ -123,6 +124,9 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 	fs.BoolVarP(&p.common.json, "json", "j", false, "print the run's JSON record on stdout")
 	fs.BoolVarP(&p.common.verbose, "verbose", "v", false, "more detail, including config warnings")
 	fs.BoolVar(&p.common.noProgress, "np", false, "no progress bar")
+	if code, ok := playbookHelp(e, args); !ok {
+		return code
+	}
 	_, fl, closeFn, code, ok := startVerb(ctx, e, "run", runUsage, fs, &p.common, args, func(fs *pflag.FlagSet) error {
 		if fs.NArg() != 1 {
 			return errors.New("want exactly one playbook file")

@@ -45,6 +45,17 @@ func precheckArgs(filename string, src []byte, raw map[string]string) (pos synta
 		return pos, nil
 	}
 	pos, _ = call.Span()
+	if _, err := evalParams(opts, call, raw); err != nil {
+		if argErr := argError(err); argErr != nil {
+			return pos, argErr
+		}
+	}
+	return pos, nil
+}
+
+// evalParams evaluates a params(...) call alone, with the raw args, fresh builtins, no
+// fleet and a cancelled context, and returns the args struct it settles.
+func evalParams(opts *syntax.FileOptions, call *syntax.CallExpr, raw map[string]string) (starlark.Value, error) {
 	thread := &starlark.Thread{Name: "params check", Print: func(*starlark.Thread, string) {}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // nothing may wait
@@ -52,12 +63,7 @@ func precheckArgs(filename string, src []byte, raw map[string]string) (pos synta
 	starlib.SetArgs(thread, raw)
 	starlib.SetLogger(thread, discardLogger{})
 	thread.SetMaxExecutionSteps(100000)
-	if _, err := starlark.EvalExprOptions(opts, thread, call, starlib.Predeclared()); err != nil {
-		if argErr := argError(err); argErr != nil {
-			return pos, argErr
-		}
-	}
-	return pos, nil
+	return starlark.EvalExprOptions(opts, thread, call, starlib.Predeclared())
 }
 
 // argError returns the error in err's chain that is params() rejecting an --arg (unknown
