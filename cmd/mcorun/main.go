@@ -49,6 +49,7 @@ func commandTable() []*command {
 		testCommand(),
 		replCommand(),
 		keygenCommand(),
+		versionCommand(),
 	}
 }
 
@@ -113,7 +114,10 @@ func run(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "mcorun: %v\nRun 'mcorun --help' for usage.\n", err)
 		return exitUsage
 	}
-	if g.sandbox > 0 && len(args) > 0 && !isHelp(args) {
+	if len(args) > 0 && args[0] == "--version" {
+		args[0] = "version"
+	}
+	if g.sandbox > 0 && len(args) > 0 && !isHelp(args) && args[0] != "version" {
 		sb, cfg, err := startSandbox(ctx, g, e.stderr, slices.Contains(args, "-v") || slices.Contains(args, "--verbose"))
 		if err != nil {
 			fmt.Fprintf(e.stderr, "mcorun: %v\n", err)
