@@ -247,12 +247,24 @@ func cancelReason(parent, run context.Context, timeout time.Duration) string {
 	return "cancelled"
 }
 
+// traceback is the Starlark call stack of an evaluation error without its message, which
+// the run prints just above it: EvalError.Backtrace ends with "Error in fn: <message>", and
+// printing both showed the message twice. A builtin's own frame (fail, rpc, ...) is left out,
+// as Backtrace does; the message names the builtin.
+func traceback(e *starlark.EvalError) string {
+	stack := e.CallStack
+	if last := len(stack) - 1; last >= 0 && stack[last].Pos.Filename() == "<builtin>" {
+		stack = stack[:last]
+	}
+	return strings.TrimSuffix(stack.String(), "\n")
+}
+
 // classify turns the error of a run into its exit code, status and message.
 func classify(err error, parent, run context.Context, o Options) result {
 	r := result{code: ExitFailed, status: StatusFailed, err: err}
 	var evalErr *starlark.EvalError
 	if errors.As(err, &evalErr) {
-		r.backtrace = evalErr.Backtrace()
+		r.backtrace = traceback(evalErr)
 	}
 	var (
 		syntaxErr  syntax.Error
