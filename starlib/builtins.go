@@ -25,8 +25,8 @@ type FailError struct{ Msg string }
 func (e *FailError) Error() string { return "fail: " + e.Msg }
 
 // Predeclared returns the builtins of a playbook, fresh for one run: discover, rpc, filter,
-// rolling, wait_until, sleep, log, fail, params, args, nodeset, struct and the json and time
-// modules. params and args share state, so use one Predeclared per run (Run does) and
+// rolling, wait_until, sleep, log, fail, exit, params, args, nodeset, struct and the json and
+// time modules. params and args share state, so use one Predeclared per run (Run does) and
 // never share it between concurrent threads.
 func Predeclared() starlark.StringDict {
 	p := &paramsValue{}
@@ -39,6 +39,7 @@ func Predeclared() starlark.StringDict {
 		"sleep":      starlark.NewBuiltin("sleep", sleep),
 		"log":        starlark.NewBuiltin("log", logBuiltin),
 		"fail":       starlark.NewBuiltin("fail", fail),
+		"exit":       starlark.NewBuiltin("exit", exitBuiltin),
 		"params":     starlark.NewBuiltin("params", p.declare),
 		"args":       p,
 		"nodeset":    starlark.NewBuiltin("nodeset", nodesetBuiltin),
@@ -59,6 +60,7 @@ var builtinParams = map[string][]string{
 	"wait_until":      {"fn", "timeout", "every"},
 	"sleep":           {"duration"},
 	"fail":            {"sep"},
+	"exit":            {"code"},
 	"nodeset":         {"ids"},
 	"filter":          {},
 	"filter.fact":     {"name", "value", "op"},

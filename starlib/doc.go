@@ -48,6 +48,11 @@
 //	sleep(duration)
 //	log(msg, **fields)                       a progress line through the Logger
 //	fail(*args, sep=" ")                     stops the playbook with a *FailError
+//	exit(code)                               ends the playbook on purpose with an exit code
+//	    (an *ExitError): 0 ok, 1 failed, 3 some nodes failed, 4 some nodes did not reply,
+//	    5 both. Any other code is refused with an error (2, 6 and 130 are mcorun's own). A
+//	    playbook that does not call exit() exits 0 whatever its rpc calls returned, so
+//	    decide from the replies: if rs.failed and rs.missing: exit(5).
 //	params(**defaults) -> struct             declares the accepted --arg names; each
 //	                                         default's type (int, float, bool, string, list of
 //	                                         strings given comma-separated, time.duration, or

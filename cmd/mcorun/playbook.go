@@ -24,6 +24,10 @@ Runs a Starlark playbook. Its discover(), rpc() and filter() calls become
 MCollective requests; the replies come back as values it branches on.
 --arg values are typed by the playbook's params() declaration.
 
+A run exits 0 when the playbook ends, whatever its calls returned; fail()
+exits 1, and exit(code) ends it at once with 0, 1, 3 (some nodes failed),
+4 (some did not reply) or 5 (both), so a script can tell them apart.
+
 A run takes an overlap lock by default (--lock, --no-lock): a second run of
 the same playbook while one holds the lock exits 6 at once. --max-steps and
 --timeout bound a runaway playbook. SIGINT or SIGTERM cancels the script,

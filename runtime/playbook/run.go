@@ -227,7 +227,8 @@ func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder)
 	_, err := starlib.Run(thread, o.File, src, starlib.RunOptions{})
 	close(done)
 	<-stopped
-	if err == nil {
+	var exit *starlib.ExitError
+	if err == nil || errors.As(err, &exit) && exit.Code == ExitOK && ctx.Err() == nil {
 		if err := starlib.CheckArgs(thread); err != nil {
 			return usage(err)
 		}
@@ -247,16 +248,30 @@ func cancelReason(parent, run context.Context, timeout time.Duration) string {
 	return "cancelled"
 }
 
+// builtinFile is the file name of a builtin's frame in a Starlark call stack.
+const builtinFile = "<builtin>"
+
 // traceback is the Starlark call stack of an evaluation error without its message, which
 // the run prints just above it: EvalError.Backtrace ends with "Error in fn: <message>", and
 // printing both showed the message twice. A builtin's own frame (fail, rpc, ...) is left out,
 // as Backtrace does; the message names the builtin.
 func traceback(e *starlark.EvalError) string {
 	stack := e.CallStack
-	if last := len(stack) - 1; last >= 0 && stack[last].Pos.Filename() == "<builtin>" {
+	if last := len(stack) - 1; last >= 0 && stack[last].Pos.Filename() == builtinFile {
 		stack = stack[:last]
 	}
 	return strings.TrimSuffix(stack.String(), "\n")
+}
+
+// callSite is the playbook position of the innermost Starlark call of an evaluation error,
+// such as the exit() call that ended the run.
+func callSite(e *starlark.EvalError) string {
+	for i := len(e.CallStack) - 1; i >= 0; i-- {
+		if pos := e.CallStack[i].Pos; pos.Filename() != builtinFile {
+			return pos.String()
+		}
+	}
+	return "<unknown>"
 }
 
 // classify turns the error of a run into its exit code, status and message.
@@ -269,11 +284,18 @@ func classify(err error, parent, run context.Context, o Options) result {
 	var (
 		syntaxErr  syntax.Error
 		resolveErr resolve.ErrorList
+		exitErr    *starlib.ExitError
 	)
 	switch {
 	case parent.Err() != nil:
 		r.code, r.status = ExitInterrupted, StatusInterrupted
 		r.err = fmt.Errorf("interrupted: %w", err)
+	case errors.As(err, &exitErr):
+		// the playbook chose its outcome: say where, without a traceback
+		r.code, r.backtrace = exitErr.Code, ""
+		if evalErr != nil {
+			r.err = fmt.Errorf("%s: %w", callSite(evalErr), exitErr)
+		}
 	case errors.Is(run.Err(), context.DeadlineExceeded):
 		r.err = fmt.Errorf("timeout: the playbook ran longer than %s (--timeout): %w", o.Timeout, err)
 	case o.MaxSteps > 0 && strings.Contains(err.Error(), "too many steps"):
