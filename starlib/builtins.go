@@ -252,7 +252,11 @@ func rpc(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	}
 	ev.outcome(res)
 	logger.Step(ev)
-	return NewResultSet(res, act)
+	rs, err := NewResultSet(res, act)
+	if rs != nil {
+		rs.dryRun = ev.DryRun
+	}
+	return rs, err
 }
 
 // outcome records the targets and replies of a call in ev.

@@ -37,7 +37,8 @@ writes the report and exits 130.
 status and last_run_summary) for real. Every other call is checked against
 its DDL and its targets are resolved, but it is not sent: a "dry run: would
 call" line is logged and the call returns all-ok results with the DDL's
-output defaults.
+output defaults. The run starts with a "DRY RUN" banner, and a call not sent
+shows its nodes as "would run" and "dry-run" instead of a time.
 
 Examples:
   mcorun playbooks/canary_rollout.star --arg window=5

@@ -39,8 +39,11 @@
 // discovery with the call's filter), a "dry run: would call AGENT.ACTION on N nodes" line
 // with the arguments and nodes is logged, the arguments are still validated against the DDL,
 // and the call returns an all-ok ResultSet for the targets whose data holds the DDL's output
-// defaults. The step is marked dry_run in the report. sleep(), wait_until() and rolling()'s
-// sleeps wait for real, so a dry run follows the same timeline.
+// defaults. A dry run cannot pass for a real one: it prints DryRunBanner first where print()
+// output goes, the progress line of a call not sent shows "would-run=N" and "dry-run" in
+// place of the ok counts and the time, its ResultSet prints as "dry run, N would run", and
+// the report has dry_run true at the top and on each step not sent. sleep(), wait_until()
+// and rolling()'s sleeps wait for real, so a dry run follows the same timeline.
 //
 // Exit codes (the README's table is the one list; these are the codes a run returns):
 //

@@ -21,8 +21,11 @@ import (
 //	rpc puppet.runonce  targets=5 ok=4 failed=1 missing=0  1.23s
 //	discover [fact role=web]  found=3  0.31s
 //
-// A filter other than "no filter" is shown in brackets, a dry-run call ends with
-// "(dry run)" and a call that failed as a whole with "error: ...".
+// A filter other than "no filter" is shown in brackets and a call that failed as a whole
+// ends with "error: ...". An rpc that a dry run did not send shows the nodes that would run
+// it and "dry-run" in place of a time:
+//
+//	rpc puppet.runonce  targets=5 would-run=5  dry-run
 func FormatStep(ev starlib.Event) string {
 	return formatStep(ev, false)
 }
@@ -48,16 +51,18 @@ func formatStep(ev starlib.Event, color bool) string {
 	if ev.Filter != "" && ev.Filter != "no filter" {
 		fmt.Fprintf(&b, " [%s]", ev.Filter)
 	}
-	if ev.Kind == "rpc" {
+	switch {
+	case ev.Kind == "rpc" && ev.DryRun:
+		fmt.Fprintf(&b, "  targets=%d would-run=%d  dry-run", len(ev.Targets), len(ev.OK))
+	case ev.Kind == "rpc":
 		fmt.Fprintf(&b, "  targets=%d ok=%d %s %s", len(ev.Targets), len(ev.OK),
 			paint(fmt.Sprintf("failed=%d", len(ev.Failed)), ansiRed, len(ev.Failed) > 0),
 			paint(fmt.Sprintf("missing=%d", len(ev.Missing)), ansiYellow, len(ev.Missing) > 0))
-	} else {
+	default:
 		fmt.Fprintf(&b, "  found=%d", len(ev.Targets))
 	}
-	fmt.Fprintf(&b, "  %.2fs", ev.Duration.Seconds())
-	if ev.DryRun {
-		b.WriteString("  (dry run)")
+	if !ev.DryRun {
+		fmt.Fprintf(&b, "  %.2fs", ev.Duration.Seconds())
 	}
 	if ev.Err != "" {
 		b.WriteString("  " + paint("error: "+ev.Err, ansiRed, true))

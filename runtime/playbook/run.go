@@ -113,6 +113,9 @@ func writeReport(path string, rep *Report) error {
 	return writeFileAtomic(path, b)
 }
 
+// DryRunBanner is the first line a dry run prints where print() output goes.
+const DryRunBanner = "DRY RUN: no change is sent; read-only calls run for real"
+
 // result is what execute decided.
 type result struct {
 	code      int
@@ -175,6 +178,9 @@ func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder)
 	printOut := o.Stdout
 	if o.JSON {
 		printOut = o.Stderr
+	}
+	if o.DryRun {
+		fmt.Fprintln(printOut, DryRunBanner)
 	}
 	logger := &progress{w: o.Stderr, color: colorAllowed(o.Stderr), clock: clock, rec: rec}
 	thread := &starlark.Thread{

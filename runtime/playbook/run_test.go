@@ -325,7 +325,7 @@ print(len(st.ok))
 	if r.ExitCode != ExitOK {
 		t.Fatalf("exit %d: %s", r.ExitCode, r.stderr)
 	}
-	if r.stdout != "True unknown\n4\n" { // a dry run answers with the DDL defaults
+	if r.stdout != DryRunBanner+"\nTrue unknown\n4\n" { // a dry run answers with the DDL defaults
 		t.Errorf("stdout %q", r.stdout)
 	}
 	var sent []string
@@ -336,7 +336,7 @@ print(len(st.ok))
 		t.Errorf("calls sent: %v", sent)
 	}
 	if !strings.Contains(r.stderr, "dry run: would call service.restart on 4 nodes") ||
-		!strings.Contains(r.stderr, "rpc service.restart  targets=4 ok=4 failed=0 missing=0  0.00s  (dry run)") {
+		!strings.Contains(r.stderr, "rpc service.restart  targets=4 would-run=4  dry-run") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
 	rep := readReport(t, report)
