@@ -1,7 +1,6 @@
 package starlib
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -360,40 +359,4 @@ func fail(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 		}
 	}
 	return nil, &FailError{Msg: strings.Join(parts, sep)}
-}
-
-// wait_until(fn, *, timeout="5m", every="5s")
-func waitUntil(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var (
-		fn      starlark.Callable
-		timeout = Duration(5 * time.Minute)
-		every   = Duration(5 * time.Second)
-	)
-	if err := maxPositional(b, args, 1); err != nil {
-		return nil, err
-	}
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "fn", &fn, "timeout?", &timeout, "every?", &every); err != nil {
-		return nil, err
-	}
-	if every <= 0 {
-		return nil, errors.New("wait_until: every must be positive")
-	}
-	clock := clockOf(thread)
-	deadline := clock.Now().Add(time.Duration(timeout))
-	for {
-		v, err := starlark.Call(thread, fn, nil, nil)
-		if err != nil {
-			return nil, err
-		}
-		if v.Truth() {
-			return v, nil
-		}
-		left := deadline.Sub(clock.Now())
-		if left <= 0 {
-			return nil, fmt.Errorf("wait_until: timed out after %s", time.Duration(timeout))
-		}
-		if err := sleepFor(thread, min(time.Duration(every), left)); err != nil {
-			return nil, fmt.Errorf("wait_until: %w", err)
-		}
-	}
 }

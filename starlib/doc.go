@@ -44,7 +44,8 @@
 //	    The nodes of batches that did not run are skipped. sleep waits between steps.
 //	wait_until(fn, *, timeout="5m", every="5s") -> fn's first true value
 //	    Raises "wait_until: timed out after 5m0s". Waits stop promptly on thread.Cancel or
-//	    when the thread's context is done.
+//	    when the thread's context is done. The calls fn makes reach the Logger marked
+//	    Polled, and the wait ends with one Event of kind "wait" (polls, duration, error).
 //	sleep(duration)
 //	log(msg, **fields)                       a progress line through the Logger
 //	fail(*args, sep=" ")                     stops the playbook with a *FailError

@@ -110,6 +110,7 @@ type playbookFlags struct {
 	noLock   bool
 	maxSteps uint64
 	timeout  time.Duration
+	quiet    bool
 }
 
 func runPlaybook(ctx context.Context, e *env, args []string) int {
@@ -127,6 +128,7 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 	fs.BoolVarP(&p.common.json, "json", "j", false, "print the run's JSON record on stdout")
 	fs.BoolVarP(&p.common.verbose, "verbose", "v", false, "more detail, including config warnings")
 	fs.BoolVar(&p.common.noProgress, "np", false, "no progress bar")
+	fs.BoolVarP(&p.quiet, "quiet", "q", false, "no progress lines nor bar; log(), print() and errors still show")
 	_, fl, closeFn, code, ok := startVerb(ctx, e, "run", runUsage, fs, &p.common, args, func(fs *pflag.FlagSet) error {
 		if fs.NArg() != 1 {
 			return errors.New("want exactly one playbook file")
@@ -145,7 +147,7 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 	out := playbook.Run(ctx, playbook.Options{
 		File: fs.Arg(0), Args: p.args, Fleet: fl, DryRun: p.dryRun, ReportFile: p.report,
 		LockPath: p.lock, NoLock: p.noLock, MaxSteps: p.maxSteps, Timeout: p.timeout,
-		Stdout: e.stdout, Stderr: e.stderr, Progress: e.stderrTTY && !p.common.noProgress,
+		Stdout: e.stdout, Stderr: e.stderr, Progress: e.stderrTTY && !p.common.noProgress, Quiet: p.quiet,
 		JSON: p.common.json,
 	})
 	return out.ExitCode

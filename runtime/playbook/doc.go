@@ -27,7 +27,10 @@
 //     Its directory is checked before the playbook runs.
 //   - Output: print() goes to Stdout; log() lines, one progress line per discover or rpc
 //     step and the final error (a Starlark backtrace that points at the playbook line) go to
-//     Stderr. With Options.Progress and a terminal on Stderr, an rpc call also shows a live
+//     Stderr. A wait_until prints one line (its polls, time and outcome) instead of a line
+//     per call its function makes; the report keeps those calls, marked polled, and the
+//     wait as a step of kind "wait". Options.Quiet (-q) prints no step line at all except
+//     for a failed call; log() lines, print() and errors still show. With Options.Progress and a terminal on Stderr, an rpc call also shows a live
 //     progress bar while replies arrive. NO_COLOR, or Stderr that is not a terminal, gives
 //     plain text without colours or bars. With Options.JSON, print() also goes to Stderr and
 //     Stdout receives only the Report as one JSON document.

@@ -38,6 +38,7 @@ type Options struct {
 	Stdout   io.Writer     // print() output; nil means os.Stdout
 	Stderr   io.Writer     // log and progress lines, errors; nil means os.Stderr
 	Progress bool          // a live progress bar during rpc calls when Stderr is a terminal
+	Quiet    bool          // no progress line for a step that did not fail; log() and errors still show
 	JSON     bool          // write the Report to Stdout as the machine-readable outcome
 	Clock    starlib.Clock // the playbook's clock (sleep, waits, time.now()); nil is the real one
 }
@@ -182,7 +183,7 @@ func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder)
 	if o.DryRun {
 		fmt.Fprintln(printOut, DryRunBanner)
 	}
-	logger := &progress{w: o.Stderr, color: colorAllowed(o.Stderr), clock: clock, rec: rec}
+	logger := &progress{w: o.Stderr, color: colorAllowed(o.Stderr), quiet: o.Quiet, clock: clock, rec: rec}
 	thread := &starlark.Thread{
 		Name: "playbook " + o.File,
 		Print: func(_ *starlark.Thread, msg string) {
@@ -199,7 +200,7 @@ func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder)
 		defer cancel()
 	}
 	var fleet starlib.Fleet = o.Fleet
-	if o.Progress && isTerminal(o.Stderr) {
+	if o.Progress && !o.Quiet && isTerminal(o.Stderr) {
 		fleet = barFleet{Fleet: o.Fleet, w: o.Stderr, color: logger.color}
 	}
 	starlib.SetFleet(thread, fleet)
