@@ -1,7 +1,6 @@
 package starlib
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -25,8 +24,8 @@ type FailError struct{ Msg string }
 func (e *FailError) Error() string { return "fail: " + e.Msg }
 
 // Predeclared returns the builtins of a playbook, fresh for one run: discover, rpc, filter,
-// rolling, wait_until, sleep, log, fail, params, args, nodeset, struct and the json and time
-// modules. params and args share state, so use one Predeclared per run (Run does) and
+// rolling, wait_until, sleep, log, fail, exit, params, args, nodeset, struct and the json and
+// time modules. params and args share state, so use one Predeclared per run (Run does) and
 // never share it between concurrent threads.
 func Predeclared() starlark.StringDict {
 	p := &paramsValue{}
@@ -39,6 +38,7 @@ func Predeclared() starlark.StringDict {
 		"sleep":      starlark.NewBuiltin("sleep", sleep),
 		"log":        starlark.NewBuiltin("log", logBuiltin),
 		"fail":       starlark.NewBuiltin("fail", fail),
+		"exit":       starlark.NewBuiltin("exit", exitBuiltin),
 		"params":     starlark.NewBuiltin("params", p.declare),
 		"args":       p,
 		"nodeset":    starlark.NewBuiltin("nodeset", nodesetBuiltin),
@@ -59,6 +59,7 @@ var builtinParams = map[string][]string{
 	"wait_until":      {"fn", "timeout", "every"},
 	"sleep":           {"duration"},
 	"fail":            {"sep"},
+	"exit":            {"code"},
 	"nodeset":         {"ids"},
 	"filter":          {},
 	"filter.fact":     {"name", "value", "op"},
@@ -250,7 +251,11 @@ func rpc(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	}
 	ev.outcome(res)
 	logger.Step(ev)
-	return NewResultSet(res, act)
+	rs, err := NewResultSet(res, act)
+	if rs != nil {
+		rs.dryRun = ev.DryRun
+	}
+	return rs, err
 }
 
 // outcome records the targets and replies of a call in ev.
@@ -354,40 +359,4 @@ func fail(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 		}
 	}
 	return nil, &FailError{Msg: strings.Join(parts, sep)}
-}
-
-// wait_until(fn, *, timeout="5m", every="5s")
-func waitUntil(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var (
-		fn      starlark.Callable
-		timeout = Duration(5 * time.Minute)
-		every   = Duration(5 * time.Second)
-	)
-	if err := maxPositional(b, args, 1); err != nil {
-		return nil, err
-	}
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "fn", &fn, "timeout?", &timeout, "every?", &every); err != nil {
-		return nil, err
-	}
-	if every <= 0 {
-		return nil, errors.New("wait_until: every must be positive")
-	}
-	clock := clockOf(thread)
-	deadline := clock.Now().Add(time.Duration(timeout))
-	for {
-		v, err := starlark.Call(thread, fn, nil, nil)
-		if err != nil {
-			return nil, err
-		}
-		if v.Truth() {
-			return v, nil
-		}
-		left := deadline.Sub(clock.Now())
-		if left <= 0 {
-			return nil, fmt.Errorf("wait_until: timed out after %s", time.Duration(timeout))
-		}
-		if err := sleepFor(thread, min(time.Duration(every), left)); err != nil {
-			return nil, fmt.Errorf("wait_until: %w", err)
-		}
-	}
 }

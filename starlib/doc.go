@@ -44,10 +44,16 @@
 //	    The nodes of batches that did not run are skipped. sleep waits between steps.
 //	wait_until(fn, *, timeout="5m", every="5s") -> fn's first true value
 //	    Raises "wait_until: timed out after 5m0s". Waits stop promptly on thread.Cancel or
-//	    when the thread's context is done.
+//	    when the thread's context is done. The calls fn makes reach the Logger marked
+//	    Polled, and the wait ends with one Event of kind "wait" (polls, duration, error).
 //	sleep(duration)
 //	log(msg, **fields)                       a progress line through the Logger
 //	fail(*args, sep=" ")                     stops the playbook with a *FailError
+//	exit(code)                               ends the playbook on purpose with an exit code
+//	    (an *ExitError): 0 ok, 1 failed, 3 some nodes failed, 4 some nodes did not reply,
+//	    5 both. Any other code is refused with an error (2, 6 and 130 are mcorun's own). A
+//	    playbook that does not call exit() exits 0 whatever its rpc calls returned, so
+//	    decide from the replies: if rs.failed and rs.missing: exit(5).
 //	params(**defaults) -> struct             declares the accepted --arg names; each
 //	                                         default's type (int, float, bool, string, list of
 //	                                         strings given comma-separated, time.duration, or

@@ -32,10 +32,10 @@ type Clock interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
-// Event describes one discover or rpc call of a playbook, for progress lines and the run
-// report. Node lists are sorted identities.
+// Event describes one discover or rpc call of a playbook, or one whole wait_until, for
+// progress lines and the run report. Node lists are sorted identities.
 type Event struct {
-	Kind     string         // "discover" or "rpc"
+	Kind     string         // "discover", "rpc" or "wait"
 	Agent    string         // rpc only
 	Action   string         // rpc only
 	Filter   string         // the filter as people read it, "no filter" when there is none
@@ -46,7 +46,11 @@ type Event struct {
 	Missing  []string       // rpc only
 	Duration time.Duration  // wall time of the call by the thread's clock
 	DryRun   bool           // the rpc was not sent because of SetDryRun
-	Err      string         // non-empty when the call failed as a whole
+	Err      string         // non-empty when the call (or the wait) failed as a whole
+	Polls    int            // wait only: how many times the wait's function ran
+	// Polled marks a call made by a wait_until's function: the wait's own event sums them
+	// up, so a display shows it only when it failed.
+	Polled bool
 }
 
 // Logger receives a playbook's log() lines and one Event per discover or rpc call.

@@ -26,6 +26,7 @@ type ResultSet struct {
 	res     *client.Results
 	all     []*Result // OK and Failed merged, sorted by sender
 	outputs *ddl.Action
+	dryRun  bool // a dry run did not send the call: every reply is made up
 }
 
 var (
@@ -58,7 +59,8 @@ func (rs *ResultSet) Results() *client.Results { return rs.res }
 // sub is a ResultSet of some replies of rs, with no missing nodes.
 func (rs *ResultSet) sub(keep func(*Result) bool) *ResultSet {
 	out := &ResultSet{res: &client.Results{Agent: rs.res.Agent, Action: rs.res.Action,
-		RequestID: rs.res.RequestID, Discovery: rs.res.Discovery, Elapsed: rs.res.Elapsed}, outputs: rs.outputs}
+		RequestID: rs.res.RequestID, Discovery: rs.res.Discovery, Elapsed: rs.res.Elapsed}, outputs: rs.outputs,
+		dryRun: rs.dryRun}
 	for _, r := range rs.all {
 		if !keep(r) {
 			continue
@@ -82,8 +84,12 @@ func (rs *ResultSet) replied() *NodeSet {
 	return NewNodeSet(ids)
 }
 
-// String returns a repr such as ResultSet(rpcutil.ping: 3 targets, 2 ok, 0 failed, 1 missing).
+// String returns a repr such as ResultSet(rpcutil.ping: 3 targets, 2 ok, 0 failed, 1 missing),
+// or ResultSet(service.restart: dry run, 3 would run) for a call a dry run did not send.
 func (rs *ResultSet) String() string {
+	if rs.dryRun {
+		return fmt.Sprintf("ResultSet(%s.%s: dry run, %d would run)", rs.res.Agent, rs.res.Action, len(rs.res.OK))
+	}
 	return fmt.Sprintf("ResultSet(%s.%s: %d targets, %d ok, %d failed, %d missing)",
 		rs.res.Agent, rs.res.Action, len(rs.res.Targets), len(rs.res.OK), len(rs.res.Failed), len(rs.res.Missing))
 }

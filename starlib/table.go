@@ -26,6 +26,9 @@ func Table(v starlark.Value) (string, bool) {
 		header, rows = resultRows(x)
 		footer = fmt.Sprintf("%s.%s: %d ok, %d failed, %d missing", x.res.Agent, x.res.Action,
 			len(x.res.OK), len(x.res.Failed), len(x.res.Missing))
+		if x.dryRun {
+			footer = fmt.Sprintf("%s.%s: dry run, %d would run", x.res.Agent, x.res.Action, len(x.res.OK))
+		}
 	case *RollingReport:
 		header = []string{"Batch", "Kind", "Nodes", "Done", "Failed", "Missing", "Gate"}
 		for _, b := range x.Batches {
@@ -85,7 +88,9 @@ func resultRows(rs *ResultSet) ([]string, [][]string) {
 	var rows [][]string
 	for _, r := range rs.all {
 		status := "ok"
-		if !r.r.OK() {
+		if rs.dryRun {
+			status = "would run"
+		} else if !r.r.OK() {
 			status = fmt.Sprintf("%d: %s", r.r.Code, r.r.Message)
 		}
 		row := []string{r.r.Sender, status}

@@ -25,6 +25,10 @@ MCollective requests; the replies come back as values it branches on.
 --arg values are typed by the playbook's params() declaration; 'mcorun
 PLAYBOOK.star --help' shows its header comment and its args first.
 
+A run exits 0 when the playbook ends, whatever its calls returned; fail()
+exits 1, and exit(code) ends it at once with 0, 1, 3 (some nodes failed),
+4 (some did not reply) or 5 (both), so a script can tell them apart.
+
 A run takes an overlap lock by default (--lock, --no-lock): a second run of
 the same playbook while one holds the lock exits 6 at once. --max-steps and
 --timeout bound a runaway playbook. SIGINT or SIGTERM cancels the script,
@@ -34,7 +38,8 @@ writes the report and exits 130.
 status and last_run_summary) for real. Every other call is checked against
 its DDL and its targets are resolved, but it is not sent: a "dry run: would
 call" line is logged and the call returns all-ok results with the DDL's
-output defaults.
+output defaults. The run starts with a "DRY RUN" banner, and a call not sent
+shows its nodes as "would run" and "dry-run" instead of a time.
 
 Examples:
   mcorun playbooks/canary_rollout.star --arg window=5
@@ -107,6 +112,7 @@ type playbookFlags struct {
 	noLock   bool
 	maxSteps uint64
 	timeout  time.Duration
+	quiet    bool
 }
 
 func runPlaybook(ctx context.Context, e *env, args []string) int {
@@ -124,6 +130,7 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 	fs.BoolVarP(&p.common.json, "json", "j", false, "print the run's JSON record on stdout")
 	fs.BoolVarP(&p.common.verbose, "verbose", "v", false, "more detail, including config warnings")
 	fs.BoolVar(&p.common.noProgress, "np", false, "no progress bar")
+	fs.BoolVarP(&p.quiet, "quiet", "q", false, "no progress lines nor bar; log(), print() and errors still show")
 	if code, ok := playbookHelp(e, args); !ok {
 		return code
 	}
@@ -145,7 +152,7 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 	out := playbook.Run(ctx, playbook.Options{
 		File: fs.Arg(0), Args: p.args, Fleet: fl, DryRun: p.dryRun, ReportFile: p.report,
 		LockPath: p.lock, NoLock: p.noLock, MaxSteps: p.maxSteps, Timeout: p.timeout,
-		Stdout: e.stdout, Stderr: e.stderr, Progress: e.stderrTTY && !p.common.noProgress,
+		Stdout: e.stdout, Stderr: e.stderr, Progress: e.stderrTTY && !p.common.noProgress, Quiet: p.quiet,
 		JSON: p.common.json,
 	})
 	return out.ExitCode

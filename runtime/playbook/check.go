@@ -87,6 +87,9 @@ func Check(file string, src []byte, ddlOf DDLFunc, args map[string]string) []Dia
 			if isBuiltin(x.Fn, "rpc") {
 				c.rpc(x)
 			}
+			if isBuiltin(x.Fn, "exit") {
+				c.exit(x)
+			}
 		case *syntax.DotExpr:
 			if declared != nil && isBuiltin(x.X, "args") && !declared[x.Name.Name] {
 				c.add(x.Name.NamePos, "args.%s: params() declares no %q", x.Name.Name, x.Name.Name)
@@ -324,6 +327,24 @@ func (c *checker) rpc(call *syntax.CallExpr) {
 		return
 	}
 	c.rpcArgs(call, agent, action, d, act, argsE)
+}
+
+// exit checks the literal code of an exit(code) call.
+func (c *checker) exit(call *syntax.CallExpr) {
+	if len(call.Args) != 1 {
+		return // starlark reports a missing or extra argument when the call runs
+	}
+	e := call.Args[0]
+	if b, ok := e.(*syntax.BinaryExpr); ok && b.Op == syntax.EQ {
+		e = b.Y
+	}
+	if code, ok := literal(e); ok {
+		if n, ok := code.(int64); ok {
+			if err := starlib.CheckExitCode(n); err != nil {
+				c.add(start(e), "%v", err)
+			}
+		}
+	}
 }
 
 // size checks a literal batch= or limit= of rpc() by the client's own rule.

@@ -69,6 +69,10 @@ print(struct(a = 1), params(b = 2), filter(role = "web"))
 			`4:73: filter.identity: unexpected keyword argument "exact": it takes no keywords`,
 			`6:44: filter: unexpected keyword argument "role": it takes no keywords`,
 		}},
+		{name: "exit codes", src: "exit(3)\nexit(code = 5)\nexit(2)\nexit(code = 130)\nexit(len([]))\n", want: []string{
+			`3:6: exit: code 2 is not a playbook outcome: want 0 (ok), 1 (failed), 3 (some nodes failed), 4`,
+			`4:13: exit: code 130 is not a playbook outcome`,
+		}},
 		{name: "shadowed builtins are not checked", src: "def discover(**kw):\n    return kw\ndiscover(anything = 1)\n"},
 		{name: "shadowed rpc is not checked", src: "def rpc(a, b):\n    return a\nrpc('nosuch', 'x')\n"},
 		{name: "unknown arg", src: "p = params(window = 5)\n", args: map[string]string{"windw": "1"},

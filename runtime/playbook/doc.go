@@ -27,7 +27,10 @@
 //     Its directory is checked before the playbook runs.
 //   - Output: print() goes to Stdout; log() lines, one progress line per discover or rpc
 //     step and the final error (a Starlark backtrace that points at the playbook line) go to
-//     Stderr. With Options.Progress and a terminal on Stderr, an rpc call also shows a live
+//     Stderr. A wait_until prints one line (its polls, time and outcome) instead of a line
+//     per call its function makes; the report keeps those calls, marked polled, and the
+//     wait as a step of kind "wait". Options.Quiet (-q) prints no step line at all except
+//     for a failed call; log() lines, print() and errors still show. With Options.Progress and a terminal on Stderr, an rpc call also shows a live
 //     progress bar while replies arrive. NO_COLOR, or Stderr that is not a terminal, gives
 //     plain text without colours or bars. With Options.JSON, print() also goes to Stderr and
 //     Stdout receives only the Report as one JSON document.
@@ -39,22 +42,31 @@
 // discovery with the call's filter), a "dry run: would call AGENT.ACTION on N nodes" line
 // with the arguments and nodes is logged, the arguments are still validated against the DDL,
 // and the call returns an all-ok ResultSet for the targets whose data holds the DDL's output
-// defaults. The step is marked dry_run in the report. sleep(), wait_until() and rolling()'s
-// sleeps wait for real, so a dry run follows the same timeline.
+// defaults. A dry run cannot pass for a real one: it prints DryRunBanner first where print()
+// output goes, the progress line of a call not sent shows "would-run=N" and "dry-run" in
+// place of the ok counts and the time, its ResultSet prints as "dry run, N would run", and
+// the report has dry_run true at the top and on each step not sent. sleep(), wait_until()
+// and rolling()'s sleeps wait for real, so a dry run follows the same timeline.
 //
-// Exit codes (one table for the whole command line):
+// Exit codes (the README's table is the one list; these are the codes a run returns):
 //
-//	0    ExitOK           success
-//	1    ExitFailed       the playbook failed: fail(), a Starlark error (with a backtrace),
-//	                      a syntax or resolve error in a playbook or a loaded file, --timeout
-//	                      or --max-steps exhausted, or the report could not be written
-//	2    ExitUsage        usage or configuration error: bad or unknown --arg, no playbook
-//	                      file, no fleet, unusable lock or report path
-//	3    ExitNodesFailed  some nodes failed or did not reply (the one-shot verbs)
-//	4    ExitNoNodes      nothing discovered, or no replies at all (the one-shot verbs)
-//	5                     reserved
-//	6    ExitLocked       skipped: another run holds the overlap lock
-//	130  ExitInterrupted  interrupted by SIGINT or SIGTERM; the report is still written
+//	0    ExitOK               success, or exit(0)
+//	1    ExitFailed           the playbook failed: fail(), exit(1), a Starlark error (with a
+//	                          backtrace), a syntax or resolve error in a playbook or a loaded
+//	                          file, --timeout or --max-steps exhausted, or the report could
+//	                          not be written
+//	2    ExitUsage            usage or configuration error: bad or unknown --arg, no playbook
+//	                          file, no fleet, unusable lock or report path
+//	3    ExitSomeFailed       exit(3): the playbook says some nodes failed
+//	4    ExitSomeMissing      exit(4): the playbook says some nodes did not reply
+//	5    ExitFailedAndMissing exit(5): both
+//	6    ExitLocked           skipped: another run holds the overlap lock
+//	130  ExitInterrupted      interrupted by SIGINT or SIGTERM; the report is still written
+//
+// A run exits 0 when the playbook ends, whatever its rpc calls returned: the playbook decides
+// what its replies mean and says so with exit(3), exit(4) or exit(5), which end the run at
+// once with that code (status "failed" in the report, the error naming the exit() call).
+// exit() refuses 2, 6 and 130, which describe mcorun itself.
 //
 // Syntax errors are playbook failures (1), not usage errors: they are found when the file
 // runs, like any other error in the playbook's text; `mcorun check` finds them without
@@ -63,13 +75,14 @@ package playbook
 
 // The exit codes of mcorun; see the package documentation for the table.
 const (
-	ExitOK          = 0
-	ExitFailed      = 1
-	ExitUsage       = 2
-	ExitNodesFailed = 3
-	ExitNoNodes     = 4
-	ExitLocked      = 6
-	ExitInterrupted = 130
+	ExitOK               = 0
+	ExitFailed           = 1
+	ExitUsage            = 2
+	ExitSomeFailed       = 3
+	ExitSomeMissing      = 4
+	ExitFailedAndMissing = 5
+	ExitLocked           = 6
+	ExitInterrupted      = 130
 )
 
 // The statuses of Report.Outcome.Status.

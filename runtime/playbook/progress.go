@@ -20,9 +20,13 @@ import (
 //
 //	rpc puppet.runonce  targets=5 ok=4 failed=1 missing=0  1.23s
 //	discover [fact role=web]  found=3  0.31s
+//	wait_until  polls=12  55.00s  done
 //
-// A filter other than "no filter" is shown in brackets, a dry-run call ends with
-// "(dry run)" and a call that failed as a whole with "error: ...".
+// A filter other than "no filter" is shown in brackets and a call that failed as a whole
+// ends with "error: ...". An rpc that a dry run did not send shows the nodes that would run
+// it and "dry-run" in place of a time:
+//
+//	rpc puppet.runonce  targets=5 would-run=5  dry-run
 func FormatStep(ev starlib.Event) string {
 	return formatStep(ev, false)
 }
@@ -41,6 +45,15 @@ func formatStep(ev starlib.Event, color bool) string {
 		return s
 	}
 	var b strings.Builder
+	if ev.Kind == "wait" {
+		fmt.Fprintf(&b, "wait_until  polls=%d  %.2fs", ev.Polls, ev.Duration.Seconds())
+		if ev.Err == "" {
+			b.WriteString("  done")
+		} else {
+			b.WriteString("  " + paint("error: "+ev.Err, ansiRed, true))
+		}
+		return b.String()
+	}
 	b.WriteString(ev.Kind)
 	if ev.Kind == "rpc" {
 		fmt.Fprintf(&b, " %s.%s", ev.Agent, ev.Action)
@@ -48,16 +61,18 @@ func formatStep(ev starlib.Event, color bool) string {
 	if ev.Filter != "" && ev.Filter != "no filter" {
 		fmt.Fprintf(&b, " [%s]", ev.Filter)
 	}
-	if ev.Kind == "rpc" {
+	switch {
+	case ev.Kind == "rpc" && ev.DryRun:
+		fmt.Fprintf(&b, "  targets=%d would-run=%d  dry-run", len(ev.Targets), len(ev.OK))
+	case ev.Kind == "rpc":
 		fmt.Fprintf(&b, "  targets=%d ok=%d %s %s", len(ev.Targets), len(ev.OK),
 			paint(fmt.Sprintf("failed=%d", len(ev.Failed)), ansiRed, len(ev.Failed) > 0),
 			paint(fmt.Sprintf("missing=%d", len(ev.Missing)), ansiYellow, len(ev.Missing) > 0))
-	} else {
+	default:
 		fmt.Fprintf(&b, "  found=%d", len(ev.Targets))
 	}
-	fmt.Fprintf(&b, "  %.2fs", ev.Duration.Seconds())
-	if ev.DryRun {
-		b.WriteString("  (dry run)")
+	if !ev.DryRun {
+		fmt.Fprintf(&b, "  %.2fs", ev.Duration.Seconds())
 	}
 	if ev.Err != "" {
 		b.WriteString("  " + paint("error: "+ev.Err, ansiRed, true))
@@ -66,11 +81,14 @@ func formatStep(ev starlib.Event, color bool) string {
 }
 
 // progress is the run's starlib.Logger: it prints log() lines and one line per step to w
-// and records both in the report.
+// and records both in the report. The calls of a wait_until's polls are recorded but not
+// printed (the wait's own line sums them up), and quiet prints no step at all: either is
+// printed anyway when it failed.
 type progress struct {
 	mu    sync.Mutex // serialises writes to w
 	w     io.Writer
 	color bool
+	quiet bool
 	clock starlib.Clock
 	rec   *recorder
 }
@@ -84,6 +102,9 @@ func (p *progress) Log(msg string, fields map[string]any) {
 // Step implements starlib.Logger.
 func (p *progress) Step(ev starlib.Event) {
 	p.rec.step(p.clock.Now(), ev)
+	if (p.quiet || ev.Polled) && ev.Err == "" {
+		return
+	}
 	p.println(formatStep(ev, p.color))
 }
 

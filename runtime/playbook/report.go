@@ -25,10 +25,10 @@ type Report struct {
 	Outcome  ReportOutcome     `json:"outcome"`
 }
 
-// Step is one discover or rpc call of the run (a starlib.Event).
+// Step is one discover or rpc call of the run, or one wait_until (a starlib.Event).
 type Step struct {
 	Time     time.Time      `json:"time"`
-	Kind     string         `json:"kind"` // discover or rpc
+	Kind     string         `json:"kind"` // discover, rpc or wait (a whole wait_until)
 	Agent    string         `json:"agent,omitempty"`
 	Action   string         `json:"action,omitempty"`
 	Filter   string         `json:"filter"`
@@ -40,6 +40,8 @@ type Step struct {
 	Duration float64        `json:"duration"`
 	DryRun   bool           `json:"dry_run"`
 	Error    string         `json:"error,omitempty"`
+	Polls    int            `json:"polls,omitempty"`  // wait: how many times its function ran
+	Polled   bool           `json:"polled,omitempty"` // a call made by a wait_until's function
 }
 
 // LogLine is one log() or print() line of the run.
@@ -68,7 +70,8 @@ type recorder struct {
 func (r *recorder) step(at time.Time, ev starlib.Event) {
 	s := Step{Time: at, Kind: ev.Kind, Agent: ev.Agent, Action: ev.Action, Filter: ev.Filter,
 		Args: jsonSafe(ev.Args), Targets: nonNil(ev.Targets), OK: nonNil(ev.OK), Failed: nonNil(ev.Failed),
-		Missing: nonNil(ev.Missing), Duration: ev.Duration.Seconds(), DryRun: ev.DryRun, Error: ev.Err}
+		Missing: nonNil(ev.Missing), Duration: ev.Duration.Seconds(), DryRun: ev.DryRun, Error: ev.Err,
+		Polls: ev.Polls, Polled: ev.Polled}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.rep.Steps = append(r.rep.Steps, s)

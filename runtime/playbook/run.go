@@ -38,6 +38,7 @@ type Options struct {
 	Stdout   io.Writer     // print() output; nil means os.Stdout
 	Stderr   io.Writer     // log and progress lines, errors; nil means os.Stderr
 	Progress bool          // a live progress bar during rpc calls when Stderr is a terminal
+	Quiet    bool          // no progress line for a step that did not fail; log() and errors still show
 	JSON     bool          // write the Report to Stdout as the machine-readable outcome
 	Clock    starlib.Clock // the playbook's clock (sleep, waits, time.now()); nil is the real one
 }
@@ -113,6 +114,9 @@ func writeReport(path string, rep *Report) error {
 	return writeFileAtomic(path, b)
 }
 
+// DryRunBanner is the first line a dry run prints where print() output goes.
+const DryRunBanner = "DRY RUN: no change is sent; read-only calls run for real"
+
 // result is what execute decided.
 type result struct {
 	code      int
@@ -176,7 +180,10 @@ func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder)
 	if o.JSON {
 		printOut = o.Stderr
 	}
-	logger := &progress{w: o.Stderr, color: colorAllowed(o.Stderr), clock: clock, rec: rec}
+	if o.DryRun {
+		fmt.Fprintln(printOut, DryRunBanner)
+	}
+	logger := &progress{w: o.Stderr, color: colorAllowed(o.Stderr), quiet: o.Quiet, clock: clock, rec: rec}
 	thread := &starlark.Thread{
 		Name: "playbook " + o.File,
 		Print: func(_ *starlark.Thread, msg string) {
@@ -193,7 +200,7 @@ func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder)
 		defer cancel()
 	}
 	var fleet starlib.Fleet = o.Fleet
-	if o.Progress && isTerminal(o.Stderr) {
+	if o.Progress && !o.Quiet && isTerminal(o.Stderr) {
 		fleet = barFleet{Fleet: o.Fleet, w: o.Stderr, color: logger.color}
 	}
 	starlib.SetFleet(thread, fleet)
@@ -227,7 +234,8 @@ func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder)
 	_, err := starlib.Run(thread, o.File, src, starlib.RunOptions{})
 	close(done)
 	<-stopped
-	if err == nil {
+	var exit *starlib.ExitError
+	if err == nil || errors.As(err, &exit) && exit.Code == ExitOK && ctx.Err() == nil {
 		if err := starlib.CheckArgs(thread); err != nil {
 			return usage(err)
 		}
@@ -247,21 +255,54 @@ func cancelReason(parent, run context.Context, timeout time.Duration) string {
 	return "cancelled"
 }
 
+// builtinFile is the file name of a builtin's frame in a Starlark call stack.
+const builtinFile = "<builtin>"
+
+// traceback is the Starlark call stack of an evaluation error without its message, which
+// the run prints just above it: EvalError.Backtrace ends with "Error in fn: <message>", and
+// printing both showed the message twice. A builtin's own frame (fail, rpc, ...) is left out,
+// as Backtrace does; the message names the builtin.
+func traceback(e *starlark.EvalError) string {
+	stack := e.CallStack
+	if last := len(stack) - 1; last >= 0 && stack[last].Pos.Filename() == builtinFile {
+		stack = stack[:last]
+	}
+	return strings.TrimSuffix(stack.String(), "\n")
+}
+
+// callSite is the playbook position of the innermost Starlark call of an evaluation error,
+// such as the exit() call that ended the run.
+func callSite(e *starlark.EvalError) string {
+	for i := len(e.CallStack) - 1; i >= 0; i-- {
+		if pos := e.CallStack[i].Pos; pos.Filename() != builtinFile {
+			return pos.String()
+		}
+	}
+	return "<unknown>"
+}
+
 // classify turns the error of a run into its exit code, status and message.
 func classify(err error, parent, run context.Context, o Options) result {
 	r := result{code: ExitFailed, status: StatusFailed, err: err}
 	var evalErr *starlark.EvalError
 	if errors.As(err, &evalErr) {
-		r.backtrace = evalErr.Backtrace()
+		r.backtrace = traceback(evalErr)
 	}
 	var (
 		syntaxErr  syntax.Error
 		resolveErr resolve.ErrorList
+		exitErr    *starlib.ExitError
 	)
 	switch {
 	case parent.Err() != nil:
 		r.code, r.status = ExitInterrupted, StatusInterrupted
 		r.err = fmt.Errorf("interrupted: %w", err)
+	case errors.As(err, &exitErr):
+		// the playbook chose its outcome: say where, without a traceback
+		r.code, r.backtrace = exitErr.Code, ""
+		if evalErr != nil {
+			r.err = fmt.Errorf("%s: %w", callSite(evalErr), exitErr)
+		}
 	case errors.Is(run.Err(), context.DeadlineExceeded):
 		r.err = fmt.Errorf("timeout: the playbook ran longer than %s (--timeout): %w", o.Timeout, err)
 	case o.MaxSteps > 0 && strings.Contains(err.Error(), "too many steps"):

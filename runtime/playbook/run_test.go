@@ -89,7 +89,7 @@ func TestRunExitCodes(t *testing.T) {
 	}{
 		{name: "success", src: "print(len(discover()))\n", code: ExitOK, status: StatusOK, calls: 1},
 		{name: "fail", src: "n = discover()\n\nfail('too few nodes:', len(n))\n", code: ExitFailed, status: StatusFailed,
-			want: []string{"fail: too few nodes: 8", "pb.star:3:5: in <toplevel>", "Error in fail"}, calls: 1},
+			want: []string{"fail: too few nodes: 8", "pb.star:3:5: in <toplevel>"}, calls: 1},
 		{name: "starlark error", src: "def f(x):\n    return x + 'a'\n\nf(1)\n", code: ExitFailed, status: StatusFailed,
 			want: []string{"pb.star:4:2: in <toplevel>", "pb.star:2:14: in f", "unknown binary op: int + string"}, calls: 0},
 		{name: "syntax error", src: "x = (\n", code: ExitFailed, status: StatusFailed,
@@ -129,6 +129,26 @@ func TestRunExitCodes(t *testing.T) {
 				t.Errorf("%d fleet calls, want %d", got, tt.calls)
 			}
 		})
+	}
+}
+
+// TestRunErrorPrintedOnce: the error of a failed run is printed once, followed by the
+// call stack; Starlark's own backtrace would repeat it as "Error in fail: fail: ...".
+func TestRunErrorPrintedOnce(t *testing.T) {
+	for _, src := range []string{
+		"fail('too few nodes:', 3)\n",
+		"def f():\n    fail('too few nodes:', 3)\n\nf()\n",
+	} {
+		r := runSource(t, context.Background(), src, Options{})
+		if n := strings.Count(r.stderr, "too few nodes: 3"); n != 1 {
+			t.Errorf("%q: the message is printed %d times, want once:\n%s", src, n, r.stderr)
+		}
+		if strings.Contains(r.stderr, "Error in") || !strings.Contains(r.stderr, "Traceback (most recent call last):\n  ") {
+			t.Errorf("%q: want the message, then the call stack alone:\n%s", src, r.stderr)
+		}
+		if strings.Contains(r.Report.Outcome.Backtrace, "too few nodes") || !strings.Contains(r.Report.Outcome.Backtrace, "in <toplevel>") {
+			t.Errorf("%q: report backtrace %q, want the call stack without the message", src, r.Report.Outcome.Backtrace)
+		}
 	}
 }
 
@@ -305,7 +325,7 @@ print(len(st.ok))
 	if r.ExitCode != ExitOK {
 		t.Fatalf("exit %d: %s", r.ExitCode, r.stderr)
 	}
-	if r.stdout != "True unknown\n4\n" { // a dry run answers with the DDL defaults
+	if r.stdout != DryRunBanner+"\nTrue unknown\n4\n" { // a dry run answers with the DDL defaults
 		t.Errorf("stdout %q", r.stdout)
 	}
 	var sent []string
@@ -316,7 +336,7 @@ print(len(st.ok))
 		t.Errorf("calls sent: %v", sent)
 	}
 	if !strings.Contains(r.stderr, "dry run: would call service.restart on 4 nodes") ||
-		!strings.Contains(r.stderr, "rpc service.restart  targets=4 ok=4 failed=0 missing=0  0.00s  (dry run)") {
+		!strings.Contains(r.stderr, "rpc service.restart  targets=4 would-run=4  dry-run") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
 	rep := readReport(t, report)
