@@ -43,6 +43,9 @@ type DDLFunc func(agent string) (*ddl.Agent, error)
 //   - rpc() calls with a literal agent, action or args: an agent without a DDL, an action
 //     the DDL does not declare, undeclared inputs, and literal values that fail the DDL
 //     (types, validation, required inputs);
+//   - filters built from literals: filter("..."), filter.fact/cls/identity/agent/compound
+//     with literal arguments, and a literal string given as discover() or rpc()'s filter,
+//     rejected as a run would reject them (a compound expression at its column);
 //   - keyword arguments that a builtin does not take, such as discover(filtr=...);
 //   - --arg names and values (args) that the playbook's literal params(...) call rejects, and
 //     args.NAME for a name that params(...) does not declare.
@@ -84,6 +87,7 @@ func Check(file string, src []byte, ddlOf DDLFunc, args map[string]string) []Dia
 			c.load(x)
 		case *syntax.CallExpr:
 			c.keywords(x)
+			c.filters(x)
 			if isBuiltin(x.Fn, "rpc") {
 				c.rpc(x)
 			}

@@ -69,6 +69,21 @@ print(struct(a = 1), params(b = 2), filter(role = "web"))
 			`4:73: filter.identity: unexpected keyword argument "exact": it takes no keywords`,
 			`6:44: filter: unexpected keyword argument "role": it takes no keywords`,
 		}},
+		{name: "literal filters", src: `n = discover(filter.compound("role=web and"))
+x = filter.fact("a b", 1) & filter.cls("/[/")
+rpc("rpcutil", "ping", filter = "/[/")
+discover("x=/(/")
+z = filter.compound(expr = 'role=web and (a=1')
+y = filter.compound("role=" + "web and")
+ok = filter.compound("role=web") & filter("role=db", "web") & filter.identity("a", "/b/") & filter.agent("rpcutil")
+`, want: []string{
+			"1:40: filter.compound: compound filter: 'and' at the end of the expression at column 10\n  role=web and\n           ^",
+			`2:5: filter.fact: bad fact name "a b"`,
+			`2:29: filter.cls: class filter "/[/": match: malformed filter`,
+			`3:33: filter: with "/[/": class filter "/[/": match: malformed filter`,
+			`4:10: filter: with "x=/(/": fact x=~/(/: match: malformed filter`,
+			`5:42: filter.compound: compound filter: unbalanced parenthesis: '(' never closed at column 14`,
+		}},
 		{name: "shadowed builtins are not checked", src: "def discover(**kw):\n    return kw\ndiscover(anything = 1)\n"},
 		{name: "shadowed rpc is not checked", src: "def rpc(a, b):\n    return a\nrpc('nosuch', 'x')\n"},
 		{name: "unknown arg", src: "p = params(window = 5)\n", args: map[string]string{"windw": "1"},
