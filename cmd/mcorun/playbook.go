@@ -125,7 +125,7 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 	fs.BoolVarP(&p.common.json, "json", "j", false, "print the run's JSON record on stdout")
 	fs.BoolVarP(&p.common.verbose, "verbose", "v", false, "more detail, including config warnings")
 	fs.BoolVar(&p.common.noProgress, "np", false, "no progress bar")
-	_, fl, closeFn, code, ok := startVerb(ctx, e, "run", runUsage, fs, &p.common, args, func(fs *pflag.FlagSet) error {
+	s, fl, closeFn, code, ok := startVerb(ctx, e, "run", runUsage, fs, &p.common, args, func(fs *pflag.FlagSet) error {
 		if fs.NArg() != 1 {
 			return errors.New("want exactly one playbook file")
 		}
@@ -141,7 +141,8 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 	}
 	defer closeFn()
 	out := playbook.Run(ctx, playbook.Options{
-		File: fs.Arg(0), Args: p.args, Fleet: fl, DryRun: p.dryRun, ReportFile: p.report,
+		File: fs.Arg(0), Args: p.args, Fleet: fl, DataDDLs: ddl.DataFromLibDirs(s.cfg.LibDir),
+		DryRun: p.dryRun, ReportFile: p.report,
 		LockPath: p.lock, NoLock: p.noLock, MaxSteps: p.maxSteps, Timeout: p.timeout,
 		Stdout: e.stdout, Stderr: e.stderr, Progress: e.stderrTTY && !p.common.noProgress,
 		JSON: p.common.json,
@@ -167,7 +168,7 @@ func runCheck(_ context.Context, e *env, args []string) int {
 	if err != nil {
 		return usageErr(e, "check", err)
 	}
-	find := checkDDLs(e, c.configFile)
+	find, data := checkDDLs(e, c.configFile)
 	failed := false
 	for _, file := range files {
 		if strings.HasSuffix(file, "_test.star") {
@@ -180,7 +181,7 @@ func runCheck(_ context.Context, e *env, args []string) int {
 		if err != nil {
 			return usageErr(e, "check", err)
 		}
-		diags := playbook.Check(file, src, find, vals)
+		diags := playbook.CheckData(file, src, find, data, vals)
 		for _, d := range diags {
 			fmt.Fprintln(e.stderr, d)
 		}
@@ -230,9 +231,9 @@ func checkFiles(paths []string) (files []string, perFile bool, err error) {
 	return files, perFile, nil
 }
 
-// checkDDLs finds DDLs for check: JSON DDLs in the libdir of the config when one can be
-// read, then the built-in ones. check never needs a broker.
-func checkDDLs(e *env, configFlag string) playbook.DDLFunc {
+// checkDDLs finds agent and data plugin DDLs for check: JSON DDLs in the libdir of the
+// config when one can be read, then the built-in ones. check never needs a broker.
+func checkDDLs(e *env, configFlag string) (playbook.DDLFunc, ddl.DataFunc) {
 	var dirs []string
 	if cfg, err := loadConfig(e, &commonFlags{configFile: configFlag}); err == nil {
 		dirs = cfg.LibDir
@@ -241,7 +242,7 @@ func checkDDLs(e *env, configFlag string) playbook.DDLFunc {
 	for _, w := range warnings {
 		fmt.Fprintf(e.stderr, "mcorun check: warning: %v\n", w)
 	}
-	return find
+	return find, ddl.DataFromLibDirs(dirs)
 }
 
 func runRepl(ctx context.Context, e *env, args []string) int {

@@ -115,7 +115,11 @@ func (c *checker) buildFilter(at syntax.Node, name string, pos []syntax.Expr, kw
 	if err != nil {
 		return
 	}
-	_, err = starlark.Call(&starlark.Thread{Name: "check"}, fn, args, kwargs)
+	thread := &starlark.Thread{Name: "check"}
+	if c.dataOf != nil {
+		starlib.SetDataDDLs(thread, c.dataOf)
+	}
+	_, err = starlark.Call(thread, fn, args, kwargs)
 	if err == nil {
 		return
 	}
