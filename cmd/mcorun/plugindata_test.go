@@ -53,7 +53,9 @@ func TestPluginDocDataPlugins(t *testing.T) {
 		t.Errorf("the list lacks the libdir's data plugin:\n%s", out)
 	}
 	out, _, _ = doc("--json")
-	var list struct{ DataPlugins []string `json:"data_plugins"` }
+	var list struct {
+		DataPlugins []string `json:"data_plugins"`
+	}
 	if err := json.Unmarshal([]byte(out), &list); err != nil || !slices.Contains(list.DataPlugins, "uptime") {
 		t.Errorf("--json: %v %s", err, out)
 	}
