@@ -273,7 +273,7 @@ func filterCompound(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "expr", &expr); err != nil {
 		return nil, err
 	}
-	var fb filter.Builder
+	fb := filter.Builder{Data: dataDDLs(thread)}
 	if err := fb.Select(expr); err != nil {
 		return nil, fmt.Errorf("filter.compound: %w", err)
 	}

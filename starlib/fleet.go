@@ -67,7 +67,22 @@ const (
 	loggerKey = "mcorun.logger"
 	dryRunKey = "mcorun.dryrun"
 	argsKey   = "mcorun.args"
+	dataKey   = "mcorun.dataddls"
 )
+
+// SetDataDDLs sets where filter.compound finds the DDLs of the data plugins an expression
+// calls (ddl.DataFromLibDirs of the client's libdirs). Without it, the built-in ones.
+func SetDataDDLs(thread *starlark.Thread, data ddl.DataFunc) { thread.SetLocal(dataKey, data) }
+
+// dataDDLs is the thread's data plugin DDL lookup.
+func dataDDLs(thread *starlark.Thread) ddl.DataFunc {
+	if thread != nil {
+		if d, _ := thread.Local(dataKey).(ddl.DataFunc); d != nil {
+			return d
+		}
+	}
+	return ddl.DataFromLibDirs(nil)
+}
 
 // SetFleet sets the fleet that discover and rpc act on. Without one they fail.
 func SetFleet(thread *starlark.Thread, f Fleet) { thread.SetLocal(fleetKey, f) }

@@ -46,7 +46,7 @@ func TestFlagParsing(t *testing.T) {
 
 func (c *commonFlags) mustFilter(t *testing.T) message.Filter {
 	t.Helper()
-	fl, err := c.buildFilter()
+	fl, err := c.buildFilter(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/client"
 	"github.com/mcorun/mcorun/runtime/config"
+	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/filter"
 	"github.com/mcorun/mcorun/runtime/message"
 )
@@ -160,11 +161,12 @@ func (c *commonFlags) check() error {
 	return nil
 }
 
-// buildFilter turns the filter flags into a message.Filter. A bad expression is a usage error.
-func (c *commonFlags) buildFilter() (message.Filter, error) {
+// buildFilter turns the filter flags into a message.Filter, checking the data plugin calls
+// of -S against data (nil: unchecked). A bad expression is a usage error.
+func (c *commonFlags) buildFilter(data ddl.DataFunc) (message.Filter, error) {
 	f, err := filter.Build(filter.Options{
 		Facts: c.facts, Classes: c.classes, Identities: c.identities,
-		Agents: c.agents, With: c.with, Select: c.selectExpr,
+		Agents: c.agents, With: c.with, Select: c.selectExpr, Data: data,
 	})
 	if err != nil {
 		return message.Filter{}, fmt.Errorf("bad filter: %w", err)

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -119,7 +120,10 @@ func run(ctx context.Context, e *env, args []string) int {
 	}
 	if g.sandbox > 0 && len(args) > 0 && !isHelp(args) && args[0] != "version" {
 		sb, cfg, err := startSandbox(ctx, g, e.stderr, slices.Contains(args, "-v") || slices.Contains(args, "--verbose"))
-		if err != nil {
+		if fe := (fleetError{}); errors.As(err, &fe) {
+			fmt.Fprintf(e.stderr, "mcorun: %v\n", err)
+			return exitUsage
+		} else if err != nil {
 			fmt.Fprintf(e.stderr, "mcorun: %v\n", err)
 			return exitFailure
 		}

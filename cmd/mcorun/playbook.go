@@ -14,6 +14,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/playbook"
 	"github.com/mcorun/mcorun/runtime/repl"
+	"github.com/mcorun/mcorun/runtime/startest"
 )
 
 const runUsage = `Usage:
@@ -48,9 +49,11 @@ Examples:
 `
 
 const checkUsage = `Usage:
-  mcorun check PLAYBOOK.star [--arg key=value]...
+  mcorun check PATH... [--arg key=value]...
 
-Checks a playbook without a broker: syntax and unknown names, load() targets,
+Checks playbooks without a broker. A PATH is a playbook or a directory, whose
+*.star files (not *_test.star) are checked recursively, each reported on its
+own ok or FAIL line. Checked are: syntax and unknown names, load() targets,
 rpc() calls with literal agent, action and arguments against the DDLs, and
 --arg names and values against its params(). Each problem is printed as
 file:line:col: message; the exit code is 1 when there is any. Test files
@@ -58,7 +61,7 @@ file:line:col: message; the exit code is 1 when there is any. Test files
 
 Examples:
   mcorun check playbooks/rolling_puppet.star
-  mcorun check playbooks/*.star
+  mcorun check playbooks/
   mcorun check playbooks/canary_rollout.star --arg window=5
 `
 
@@ -134,7 +137,7 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 	if code, ok := playbookHelp(e, args); !ok {
 		return code
 	}
-	_, fl, closeFn, code, ok := startVerb(ctx, e, "run", runUsage, fs, &p.common, args, func(fs *pflag.FlagSet) error {
+	s, fl, closeFn, code, ok := startVerb(ctx, e, "run", runUsage, fs, &p.common, args, func(fs *pflag.FlagSet) error {
 		if fs.NArg() != 1 {
 			return errors.New("want exactly one playbook file")
 		}
@@ -150,7 +153,8 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 	}
 	defer closeFn()
 	out := playbook.Run(ctx, playbook.Options{
-		File: fs.Arg(0), Args: p.args, Fleet: fl, DryRun: p.dryRun, ReportFile: p.report,
+		File: fs.Arg(0), Args: p.args, Fleet: fl, DataDDLs: ddl.DataFromLibDirs(s.cfg.LibDir),
+		DryRun: p.dryRun, ReportFile: p.report,
 		LockPath: p.lock, NoLock: p.noLock, MaxSteps: p.maxSteps, Timeout: p.timeout,
 		Stdout: e.stdout, Stderr: e.stderr, Progress: e.stderrTTY && !p.common.noProgress, Quiet: p.quiet,
 		JSON: p.common.json,
@@ -170,10 +174,15 @@ func runCheck(_ context.Context, e *env, args []string) int {
 		return usageErr(e, "check", err)
 	}
 	if fs.NArg() == 0 {
-		return usageErr(e, "check", errors.New("want one or more playbook files"))
+		return usageErr(e, "check", errors.New("want one or more playbook files or directories"))
 	}
+	files, perFile, err := checkFiles(fs.Args())
+	if err != nil {
+		return usageErr(e, "check", err)
+	}
+	find, data := checkDDLs(e, c.configFile)
 	failed := false
-	for _, file := range fs.Args() {
+	for _, file := range files {
 		if strings.HasSuffix(file, "_test.star") {
 			// Test files use the test builtins (fleet, run_playbook, assert.star), which
 			// only 'mcorun test' provides: checking them would report every one as unknown.
@@ -181,14 +190,20 @@ func runCheck(_ context.Context, e *env, args []string) int {
 			continue
 		}
 		src, err := os.ReadFile(file)
-		if errors.Is(err, iofs.ErrNotExist) {
-			return usageErr(e, "check", fmt.Errorf("playbook %s: no such file", file))
-		} else if err != nil {
+		if err != nil {
 			return usageErr(e, "check", err)
 		}
-		for _, d := range playbook.Check(file, src, checkDDLs(e, c.configFile), vals) {
+		diags := playbook.CheckData(file, src, find, data, vals)
+		for _, d := range diags {
 			fmt.Fprintln(e.stderr, d)
-			failed = true
+		}
+		failed = failed || len(diags) > 0
+		if perFile {
+			status := "ok  "
+			if len(diags) > 0 {
+				status = "FAIL"
+			}
+			fmt.Fprintf(e.stdout, "%s\t%s\n", status, file)
 		}
 	}
 	if failed {
@@ -197,9 +212,40 @@ func runCheck(_ context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// checkDDLs finds DDLs for check: JSON DDLs in the libdir of the config when one can be
-// read, then the built-in ones. check never needs a broker.
-func checkDDLs(e *env, configFlag string) playbook.DDLFunc {
+// checkFiles expands check's operands: a file as given, a directory into every playbook
+// (*.star but not *_test.star) below it, found as 'mcorun test' finds its files. perFile
+// is true when a directory was given: check then prints one ok or FAIL line per file, so
+// the files it found are visible.
+func checkFiles(paths []string) (files []string, perFile bool, err error) {
+	isPlaybook := func(name string) bool {
+		return strings.HasSuffix(name, ".star") && !strings.HasSuffix(name, "_test.star")
+	}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if errors.Is(err, iofs.ErrNotExist) {
+			return nil, false, fmt.Errorf("playbook %s: no such file or directory", p)
+		} else if err != nil {
+			return nil, false, err
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		found, err := startest.FindFiles([]string{p}, isPlaybook)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(found) == 0 {
+			return nil, false, fmt.Errorf("no playbooks (*.star files other than *_test.star) in %s", p)
+		}
+		files, perFile = append(files, found...), true
+	}
+	return files, perFile, nil
+}
+
+// checkDDLs finds agent and data plugin DDLs for check: JSON DDLs in the libdir of the
+// config when one can be read, then the built-in ones. check never needs a broker.
+func checkDDLs(e *env, configFlag string) (playbook.DDLFunc, ddl.DataFunc) {
 	var dirs []string
 	if cfg, err := loadConfig(e, &commonFlags{configFile: configFlag}); err == nil {
 		dirs = cfg.LibDir
@@ -208,7 +254,7 @@ func checkDDLs(e *env, configFlag string) playbook.DDLFunc {
 	for _, w := range warnings {
 		fmt.Fprintf(e.stderr, "mcorun check: warning: %v\n", w)
 	}
-	return find
+	return find, ddl.DataFromLibDirs(dirs)
 }
 
 func runRepl(ctx context.Context, e *env, args []string) int {

@@ -19,15 +19,19 @@ import (
 )
 
 const pluginUsage = `Usage:
-  mcorun plugin doc [AGENT] [--config FILE] [--json]
+  mcorun plugin doc [NAME] [--config FILE] [--json]
   mcorun plugin ddl AGENT [--config FILE]
   mcorun plugin ddl --data NAME
 
-With AGENT, doc shows the agent's DDL as a document: its metadata, then each
-action with its inputs (type, validation, optional, maximum length, default)
-and outputs (display name, default) and aggregate summaries. Without AGENT,
-lists the agents and data plugins that have a DDL. It needs no broker: the
-DDLs are built in or read from the libdir of the config.
+With NAME, doc shows the DDL of the agent of that name as a document: its
+metadata, then each action with its inputs (type, validation, optional,
+maximum length, default) and outputs (display name, default) and aggregate
+summaries. When no agent has that name, or for NAME_data, it shows the data
+plugin's: its query input and the fields -S can compare, as in
+fstat("/etc/motd").size>0. Without NAME, lists the agents and data plugins
+that have a DDL. It needs no broker: the DDLs are built in or read from the
+libdir of the config (LIBDIR/mcollective/data/NAME_data.json for a data
+plugin).
 
 ddl prints the agent's DDL (with --data, the data plugin's) in MCollective's
 Ruby DDL language, for stock mco clients: install it as
@@ -43,12 +47,14 @@ Examples:
   mcorun plugin doc
   mcorun plugin doc rpcutil
   mcorun plugin doc rpcutil --json
+  mcorun plugin doc fstat
+  mcorun plugin doc service_data
   mcorun plugin ddl service > /usr/share/mcollective/plugins/mcollective/agent/service.ddl
   mcorun plugin ddl --data service > /usr/share/mcollective/plugins/mcollective/data/service_data.ddl
 `
 
 func pluginCommand() *command {
-	return &command{name: "plugin", summary: "plugin doc [AGENT] | ddl AGENT: show an agent's DDL, list the agents, or print a Ruby DDL for stock mco", usage: pluginUsage, run: runPlugin}
+	return &command{name: "plugin", summary: "plugin doc [NAME] | ddl AGENT: show an agent's or data plugin's DDL, list them, or print a Ruby DDL for stock mco", usage: pluginUsage, run: runPlugin}
 }
 
 func runPlugin(_ context.Context, e *env, args []string) int {
@@ -70,39 +76,44 @@ func runPlugin(_ context.Context, e *env, args []string) int {
 		return runPluginDDL(e, &c, fs.Arg(1), *data)
 	}
 	if fs.NArg() == 0 || fs.Arg(0) != "doc" || fs.NArg() > 2 || *data {
-		return usageErr(e, "plugin", errors.New("want 'plugin doc [AGENT]', 'plugin ddl AGENT' or 'plugin ddl --data NAME'"))
+		return usageErr(e, "plugin", errors.New("want 'plugin doc [NAME]', 'plugin ddl AGENT' or 'plugin ddl --data NAME'"))
 	}
 	cfg, err := docConfig(e, &c)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "mcorun plugin: %v\n", err)
 		return exitUsage
 	}
-	agents := knownAgents(cfg)
+	agents, dataPlugins := knownAgents(cfg), knownData(cfg)
 	fancy := e.stdoutTTY && e.getenv("NO_COLOR") == ""
 	if fs.NArg() == 1 {
 		if c.json {
-			names := make([]string, 0, len(agents))
-			for n := range agents {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			_ = writeJSON(e.stdout, map[string]any{"agents": names, "data_plugins": ddl.BuiltinDataPlugins()})
+			_ = writeJSON(e.stdout, map[string]any{"agents": sortedKeys(agents), "data_plugins": sortedKeys(dataPlugins)})
 			return exitOK
 		}
-		writePluginList(e.stdout, fancy, agents)
+		writePluginList(e.stdout, fancy, agents, dataPlugins)
 		return exitOK
 	}
 	name := fs.Arg(1)
-	a, ok := agents[name]
+	if a, ok := agents[name]; ok {
+		if c.json {
+			_ = writeJSON(e.stdout, a)
+			return exitOK
+		}
+		fmt.Fprint(e.stdout, formatDoc(a, fancy))
+		return exitOK
+	}
+	// A data plugin when no agent has the name; NAME_data names the data plugin of an agent's
+	// name (package, service, puppet).
+	d, ok := dataPlugins[strings.TrimSuffix(name, "_data")]
 	if !ok {
-		fmt.Fprintf(e.stderr, "mcorun plugin: no DDL for agent %q; 'mcorun plugin doc' lists the known agents\n", name)
+		fmt.Fprintf(e.stderr, "mcorun plugin: no DDL for an agent or data plugin named %q; 'mcorun plugin doc' lists the known ones\n", name)
 		return exitUsage
 	}
 	if c.json {
-		_ = writeJSON(e.stdout, a)
+		_ = writeJSON(e.stdout, d)
 		return exitOK
 	}
-	fmt.Fprint(e.stdout, formatDoc(a, fancy))
+	fmt.Fprint(e.stdout, formatDataDoc(d, fancy))
 	return exitOK
 }
 
@@ -185,26 +196,17 @@ func newTable(w io.Writer, fancy bool, header ...any) *tablewriter.Table {
 	return t
 }
 
-func writePluginList(w io.Writer, fancy bool, agents map[string]*ddl.Agent) {
-	names := make([]string, 0, len(agents))
-	for n := range agents {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+func writePluginList(w io.Writer, fancy bool, agents map[string]*ddl.Agent, data map[string]*ddl.Data) {
 	fmt.Fprintln(w, "Agents:")
 	t := newTable(w, fancy, "Agent", "Version", "Description")
-	for _, n := range names {
+	for _, n := range sortedKeys(agents) {
 		_ = t.Append(n, agents[n].Metadata.Version, agents[n].Metadata.Description)
 	}
 	_ = t.Render()
 	fmt.Fprintln(w, "\nData plugins:")
 	t = newTable(w, fancy, "Data plugin", "Version", "Description")
-	for _, n := range ddl.BuiltinDataPlugins() {
-		d, err := ddl.BuiltinData(n)
-		if err != nil {
-			continue
-		}
-		_ = t.Append(n, d.Metadata.Version, d.Metadata.Description)
+	for _, n := range sortedKeys(data) {
+		_ = t.Append(n, data[n].Metadata.Version, data[n].Metadata.Description)
 	}
 	_ = t.Render()
 }
@@ -213,10 +215,7 @@ func writePluginList(w io.Writer, fancy bool, agents map[string]*ddl.Agent) {
 // its inputs and outputs.
 func formatDoc(a *ddl.Agent, fancy bool) string {
 	var b strings.Builder
-	m := a.Metadata
-	title := m.DisplayNameOrName()
-	fmt.Fprintf(&b, "%s\n%s\n\n%s\n\n", title, strings.Repeat("=", len(title)), m.Description)
-	fmt.Fprintf(&b, "      Author: %s\n     Version: %s\n     License: %s\n     Timeout: %d\n   Home Page: %s\n\n", m.Author, m.Version, m.License, m.Timeout, m.URL)
+	writeMetadata(&b, a.Metadata)
 	actions := make([]string, 0, len(a.Actions))
 	for n := range a.Actions {
 		actions = append(actions, n)
@@ -230,35 +229,9 @@ func formatDoc(a *ddl.Agent, fancy bool) string {
 			fmt.Fprintf(&b, "       Display: %s\n", act.Display)
 		}
 		b.WriteString("\n       INPUT:\n")
-		if len(act.Input) == 0 {
-			b.WriteString("          This action does not have any inputs\n")
-		} else {
-			t := newTable(&b, fancy, "Input", "Type", "Optional", "Validation", "Max length", "Default", "Description")
-			for _, k := range sortedKeys(act.Input) {
-				in := act.Input[k]
-				validation := in.Validation
-				if in.Type == "list" {
-					validation = strings.Join(in.List, ", ")
-				}
-				maxLen := ""
-				if in.MaxLength > 0 {
-					maxLen = fmt.Sprint(in.MaxLength)
-				}
-				_ = t.Append(k, in.Type, fmt.Sprint(in.Optional), validation, maxLen, defaultString(in.Default), in.Description)
-			}
-			_ = t.Render()
-		}
+		writeInputs(&b, fancy, act.Input, "This action does not have any inputs")
 		b.WriteString("\n       OUTPUT:\n")
-		if len(act.Output) == 0 {
-			b.WriteString("          This action does not have any outputs\n")
-		} else {
-			t := newTable(&b, fancy, "Output", "Display as", "Default", "Description")
-			for _, k := range sortedKeys(act.Output) {
-				o := act.Output[k]
-				_ = t.Append(k, o.DisplayAs, defaultString(o.Default), o.Description)
-			}
-			_ = t.Render()
-		}
+		writeOutputs(&b, fancy, act.Output, "This action does not have any outputs")
 		if len(act.Aggregate) > 0 {
 			var aggs []string
 			for _, ag := range act.Aggregate {
@@ -269,6 +242,50 @@ func formatDoc(a *ddl.Agent, fancy bool) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// writeMetadata writes mco's metadata block of a DDL: its title and description, then
+// author, version, license, timeout and home page.
+func writeMetadata(b *strings.Builder, m ddl.Metadata) {
+	title := m.DisplayNameOrName()
+	fmt.Fprintf(b, "%s\n%s\n\n%s\n\n", title, strings.Repeat("=", len(title)), m.Description)
+	fmt.Fprintf(b, "      Author: %s\n     Version: %s\n     License: %s\n     Timeout: %d\n   Home Page: %s\n\n", m.Author, m.Version, m.License, m.Timeout, m.URL)
+}
+
+// writeInputs writes a table of inputs, or none when there are none.
+func writeInputs(b *strings.Builder, fancy bool, inputs map[string]*ddl.Input, none string) {
+	if len(inputs) == 0 {
+		b.WriteString("          " + none + "\n")
+		return
+	}
+	t := newTable(b, fancy, "Input", "Type", "Optional", "Validation", "Max length", "Default", "Description")
+	for _, k := range sortedKeys(inputs) {
+		in := inputs[k]
+		validation := in.Validation
+		if in.Type == "list" {
+			validation = strings.Join(in.List, ", ")
+		}
+		maxLen := ""
+		if in.MaxLength > 0 {
+			maxLen = fmt.Sprint(in.MaxLength)
+		}
+		_ = t.Append(k, in.Type, fmt.Sprint(in.Optional), validation, maxLen, defaultString(in.Default), in.Description)
+	}
+	_ = t.Render()
+}
+
+// writeOutputs writes a table of outputs, or none when there are none.
+func writeOutputs(b *strings.Builder, fancy bool, outputs map[string]*ddl.Output, none string) {
+	if len(outputs) == 0 {
+		b.WriteString("          " + none + "\n")
+		return
+	}
+	t := newTable(b, fancy, "Output", "Display as", "Default", "Description")
+	for _, k := range sortedKeys(outputs) {
+		o := outputs[k]
+		_ = t.Append(k, o.DisplayAs, defaultString(o.Default), o.Description)
+	}
+	_ = t.Render()
 }
 
 func defaultString(v any) string {

@@ -42,8 +42,8 @@ func TestPluginDDLRefusesUnknownNames(t *testing.T) {
 	}{
 		{[]string{"plugin", "ddl", "nosuch"}, `no DDL for agent "nosuch"`},
 		{[]string{"plugin", "ddl", "--data", "nosuch"}, `no DDL for data plugin "nosuch"`},
-		{[]string{"plugin", "ddl"}, "want 'plugin doc [AGENT]', 'plugin ddl AGENT'"},
-		{[]string{"plugin", "doc", "--data"}, "want 'plugin doc [AGENT]'"},
+		{[]string{"plugin", "ddl"}, "want 'plugin doc [NAME]', 'plugin ddl AGENT'"},
+		{[]string{"plugin", "doc", "--data"}, "want 'plugin doc [NAME]'"},
 	} {
 		e, out, errOut, _ := testEnv(t, nil, nil)
 		if code := run(context.Background(), e, tc.args); code != exitUsage || !strings.Contains(errOut.String(), tc.want) || out.Len() != 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -67,12 +68,41 @@ func startSandbox(ctx context.Context, g globalFlags, logw io.Writer, verbose bo
 	if verbose {
 		log = slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	sb, err := sandbox.Start(ctx, sandbox.Options{Nodes: g.sandbox, FleetFile: g.fleet, Plugins: sandboxAgents, Logger: log})
+	fleet, err := loadFleet(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	sb, err := sandbox.Start(ctx, sandbox.Options{Nodes: g.sandbox, Fleet: fleet, Plugins: sandboxAgents, Logger: log})
 	if err != nil {
 		return nil, nil, fmt.Errorf("sandbox: %w", err)
 	}
 	return sb, sb.ClientConfig(), nil
 }
+
+// loadFleet reads and checks the --fleet file, expanded to --sandbox nodes; nil without
+// --fleet (the built-in fleet). Its errors wrap errConfig and name the flag, the file and
+// the line, as "--fleet FILE: line 3: unknown key ...".
+func loadFleet(g globalFlags) (*sandbox.Fleet, error) {
+	if g.fleet == "" {
+		return nil, nil
+	}
+	fleet, err := sandbox.LoadFleet(g.fleet)
+	if err == nil {
+		_, err = fleet.Nodes(g.sandbox)
+	}
+	if fe := (*sandbox.FleetError)(nil); errors.As(err, &fe) {
+		err = fe.Err
+	}
+	if err != nil {
+		return nil, fleetError{fmt.Errorf("--fleet %s: %w", g.fleet, err)}
+	}
+	return fleet, nil
+}
+
+// fleetError is a bad --fleet file: a configuration error, exit code 2.
+type fleetError struct{ error }
+
+func (e fleetError) Unwrap() error { return e.error }
 
 // sandboxAgents are the agents and data plugins each simulated node serves beyond rpcutil,
 // discovery and the built-in data plugins: the real puppet agent and puppet data plugin

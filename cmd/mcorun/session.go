@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mcorun/mcorun/runtime/config"
+	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
@@ -32,8 +33,7 @@ func prepare(e *env, verb string, c *commonFlags) (s *session, code int, ok bool
 	if err := c.check(); err != nil {
 		return nil, usageErr(e, verb, err), false
 	}
-	f, err := c.buildFilter()
-	if err != nil {
+	if _, err := c.buildFilter(nil); err != nil {
 		return nil, usageErr(e, verb, err), false
 	}
 	nodes, err := readNodes(e, c.nodesFile)
@@ -44,6 +44,12 @@ func prepare(e *env, verb string, c *commonFlags) (s *session, code int, ok bool
 	if err != nil {
 		fmt.Fprintf(e.stderr, "mcorun %s: %v\n", verb, err)
 		return nil, exitUsage, false
+	}
+	// Built again now that the libdirs are known: a data plugin the filter calls must have
+	// a DDL (built in or in a libdir) that declares the field it compares.
+	f, err := c.buildFilter(ddl.DataFromLibDirs(cfg.LibDir))
+	if err != nil {
+		return nil, usageErr(e, verb, err), false
 	}
 	s = &session{e: e, verb: verb, flags: c, cfg: cfg, filter: f, nodes: nodes}
 	s.color = colorizer{on: e.stdoutTTY && e.getenv("NO_COLOR") == "" && cfg.Color && !c.json}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/match"
 	"github.com/mcorun/mcorun/runtime/message"
 )
@@ -20,13 +21,16 @@ type Options struct {
 	Agents     []string // -A, --wa: agents, or /re/
 	With       []string // -W, --with: mixed fact and class words
 	Select     string   // -S, --select: a compound expression
+	// Data finds the DDLs of the data plugins -S calls (ddl.DataFromLibDirs); nil leaves
+	// their names and fields unchecked.
+	Data ddl.DataFunc
 }
 
 // Build combines all the filter flags into one Filter, checking every fact filter, compound
 // expression and regular expression. Entries are kept as written: "/re/" identities, classes
 // and agents stay strings, as the Ruby client sends them.
 func Build(opts Options) (message.Filter, error) {
-	var b Builder
+	b := Builder{Data: opts.Data}
 	steps := []struct {
 		add  func(string) error
 		args []string
@@ -56,7 +60,10 @@ func Build(opts Options) (message.Filter, error) {
 // parser does; it suits flag callbacks. Each method checks its argument and leaves the
 // Builder unchanged on error. The zero Builder holds the empty filter.
 type Builder struct {
-	f message.Filter
+	// Data finds the DDLs of the data plugins a compound expression calls: Select rejects
+	// an unknown plugin and a field that is not one of its outputs. nil checks neither.
+	Data ddl.DataFunc
+	f    message.Filter
 }
 
 // Filter returns the filter built so far. Later calls on the Builder do not change it.
@@ -139,7 +146,8 @@ func (b *Builder) With(s string) error {
 var errEmptySelect = errors.New("compound filter: empty expression matches no node")
 
 // Select adds a -S compound expression (see Compound). On top of what Compound checks, the
-// regular expressions in its statements must compile and a comparison must have a value.
+// regular expressions in its statements must compile and a comparison must have a value, and
+// with Data set, each data plugin called must have a DDL declaring the field compared.
 func (b *Builder) Select(s string) error {
 	if s == "" {
 		return errEmptySelect
@@ -154,6 +162,11 @@ func (b *Builder) Select(s string) error {
 		}
 		if msg := checkStatement(it.Value); msg != "" {
 			return &SyntaxError{Input: s, Col: starts[i] + 1, Msg: msg}
+		}
+	}
+	if b.Data != nil {
+		if err := checkData(s, items, starts, b.Data); err != nil {
+			return err
 		}
 	}
 	b.f.Compound = append(b.f.Compound, items)

@@ -43,6 +43,9 @@ type DDLFunc func(agent string) (*ddl.Agent, error)
 //   - rpc() calls with a literal agent, action or args: an agent without a DDL, an action
 //     the DDL does not declare, undeclared inputs, and literal values that fail the DDL
 //     (types, validation, required inputs);
+//   - filters built from literals: filter("..."), filter.fact/cls/identity/agent/compound
+//     with literal arguments, and a literal string given as discover() or rpc()'s filter,
+//     rejected as a run would reject them (a compound expression at its column);
 //   - keyword arguments that a builtin does not take, such as discover(filtr=...);
 //   - --arg names and values (args) that the playbook's literal params(...) call rejects, and
 //     args.NAME for a name that params(...) does not declare.
@@ -50,6 +53,12 @@ type DDLFunc func(agent string) (*ddl.Agent, error)
 // src nil reads file; ddlOf nil knows the built-in DDLs only (ddl.Builtin). Diagnostics
 // are sorted by position; none means the playbook passed.
 func Check(file string, src []byte, ddlOf DDLFunc, args map[string]string) []Diagnostic {
+	return CheckData(file, src, ddlOf, nil, args)
+}
+
+// CheckData is Check, with the data plugin DDLs that literal compound filters are checked
+// against (ddl.DataFromLibDirs); nil knows the built-in data plugins only.
+func CheckData(file string, src []byte, ddlOf DDLFunc, dataOf ddl.DataFunc, args map[string]string) []Diagnostic {
 	if src == nil {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -60,7 +69,7 @@ func Check(file string, src []byte, ddlOf DDLFunc, args map[string]string) []Dia
 	if ddlOf == nil {
 		ddlOf = ddl.Builtin
 	}
-	c := &checker{file: file, ddlOf: ddlOf}
+	c := &checker{file: file, ddlOf: ddlOf, dataOf: dataOf}
 	f, err := starlib.FileOptions().Parse(file, src, 0)
 	if err != nil {
 		if se, ok := err.(syntax.Error); ok {
@@ -84,6 +93,7 @@ func Check(file string, src []byte, ddlOf DDLFunc, args map[string]string) []Dia
 			c.load(x)
 		case *syntax.CallExpr:
 			c.keywords(x)
+			c.filters(x)
 			if isBuiltin(x.Fn, "rpc") {
 				c.rpc(x)
 			}
@@ -105,9 +115,10 @@ func Check(file string, src []byte, ddlOf DDLFunc, args map[string]string) []Dia
 }
 
 type checker struct {
-	file  string
-	ddlOf DDLFunc
-	diags []Diagnostic
+	file   string
+	ddlOf  DDLFunc
+	dataOf ddl.DataFunc // nil: the built-in data plugins
+	diags  []Diagnostic
 }
 
 func (c *checker) add(pos syntax.Position, format string, a ...any) {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mcorun/mcorun/runtime/ddl"
 )
 
 func TestCheck(t *testing.T) {
@@ -73,6 +75,28 @@ print(struct(a = 1), params(b = 2), filter(role = "web"))
 			`3:6: exit: code 2 is not a playbook outcome: want 0 (ok), 1 (failed), 3 (some nodes failed), 4`,
 			`4:13: exit: code 130 is not a playbook outcome`,
 		}},
+		{name: "literal filters", src: `n = discover(filter.compound("role=web and"))
+x = filter.fact("a b", 1) & filter.cls("/[/")
+rpc("rpcutil", "ping", filter = "/[/")
+discover("x=/(/")
+z = filter.compound(expr = 'role=web and (a=1')
+y = filter.compound("role=" + "web and")
+ok = filter.compound("role=web") & filter("role=db", "web") & filter.identity("a", "/b/") & filter.agent("rpcutil")
+`, want: []string{
+			"1:40: filter.compound: compound filter: 'and' at the end of the expression at column 10\n  role=web and\n           ^",
+			`2:5: filter.fact: bad fact name "a b"`,
+			`2:29: filter.cls: class filter "/[/": match: malformed filter`,
+			`3:33: filter: with "/[/": class filter "/[/": match: malformed filter`,
+			`4:10: filter: with "x=/(/": fact x=~/(/: match: malformed filter`,
+			`5:42: filter.compound: compound filter: unbalanced parenthesis: '(' never closed at column 14`,
+		}},
+		{name: "data plugin fields", src: `ok = filter.compound('fstat("/etc/motd").size>0')
+f = filter.compound('role=web and fstat("/etc/motd").sise>0')
+g = filter.compound("fsta('/').size>0")
+`, want: []string{
+			`2:54: filter.compound: compound filter: data plugin fstat has no field "sise" (fields: atime,`,
+			`3:22: filter.compound: compound filter: unknown data plugin "fsta"`,
+		}},
 		{name: "shadowed builtins are not checked", src: "def discover(**kw):\n    return kw\ndiscover(anything = 1)\n"},
 		{name: "shadowed rpc is not checked", src: "def rpc(a, b):\n    return a\nrpc('nosuch', 'x')\n"},
 		{name: "unknown arg", src: "p = params(window = 5)\n", args: map[string]string{"windw": "1"},
@@ -121,5 +145,25 @@ func TestCheckReadsFile(t *testing.T) {
 	if d := Check(f, []byte("rpc('rpcutil', 'ping')\nrpc('nosuch', 'status')\n"), nil, nil); len(d) != 1 ||
 		!strings.Contains(d[0].Msg, `unknown agent "nosuch"`) {
 		t.Errorf("%v", d)
+	}
+}
+
+func TestCheckDataLibDir(t *testing.T) {
+	lib := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(lib, "mcollective", "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	custom := `{"metadata": {"name": "uptime"}, "description": "d", "output": {"days": {"description": "d", "display_as": "Days"}}}`
+	if err := os.WriteFile(filepath.Join(lib, "mcollective", "data", "uptime_data.json"), []byte(custom), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "pb.star")
+	src := []byte("a = filter.compound('uptime().days>1')\nb = filter.compound('uptime().hours>1')\n")
+	d := CheckData(f, src, nil, ddl.DataFromLibDirs([]string{lib}), nil)
+	if len(d) != 1 || !strings.HasPrefix(d[0].String(), f+`:2:31: filter.compound: compound filter: data plugin uptime has no field "hours" (fields: days)`) {
+		t.Errorf("with the libdir: %v", d)
+	}
+	if d := Check(f, src, nil, nil); len(d) != 2 || !strings.Contains(d[0].Msg, `unknown data plugin "uptime"`) {
+		t.Errorf("without it: %v", d)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/starlib"
 )
 
@@ -24,6 +25,9 @@ type Options struct {
 	Source []byte            // the playbook's text; nil reads File
 	Args   map[string]string // raw --arg k=v values, typed by the playbook's params()
 	Fleet  starlib.Fleet     // what discover() and rpc() act on; required
+	// DataDDLs finds the data plugin DDLs that filter.compound checks its calls against;
+	// nil means the built-in ones.
+	DataDDLs ddl.DataFunc
 
 	DryRun   bool                // send only read-only actions (see the package doc)
 	ReadOnly map[string][]string // actions a dry run still sends; nil means DefaultReadOnly()
@@ -204,6 +208,9 @@ func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder)
 		fleet = barFleet{Fleet: o.Fleet, w: o.Stderr, color: logger.color}
 	}
 	starlib.SetFleet(thread, fleet)
+	if o.DataDDLs != nil {
+		starlib.SetDataDDLs(thread, o.DataDDLs)
+	}
 	starlib.SetContext(thread, runCtx)
 	if o.Clock != nil {
 		starlib.SetClock(thread, o.Clock)

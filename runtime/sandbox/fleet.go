@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"slices"
@@ -97,25 +98,30 @@ func DefaultFleet() *Fleet {
 	return f
 }
 
-// LoadFleet reads a fleet file.
+// LoadFleet reads a fleet file. Its errors are *FleetError values.
 func LoadFleet(path string) (*Fleet, error) {
 	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: fleet: %w", err)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, &FleetError{File: path, Err: errors.New("no such file")}
+	} else if err != nil {
+		return nil, &FleetError{File: path, Err: err}
 	}
 	return ParseFleet(b, path)
 }
 
-// ParseFleet parses a fleet file; name is used in errors. Unknown keys are errors.
+// ParseFleet parses a fleet file; name is used in errors. Unknown keys are errors. Its
+// errors are *FleetError values.
 func ParseFleet(b []byte, name string) (*Fleet, error) {
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
 	dec.KnownFields(true)
 	var f Fleet
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("sandbox: fleet %s: %w", name, err)
+	if err := dec.Decode(&f); errors.Is(err, io.EOF) {
+		return nil, &FleetError{File: name, Err: errors.New("the file is empty: want a templates: list")}
+	} else if err != nil {
+		return nil, &FleetError{File: name, Err: yamlError(err)}
 	}
 	if err := f.check(); err != nil {
-		return nil, fmt.Errorf("sandbox: fleet %s: %w", name, err)
+		return nil, &FleetError{File: name, Err: err}
 	}
 	return &f, nil
 }
@@ -200,7 +206,7 @@ func (f *Fleet) Nodes(n int) ([]Node, error) {
 		num := (k/len(order))*t.Count + s.i + 1
 		node := t.node(num)
 		if seen[node.Identity] {
-			return nil, fmt.Errorf("sandbox: fleet: identity %s occurs twice", node.Identity)
+			return nil, fmt.Errorf("identity %s occurs twice in the fleet: make the templates' identity patterns distinct", node.Identity)
 		}
 		seen[node.Identity] = true
 		node.Index, node.Template = k, s.t

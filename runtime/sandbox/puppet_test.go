@@ -86,7 +86,7 @@ func TestPuppetSpecErrors(t *testing.T) {
 		{"zero run_time", "{run_time: 0s}", "want a duration"},
 		{"node zero", "{fail: [0]}", "puppet.fail: node numbers start at 1"},
 		{"negative", "{failed_resources: -1}", "must not be negative"},
-		{"unknown key", "{fails: [1]}", "field fails not found"},
+		{"unknown key", "{fails: [1]}", `line 1: unknown key "fails" in a puppet block (keys: run_time, fail,`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseFleet([]byte("templates: [{identity: 'w{n}', count: 1, puppet: "+tc.puppet+"}]"), "t.yaml")

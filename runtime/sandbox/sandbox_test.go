@@ -105,9 +105,13 @@ func TestParseFleetErrors(t *testing.T) {
 		{"no {n}", "templates: [{identity: web, count: 1}]", "has no {n}"},
 		{"zero count", "templates: [{identity: 'w{n}', count: 0}]", "count must be at least 1"},
 		{"bad identity", "templates: [{identity: 'w {n}', count: 1}]", "may only contain"},
-		{"unknown key", "templates: [{identity: 'w{n}', count: 1, fact: {}}]", "field fact not found"},
+		{"unknown key", "templates: [{identity: 'w{n}', count: 1, fact: {}}]", `fleet t.yaml: line 1: unknown key "fact" in a template (keys: identity, count, pad, facts,`},
 		{"empty vary", "templates: [{identity: 'w{n}', count: 1, vary: {rack: []}}]", "vary.rack is empty"},
 		{"duplicates", "templates: [{identity: 'w{n}', count: 1}, {identity: 'w{n}', count: 1}]", "occurs twice"},
+		{"wrong kind", "templates: [{identity: 'w{n}', count: many}]", `fleet t.yaml: line 1: "many" is a string, want a whole number`},
+		{"wrong kind of block", "templates: [{identity: 'w{n}', count: 1, classes: web}]", `line 1: "web" is a string, want a list`},
+		{"unknown service key", "templates: [{identity: 'w{n}', count: 1, services: {nginx: {sate: running}}}]", `unknown key "sate" in a service (keys: state,`},
+		{"empty file", "", "fleet t.yaml: the file is empty: want a templates: list"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := ParseFleet([]byte(tc.yaml), "t.yaml")
@@ -116,6 +120,9 @@ func TestParseFleetErrors(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if s := err.Error(); strings.Contains(s, "sandbox") || strings.Contains(s, "in type") {
+				t.Errorf("err = %v: a package or Go type name", err)
 			}
 		})
 	}

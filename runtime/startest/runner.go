@@ -101,6 +101,13 @@ func pathsOrDot(paths []string) []string {
 // Find returns the test files that paths name: each file as given, and every *_test.star
 // below each directory, sorted. No paths means the current directory.
 func Find(paths []string) ([]string, error) {
+	return FindFiles(paths, func(name string) bool { return strings.HasSuffix(name, "_test.star") })
+}
+
+// FindFiles returns the files that paths name: each file as given, and every file below
+// each directory whose base name want accepts, sorted per directory. It skips the
+// directories test skips (hidden ones and testdata). No paths means the current directory.
+func FindFiles(paths []string, want func(name string) bool) ([]string, error) {
 	var files []string
 	seen := map[string]bool{}
 	add := func(f string) {
@@ -126,7 +133,7 @@ func Find(paths []string) ([]string, error) {
 			if d.IsDir() && path != p && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
 				return filepath.SkipDir
 			}
-			if !d.IsDir() && strings.HasSuffix(d.Name(), "_test.star") {
+			if !d.IsDir() && want(d.Name()) {
 				found = append(found, path)
 			}
 			return nil
