@@ -15,6 +15,8 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/mcorun/mcorun/starlib"
+
+	"github.com/mcorun/mcorun/runtime/plural"
 )
 
 // Options are the settings of one playbook run. The zero value of every field but File and
@@ -265,7 +267,7 @@ func classify(err error, parent, run context.Context, o Options) result {
 	case errors.Is(run.Err(), context.DeadlineExceeded):
 		r.err = fmt.Errorf("timeout: the playbook ran longer than %s (--timeout): %w", o.Timeout, err)
 	case o.MaxSteps > 0 && strings.Contains(err.Error(), "too many steps"):
-		r.err = fmt.Errorf("step budget exhausted: more than %d steps (--max-steps): %w", o.MaxSteps, err)
+		r.err = fmt.Errorf("step budget exhausted: more than %s (--max-steps): %w", plural.Count(int(o.MaxSteps), "step", "steps"), err)
 	case errors.As(err, &resolveErr):
 		msgs := make([]string, len(resolveErr))
 		for i, e := range resolveErr {
