@@ -300,7 +300,11 @@ func dryRun(thread *starlark.Thread, fleet Fleet, d *ddl.Agent, agent, action st
 	}
 	fields := map[string]any{"args": p.Args, "nodes": tg.Nodes, "routing": routing, "timeout": p.Timeout.String()}
 	if len(tg.Batches) > 1 {
-		fields["batches"] = tg.Batches
+		batches := make([]any, len(tg.Batches))
+		for i, batch := range tg.Batches {
+			batches[i] = batch
+		}
+		fields["batches"] = batches
 	}
 	loggerOf(thread).Log(fmt.Sprintf("dry run: would call %s.%s on %s", agent, action, plural.Count(len(tg.Nodes), "node", "nodes")), fields)
 	return res, nil
@@ -333,7 +337,7 @@ func logBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		k, _ := starlark.AsString(kv[0])
 		v, err := FromStarlark(kv[1])
 		if err != nil {
-			v = kv[1].String()
+			v = repr(kv[1].String())
 		}
 		fields[k] = v
 	}

@@ -46,7 +46,7 @@
 //	    Raises "wait_until: timed out after 5m0s". Waits stop promptly on thread.Cancel or
 //	    when the thread's context is done.
 //	sleep(duration)
-//	log(msg, **fields)                       a progress line through the Logger
+//	log(msg, **fields)                       a progress line through the Logger: "msg k=v ...", each value in Starlark notation
 //	fail(*args, sep=" ")                     stops the playbook with a *FailError
 //	params(**defaults) -> struct             declares the accepted --arg names; each
 //	                                         default's type (int, float, bool, string, list of

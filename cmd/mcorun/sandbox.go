@@ -65,7 +65,7 @@ func extractGlobal(args []string) (globalFlags, []string, error) {
 func startSandbox(ctx context.Context, g globalFlags, logw io.Writer, verbose bool) (*sandbox.Sandbox, *config.Config, error) {
 	log := slog.New(slog.DiscardHandler)
 	if verbose {
-		log = slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		log = slog.New(newLineHandler(logw, slog.LevelWarn))
 	}
 	sb, err := sandbox.Start(ctx, sandbox.Options{Nodes: g.sandbox, FleetFile: g.fleet, Plugins: sandboxAgents, Logger: log})
 	if err != nil {
