@@ -254,7 +254,7 @@ func classify(err error, parent, run context.Context, o Options) result {
 	r := result{code: ExitFailed, status: StatusFailed, err: err}
 	var evalErr *starlark.EvalError
 	if errors.As(err, &evalErr) {
-		r.backtrace = evalErr.Backtrace()
+		r.backtrace = starlib.Backtrace(evalErr)
 	}
 	var (
 		syntaxErr  syntax.Error

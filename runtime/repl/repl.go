@@ -286,7 +286,7 @@ func soleExpr(f *syntax.File) syntax.Expr {
 func (s *session) printError(err error) {
 	var evalErr *starlark.EvalError
 	if errors.As(err, &evalErr) {
-		s.println(s.o.Err, evalErr.Backtrace())
+		s.println(s.o.Err, starlib.Backtrace(evalErr))
 		return
 	}
 	s.println(s.o.Err, err.Error())
