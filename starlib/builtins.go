@@ -14,6 +14,8 @@ import (
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/filter"
 	"github.com/mcorun/mcorun/runtime/message"
+
+	"github.com/mcorun/mcorun/runtime/plural"
 )
 
 // FailError is the error of fail(msg): the playbook stopped itself on purpose. Find it in
@@ -83,7 +85,7 @@ func setTimeNow(thread *starlark.Thread, c Clock) {
 // maxPositional rejects positional arguments beyond a builtin's keyword-only marker.
 func maxPositional(b *starlark.Builtin, args starlark.Tuple, n int) error {
 	if len(args) > n {
-		return fmt.Errorf("%s: got %d positional arguments, want at most %d", b.Name(), len(args), n)
+		return fmt.Errorf("%s: got %s, want at most %d", b.Name(), plural.Count(len(args), "positional argument", "positional arguments"), n)
 	}
 	return nil
 }
@@ -303,9 +305,13 @@ func dryRun(thread *starlark.Thread, fleet Fleet, d *ddl.Agent, agent, action st
 	}
 	fields := map[string]any{"args": p.Args, "nodes": tg.Nodes, "routing": routing, "timeout": p.Timeout.String()}
 	if len(tg.Batches) > 1 {
-		fields["batches"] = tg.Batches
+		batches := make([]any, len(tg.Batches))
+		for i, batch := range tg.Batches {
+			batches[i] = batch
+		}
+		fields["batches"] = batches
 	}
-	loggerOf(thread).Log(fmt.Sprintf("dry run: would call %s.%s on %d nodes", agent, action, len(tg.Nodes)), fields)
+	loggerOf(thread).Log(fmt.Sprintf("dry run: would call %s.%s on %s", agent, action, plural.Count(len(tg.Nodes), "node", "nodes")), fields)
 	return res, nil
 }
 
@@ -336,7 +342,7 @@ func logBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		k, _ := starlark.AsString(kv[0])
 		v, err := FromStarlark(kv[1])
 		if err != nil {
-			v = kv[1].String()
+			v = repr(kv[1].String())
 		}
 		fields[k] = v
 	}

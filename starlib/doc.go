@@ -47,7 +47,7 @@
 //	    when the thread's context is done. The calls fn makes reach the Logger marked
 //	    Polled, and the wait ends with one Event of kind "wait" (polls, duration, error).
 //	sleep(duration)
-//	log(msg, **fields)                       a progress line through the Logger
+//	log(msg, **fields)                       a progress line through the Logger: "msg k=v ...", each value in Starlark notation
 //	fail(*args, sep=" ")                     stops the playbook with a *FailError
 //	exit(code)                               ends the playbook on purpose with an exit code
 //	    (an *ExitError): 0 ok, 1 failed, 3 some nodes failed, 4 some nodes did not reply,

@@ -199,7 +199,8 @@ func (p printLogger) Log(msg string, fields map[string]any) {
 
 func (printLogger) Step(Event) {}
 
-// FormatLog renders a log() line as "msg k1=v1 k2=v2" with the keys sorted.
+// FormatLog renders a log() line as "msg k1=v1 k2=v2" with the keys sorted. Values read
+// as a playbook author writes them (see LogValue), never in Go's notation.
 func FormatLog(msg string, fields map[string]any) string {
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
@@ -209,9 +210,33 @@ func FormatLog(msg string, fields map[string]any) string {
 	var b strings.Builder
 	b.WriteString(msg)
 	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%v", k, fields[k])
+		b.WriteString(" " + k + "=" + LogValue(fields[k]))
 	}
 	return b.String()
+}
+
+// repr is a log field's Starlark repr, for the values that have no plain Go form (a filter):
+// it is printed as it is, and is a string in a report.
+type repr string
+
+// LogValue renders one log field: a plain word as it is (directed, nginx, 12s), any other
+// string quoted, and every other value in Starlark's notation: {"force": True},
+// ["web1", "web2"], None.
+func LogValue(v any) string {
+	if r, ok := v.(repr); ok {
+		return string(r)
+	}
+	if s, ok := v.(string); ok {
+		if s != "" && !strings.ContainsAny(s, " \t\r\n\"'=\\{}[](),") {
+			return s
+		}
+		return starlark.String(s).String()
+	}
+	sv, err := ToStarlark(v)
+	if err != nil {
+		return starlark.String(fmt.Sprint(v)).String()
+	}
+	return sv.String()
 }
 
 // cancelProbe is a Starlark function with no effect. Calling it fails once the thread is

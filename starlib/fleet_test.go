@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	startime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
@@ -188,4 +189,22 @@ func fakeModule(f *fleettest.Fleet, l *fakeLogger) *starlarkstruct.Module {
 			return starlark.String(s), nil
 		}),
 	}}
+}
+
+// log lines show values as a playbook author writes them, never in Go's notation.
+func TestFormatLogWritesStarlarkValues(t *testing.T) {
+	got := FormatLog("restart", map[string]any{
+		"args":    map[string]any{"force": true, "service": "nginx"},
+		"nodes":   []string{"web1", "web2"},
+		"count":   int64(3),
+		"routing": "directed",
+		"note":    "two words",
+		"empty":   "",
+		"none":    nil,
+		"wait":    1500 * time.Millisecond,
+	})
+	want := `restart args={"force": True, "service": "nginx"} count=3 empty="" nodes=["web1", "web2"] none=None note="two words" routing=directed wait=1.5s`
+	if got != want {
+		t.Errorf("FormatLog =\n%s\nwant\n%s", got, want)
+	}
 }

@@ -42,6 +42,7 @@ func HelpEntries() []HelpEntry {
 		{"sleep", `sleep(duration)`, `Waits for a duration such as "2s"; Ctrl-C or cancellation ends it early.`},
 		{"log", `log(msg, **fields)`, `Prints a progress line with the fields through the run's logger.`},
 		{"fail", `fail(*args, sep=" ")`, `Stops the playbook with the message; the run exits 1.`},
+		{"exit", `exit(code)`, `Ends the playbook on purpose with 0 ok, 1 failed, 3 some nodes failed, 4 some nodes did not reply or 5 both; any other code is refused. Without exit() a run exits 0 whatever its calls returned: if rs.failed and rs.missing: exit(5).`},
 		{"params", `params(**defaults) -> struct`,
 			`Declares the accepted --arg names; each default's type (int, float, bool, string, list of strings given comma-separated, time.duration, or None for a string) types the raw value.`},
 		{"args", `args`, `The struct the last params() call settled, e.g. args.window; an error before params() runs.`},

@@ -10,6 +10,8 @@ import (
 	startime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
+
+	"github.com/mcorun/mcorun/runtime/plural"
 )
 
 // argsState is the thread's raw --arg values and whether params() has run.
@@ -64,7 +66,7 @@ func (p *paramsValue) AttrNames() []string {
 // --arg value. It returns the args struct and makes it readable as args.
 func (p *paramsValue) declare(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if len(args) > 0 {
-		return nil, fmt.Errorf("params: got %d positional arguments, want only name=default", len(args))
+		return nil, fmt.Errorf("params: got %s, want only name=default", plural.Count(len(args), "positional argument", "positional arguments"))
 	}
 	st := threadArgs(thread)
 	raw := map[string]string{}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/client"
 	"github.com/mcorun/mcorun/runtime/ddl"
+
+	"github.com/mcorun/mcorun/runtime/plural"
 )
 
 // ResultSet is the outcome of one rpc() call: every reply, sorted by sender, plus the nodes
@@ -90,8 +92,8 @@ func (rs *ResultSet) String() string {
 	if rs.dryRun {
 		return fmt.Sprintf("ResultSet(%s.%s: dry run, %d would run)", rs.res.Agent, rs.res.Action, len(rs.res.OK))
 	}
-	return fmt.Sprintf("ResultSet(%s.%s: %d targets, %d ok, %d failed, %d missing)",
-		rs.res.Agent, rs.res.Action, len(rs.res.Targets), len(rs.res.OK), len(rs.res.Failed), len(rs.res.Missing))
+	return fmt.Sprintf("ResultSet(%s.%s: %s, %d ok, %d failed, %d missing)",
+		rs.res.Agent, rs.res.Action, plural.Count(len(rs.res.Targets), "target", "targets"), len(rs.res.OK), len(rs.res.Failed), len(rs.res.Missing))
 }
 
 // Type implements starlark.Value.

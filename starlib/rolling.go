@@ -9,6 +9,8 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/mcorun/mcorun/runtime/client"
+
+	"github.com/mcorun/mcorun/runtime/plural"
 )
 
 // RollingReport is what rolling() returns.
@@ -49,8 +51,8 @@ func (r *RollingReport) String() string {
 	case !r.OK():
 		state = "completed with failures"
 	}
-	return fmt.Sprintf("RollingReport(%s; %d done, %d failed, %d missing, %d skipped in %d batches)",
-		state, r.Done.Len(), r.Failed.Len(), r.Missing.Len(), r.Skipped.Len(), len(r.Batches))
+	return fmt.Sprintf("RollingReport(%s; %d done, %d failed, %d missing, %d skipped in %s)",
+		state, r.Done.Len(), r.Failed.Len(), r.Missing.Len(), r.Skipped.Len(), plural.Count(len(r.Batches), "batch", "batches"))
 }
 
 // Type implements starlark.Value.
@@ -235,7 +237,7 @@ func rolling(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		case g.kind == "canary" && br.Failed.Len()+br.Missing.Len() > 0:
 			rep.Stopped = "canary failed"
 		case exceeded(failures):
-			rep.Stopped = fmt.Sprintf("%d failures exceed max_failures %s", failures, maxFailuresString(maxFailures))
+			rep.Stopped = fmt.Sprintf("%s %s max_failures %s", plural.Count(failures, "failure", "failures"), plural.Word(failures, "exceeds", "exceed"), maxFailuresString(maxFailures))
 		}
 	}
 	rep.Done, rep.Failed, rep.Missing, rep.Skipped = NewNodeSet(done), NewNodeSet(failed), NewNodeSet(missing), NewNodeSet(skipped)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 	"go.starlark.net/starlark"
+
+	"github.com/mcorun/mcorun/runtime/plural"
 )
 
 // Table renders a NodeSet, ResultSet or RollingReport as a text table, as the REPL prints
@@ -21,7 +23,7 @@ func Table(v starlark.Value) (string, bool) {
 		for _, id := range x.ids {
 			rows = append(rows, []string{id})
 		}
-		footer = fmt.Sprintf("%d nodes", x.Len())
+		footer = plural.Count(x.Len(), "node", "nodes")
 	case *ResultSet:
 		header, rows = resultRows(x)
 		footer = fmt.Sprintf("%s.%s: %d ok, %d failed, %d missing", x.res.Agent, x.res.Action,

@@ -125,11 +125,12 @@ func (f clientFleet) Plan(agent, action string, args map[string]any, opts client
 	return f.c.Plan(agent, action, args, opts)
 }
 
-// newLogger logs warnings and errors to stderr, or everything with verbose.
+// newLogger logs warnings and errors to stderr, or everything with verbose, in mcorun's own
+// line format (lineHandler).
 func newLogger(w io.Writer, verbose bool) *slog.Logger {
 	level := slog.LevelWarn
 	if verbose {
 		level = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(newLineHandler(w, level))
 }

@@ -16,6 +16,7 @@ Examples:
   mcorun find
   mcorun find -C web::nginx -F environment=production
   mcorun find -I /^web/ -v
+  mcorun find -F role=web --limit-nodes 2
   mcorun find -S 'fstat("/etc/motd").size>0' --json
 `
 
@@ -32,7 +33,7 @@ func runFind(ctx context.Context, e *env, args []string) int {
 	}
 	defer closeFn()
 	start := time.Now()
-	nodes, err := fl.Discover(ctx, c.discoverOptions(s.filter, s.nodes))
+	nodes, err := fl.Discover(ctx, c.listOptions(s.filter, s.nodes))
 	if err != nil {
 		return s.fail(fmt.Errorf("discovery: %w", err))
 	}

@@ -279,6 +279,15 @@ func (c *commonFlags) discoverOptions(f message.Filter, nodes []string) client.D
 	}
 }
 
+// listOptions are the discovery options of the verbs whose output is the discovered list
+// itself (find, ping): --limit-nodes and -1 apply to that list. The verbs that go on to call
+// the nodes keep the whole discovery and apply the limit in the call's plan instead.
+func (c *commonFlags) listOptions(f message.Filter, nodes []string) client.DiscoverOptions {
+	o := c.discoverOptions(f, nodes)
+	o.Limit, o.LimitSeed = c.limit, c.limitSeed
+	return o
+}
+
 // callOptions builds the per-call RPC options for an already discovered node set. Nodes from
 // --nodes are called directly; discovered ones are routed as mco routes them (directed up to the
 // direct addressing threshold, else broadcast with the filter).

@@ -36,7 +36,7 @@ func runInventory(ctx context.Context, e *env, args []string) int {
 		if fs.NArg() != 1 {
 			return fmt.Errorf("want exactly one NODE, got %d arguments", fs.NArg())
 		}
-		return nil
+		return refuseSelection(fs)
 	})
 	if !ok {
 		return code
@@ -61,6 +61,23 @@ func runInventory(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprint(e.stdout, formatInventory(inv.Sender, stats.Data, inv.Data))
 	return exitOK
+}
+
+// selectionFlags are the flags that choose nodes; inventory names its one node instead.
+var selectionFlags = []string{"wf", "wc", "wi", "wa", "with", "select", "limit-nodes", "limit-seed", "one", "batch", "batch-sleep", "nodes"}
+
+// refuseSelection refuses the node-selecting flags, which inventory would otherwise ignore.
+func refuseSelection(fs *pflag.FlagSet) error {
+	for _, name := range selectionFlags {
+		if f := fs.Lookup(name); f != nil && f.Changed {
+			flag := "--" + f.Name
+			if f.Shorthand != "" {
+				flag = "-" + f.Shorthand
+			}
+			return fmt.Errorf("%s does not apply to inventory, which shows the one NODE it is given; list the matching nodes with 'mcorun find' and its filters, then run 'mcorun inventory NODE'", flag)
+		}
+	}
+	return nil
 }
 
 // callOne calls an rpcutil action on one node; a missing or failed reply is reported.

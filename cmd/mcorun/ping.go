@@ -16,6 +16,7 @@ after the discovery timeout.
 Examples:
   mcorun ping
   mcorun ping -F role=web
+  mcorun ping -1
   mcorun ping -S 'environment=production and !role=db' --json
 `
 
@@ -31,7 +32,7 @@ func runPing(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	defer closeFn()
-	replies, err := fl.Ping(ctx, c.discoverOptions(s.filter, s.nodes))
+	replies, err := fl.Ping(ctx, c.listOptions(s.filter, s.nodes))
 	if err != nil {
 		return s.fail(fmt.Errorf("ping: %w", err))
 	}

@@ -72,7 +72,8 @@ An interactive Starlark session with the playbook builtins (discover, rpc,
 filter, rolling, ...). Values print as tables. help() (or help or ? alone)
 lists the builtins, help(rpc) describes one. Ctrl-C cancels the running
 call, not the session; Ctrl-D ends it. History is kept in ~/.mcorun_history.
-Without a terminal, statements are read from standard input.
+Without a terminal, statements are read from standard input; errors name the
+input's line, every statement runs, and the exit code is 1 if any failed.
 
 Examples:
   mcorun repl

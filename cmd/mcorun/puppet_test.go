@@ -458,7 +458,7 @@ func TestRunallCommand(t *testing.T) {
 		": n1 schedule status: Started a Puppet run using the 'puppet agent --onetime' command\n",
 		": n2 finished: failed, 1 failed and 2 changed of 10 resources in 1.25 s\n",
 		"| NODE | OUTCOME | FAILED | CHANGED | SECONDS |",
-		"| n2   | failed  | 1      | 2       | 1.25    | 1 failed resources, 1 failed events |",
+		"| n2   | failed  | 1      | 2       | 1.25    | 1 failed resource, 1 failed event |",
 		"4 nodes: 3 ok, 1 failed; at most 2 at once;",
 	} {
 		if !strings.Contains(out, s) {

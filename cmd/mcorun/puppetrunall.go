@@ -11,6 +11,8 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/client"
 	"github.com/mcorun/mcorun/runtime/message"
+
+	"github.com/mcorun/mcorun/runtime/plural"
 )
 
 // Outcomes of one node in a rollout.
@@ -178,7 +180,7 @@ func (rn *puppetRunner) checkFailures(failures int) bool {
 	if rn.cfg.maxFailures < 0 || failures <= rn.cfg.maxFailures {
 		return false
 	}
-	rn.cfg.log("%d failed %s, more than --max-failures %d: starting no new runs", failures, plural(failures, "run", "runs"), rn.cfg.maxFailures)
+	rn.cfg.log("%d failed %s, more than --max-failures %d: starting no new runs", failures, plural.Word(failures, "run", "runs"), rn.cfg.maxFailures)
 	return true
 }
 
@@ -305,7 +307,7 @@ func (rn *puppetRunner) summarize(ctx context.Context, ended []*nodeRun) {
 		}
 		switch r.Outcome {
 		case outcomeOK, outcomeFailed:
-			rn.cfg.log("%s finished: %s, %d failed and %d changed of %d resources in %.2f s", r.Node, r.Outcome, r.Failed, r.Changed, r.Total, r.RunTime)
+			rn.cfg.log("%s finished: %s, %d failed and %d changed of %s in %.2f s", r.Node, r.Outcome, r.Failed, r.Changed, plural.Count(r.Total, "resource", "resources"), r.RunTime)
 		default:
 			rn.cfg.log("%s: %s: %s", r.Node, r.Outcome, r.Message)
 		}
@@ -330,7 +332,7 @@ func (r *nodeRun) fromSummary(d map[string]any) {
 	r.Outcome = outcomeOK
 	if r.Failed > 0 || events > 0 {
 		r.Outcome = outcomeFailed
-		r.Message = fmt.Sprintf("%d failed resources, %d failed events", max(r.Failed, 0), events)
+		r.Message = plural.Count(max(r.Failed, 0), "failed resource", "failed resources") + ", " + plural.Count(events, "failed event", "failed events")
 	}
 }
 
@@ -352,13 +354,6 @@ func intOf(v any) int64 {
 		return -1
 	}
 	return int64(f)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // counts tallies a rollout's outcomes.
@@ -412,7 +407,7 @@ func writeRollout(w io.Writer, c colorizer, fancy bool, ro *rollout) {
 			parts = append(parts, fmt.Sprintf("%d %s", n[o], o))
 		}
 	}
-	fmt.Fprintf(w, "\n%d %s: %s; at most %d at once; %.2f s\n", len(ro.Nodes), plural(len(ro.Nodes), "node", "nodes"),
+	fmt.Fprintf(w, "\n%d %s: %s; at most %d at once; %.2f s\n", len(ro.Nodes), plural.Word(len(ro.Nodes), "node", "nodes"),
 		strings.Join(parts, ", "), ro.MaxConcurrent, ro.ElapsedS)
 	if ro.Stopped {
 		fmt.Fprintln(w, c.red(fmt.Sprintf("Stopped starting new runs: more than %d failed.", ro.MaxFailures)))
@@ -483,7 +478,7 @@ func (pc *puppetCall) runallOnce(ctx context.Context, rn *puppetRunner) int {
 	if err != nil {
 		return s.fail(fmt.Errorf("discovery: %w", err))
 	}
-	log("Found %d enabled %s", len(hosts), plural(len(hosts), "node", "nodes"))
+	log("Found %d enabled %s", len(hosts), plural.Word(len(hosts), "node", "nodes"))
 	if len(hosts) == 0 {
 		if s.flags.json {
 			_ = writeJSON(e.stdout, &rollout{Concurrency: rn.cfg.concurrency, MaxFailures: rn.cfg.maxFailures, Nodes: []*nodeRun{}})
@@ -497,7 +492,7 @@ func (pc *puppetCall) runallOnce(ctx context.Context, rn *puppetRunner) int {
 			started++
 		}
 	}
-	log("Iteration complete. Initiated a Puppet run on %d %s; every started run has ended.", started, plural(started, "node", "nodes"))
+	log("Iteration complete. Initiated a Puppet run on %d %s; every started run has ended.", started, plural.Word(started, "node", "nodes"))
 	if s.flags.json {
 		if err := writeJSON(e.stdout, ro); err != nil {
 			return s.fail(err)

@@ -66,7 +66,7 @@ func extractGlobal(args []string) (globalFlags, []string, error) {
 func startSandbox(ctx context.Context, g globalFlags, logw io.Writer, verbose bool) (*sandbox.Sandbox, *config.Config, error) {
 	log := slog.New(slog.DiscardHandler)
 	if verbose {
-		log = slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		log = slog.New(newLineHandler(logw, slog.LevelWarn))
 	}
 	fleet, err := loadFleet(g)
 	if err != nil {

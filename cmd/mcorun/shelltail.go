@@ -11,6 +11,8 @@ import (
 	"github.com/mcorun/mcorun/runtime/client"
 	"github.com/mcorun/mcorun/runtime/clock"
 	"github.com/mcorun/mcorun/runtime/message"
+
+	"github.com/mcorun/mcorun/runtime/plural"
 )
 
 // defaultTailPoll is the time between the status polls of shell run --tail and watch.
@@ -187,7 +189,7 @@ func (sc *shellCall) endFollow(doc tailDoc, targets int, interrupted bool) int {
 				fmt.Fprintf(e.stdout, "%s: exitcode: %d\n", j.Node, *j.ExitCode)
 			}
 		}
-		fmt.Fprintf(e.stdout, "\nFinished following %d job(s): %d ok, %d failed\n", len(doc.Jobs), len(doc.OK), len(doc.Failed))
+		fmt.Fprintf(e.stdout, "\nFinished following %s: %d ok, %d failed\n", plural.Count(len(doc.Jobs), "job", "jobs"), len(doc.OK), len(doc.Failed))
 		if len(doc.Missing) > 0 {
 			fmt.Fprintf(e.stdout, "\n%s\n\n%s", sc.s.color.red("No response from:"), columns(doc.Missing))
 		}

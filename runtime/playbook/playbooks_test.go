@@ -114,8 +114,8 @@ func TestCanaryRollout(t *testing.T) {
 	if r.ExitCode != ExitOK {
 		t.Fatalf("exit %d: %s\n%s", r.ExitCode, r.stdout, r.stderr)
 	}
-	wantLines(t, r.stdout, "canary 1: 1 nodes, 1 done, 0 failed, 0 missing, gate True",
-		"batch 2: 2 nodes, 2 done", "batch 3: 1 nodes, 1 done",
+	wantLines(t, r.stdout, "canary 1: 1 node, 1 done, 0 failed, 0 missing, gate True",
+		"batch 2: 2 nodes, 2 done", "batch 3: 1 node, 1 done",
 		"RollingReport(ok; 4 done, 0 failed, 0 missing, 0 skipped in 3 batches)")
 	var restarted []string
 	for _, c := range r.fleet.Calls() {
@@ -149,7 +149,7 @@ func TestCanaryRollout(t *testing.T) {
 			t.Errorf("dry run sent %v", c)
 		}
 	}
-	wantLines(t, r.stderr, "dry run: would call service.restart on 1 nodes", "rpc rpcutil.ping  targets=2 ok=2")
+	wantLines(t, r.stderr, "dry run: would call service.restart on 1 node", "rpc rpcutil.ping  targets=2 ok=2")
 
 	// a bad --arg is refused before anything is sent
 	r = runPlaybook(t, "canary_rollout.star", nil, Options{Args: map[string]string{"window": "two"}})

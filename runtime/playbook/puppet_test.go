@@ -82,7 +82,7 @@ func TestRollingPuppetOnSandbox(t *testing.T) {
 				"web01.example.net  failed   2       ",
 				"  2 failed resources\n",
 				"web02.example.net  skipped  -       -        -         not reached: canary failed\n",
-				"RollingReport(stopped: canary failed; 0 done, 1 failed, 0 missing, 5 skipped in 1 batches)\n",
+				"RollingReport(stopped: canary failed; 0 done, 1 failed, 0 missing, 5 skipped in 1 batch)\n",
 			},
 			stderr: []string{"fail: puppet rollout stopped: canary failed; 0 done, 1 failed, 0 missing, 5 skipped"},
 		},

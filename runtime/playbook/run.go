@@ -16,6 +16,8 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/starlib"
+
+	"github.com/mcorun/mcorun/runtime/plural"
 )
 
 // Options are the settings of one playbook run. The zero value of every field but File and
@@ -269,14 +271,6 @@ const builtinFile = "<builtin>"
 // the run prints just above it: EvalError.Backtrace ends with "Error in fn: <message>", and
 // printing both showed the message twice. A builtin's own frame (fail, rpc, ...) is left out,
 // as Backtrace does; the message names the builtin.
-func traceback(e *starlark.EvalError) string {
-	stack := e.CallStack
-	if last := len(stack) - 1; last >= 0 && stack[last].Pos.Filename() == builtinFile {
-		stack = stack[:last]
-	}
-	return strings.TrimSuffix(stack.String(), "\n")
-}
-
 // callSite is the playbook position of the innermost Starlark call of an evaluation error,
 // such as the exit() call that ended the run.
 func callSite(e *starlark.EvalError) string {
@@ -293,7 +287,7 @@ func classify(err error, parent, run context.Context, o Options) result {
 	r := result{code: ExitFailed, status: StatusFailed, err: err}
 	var evalErr *starlark.EvalError
 	if errors.As(err, &evalErr) {
-		r.backtrace = traceback(evalErr)
+		r.backtrace = starlib.Stack(evalErr)
 	}
 	var (
 		syntaxErr  syntax.Error
@@ -313,7 +307,7 @@ func classify(err error, parent, run context.Context, o Options) result {
 	case errors.Is(run.Err(), context.DeadlineExceeded):
 		r.err = fmt.Errorf("timeout: the playbook ran longer than %s (--timeout): %w", o.Timeout, err)
 	case o.MaxSteps > 0 && strings.Contains(err.Error(), "too many steps"):
-		r.err = fmt.Errorf("step budget exhausted: more than %d steps (--max-steps): %w", o.MaxSteps, err)
+		r.err = fmt.Errorf("step budget exhausted: more than %s (--max-steps): %w", plural.Count(int(o.MaxSteps), "step", "steps"), err)
 	case errors.As(err, &resolveErr):
 		msgs := make([]string, len(resolveErr))
 		for i, e := range resolveErr {

@@ -435,3 +435,19 @@ func readReport(t *testing.T, path string) *Report {
 	}
 	return &rep
 }
+
+// A recursive playbook's stack overflow prints a short traceback that says how many frames
+// it left out, on stderr and in the report.
+func TestRunRecursionTracebackIsShort(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "report.json")
+	r := runSource(t, context.Background(), "def f(n):\n    return f(n + 1)\nf(0)\n", Options{ReportFile: report})
+	if r.ExitCode != ExitFailed {
+		t.Fatalf("exit %d: %v", r.ExitCode, r.Err)
+	}
+	if n := strings.Count(r.stderr, "\n"); n > 15 || !strings.Contains(r.stderr, "[Previous line repeated ") {
+		t.Errorf("stderr has %d lines, want a short traceback with a repeat count:\n%.2000s", n, r.stderr)
+	}
+	if bt := readReport(t, report).Outcome.Backtrace; strings.Count(bt, "\n") > 10 || !strings.Contains(bt, "more times]") {
+		t.Errorf("report backtrace:\n%.2000s", bt)
+	}
+}

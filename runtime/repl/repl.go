@@ -4,7 +4,9 @@
 //
 // Each input is one statement, or one compound statement (def, if, for, while) that ends
 // with a blank line, as in Python's REPL. An expression's value is printed and kept in _.
-// An error, a syntax error included, is printed and the session goes on. An interrupt
+// An error, a syntax error included, is printed and the session goes on. Reading a script
+// (not Interactive), errors name the script's line, and Run returns ErrFailed at the end
+// when a statement failed. An interrupt
 // (Ctrl-C) cancels the running statement through thread.Cancel, which also aborts its
 // in-flight fleet calls and waits, and the session goes on; at the prompt, Ctrl-C clears
 // the line and Ctrl-D (end of input) ends the session. Either way the session says
@@ -53,6 +55,9 @@ type Options struct {
 	Interrupts <-chan os.Signal
 }
 
+// ErrFailed is what Run returns, wrapped, after a script in which a statement failed.
+var ErrFailed = errors.New("statements failed")
+
 // DefaultHistoryFile returns ~/.mcorun_history, or "" when there is no home directory.
 func DefaultHistoryFile() string {
 	home, err := os.UserHomeDir()
@@ -62,7 +67,8 @@ func DefaultHistoryFile() string {
 	return filepath.Join(home, ".mcorun_history")
 }
 
-// Run runs a session until the input ends (nil) or ctx is done (ctx.Err()).
+// Run runs a session until the input ends (nil, or ErrFailed when reading a script in which
+// a statement failed) or ctx is done (ctx.Err()).
 func Run(ctx context.Context, o Options) error {
 	if o.In == nil {
 		o.In = os.Stdin
@@ -130,6 +136,9 @@ func Run(ctx context.Context, o Options) error {
 		switch {
 		case err == nil:
 		case errors.Is(err, io.EOF):
+			if s.failed > 0 && !o.Interactive {
+				return fmt.Errorf("%d of %d %w, the first on line %d", s.failed, s.statements, ErrFailed, s.firstFailed)
+			}
 			return nil
 		case errors.Is(err, readline.ErrInterrupt):
 			fmt.Fprintln(o.Err, "interrupted")
@@ -149,6 +158,11 @@ type session struct {
 	// hit is set when an interrupt cancelled the running statement; its errors then say
 	// "interrupted" rather than how the cancellation reached them.
 	hit atomic.Bool
+
+	lines       int32 // input lines read so far
+	statements  int   // statements run, failed or not
+	failed      int   // statements that failed
+	firstFailed int32 // the input line of the first failed statement
 }
 
 func (s *session) init() error {
@@ -211,6 +225,7 @@ func (s *session) println(w io.Writer, msg string) {
 // the end); Starlark errors are printed.
 func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
 	eof, interrupted, first, bareHelp := false, false, true, false
+	start := s.lines // the lines before this statement
 	f, err := s.opts.ParseCompoundStmt("<stdin>", func() ([]byte, error) {
 		b, err := read()
 		switch {
@@ -224,8 +239,16 @@ func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
 			b = []byte("\n")
 		}
 		first = false
+		if len(b) > 0 {
+			s.lines++
+		}
 		return b, err
 	})
+	// A script's errors name its lines; an interactive statement's, as in Python, its own.
+	shift := start
+	if s.o.Interactive {
+		shift = 0
+	}
 	if err != nil {
 		if eof {
 			return io.EOF
@@ -233,7 +256,12 @@ func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
 		if interrupted {
 			return readline.ErrInterrupt
 		}
-		s.printError(err)
+		if se, ok := err.(syntax.Error); ok && se.Pos.Line > 0 {
+			se.Pos.Line += shift
+			err = se
+		}
+		s.statements++
+		s.fail(start, err)
 		return nil
 	}
 	if bareHelp {
@@ -243,6 +271,8 @@ func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
 	if len(f.Stmts) == 0 {
 		return nil
 	}
+	shiftLines(f, shift)
+	s.statements++
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -271,7 +301,7 @@ func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
 	if expr := soleExpr(f); expr != nil {
 		v, err := starlark.EvalExprOptions(f.Options, s.thread, expr, s.globals)
 		if err != nil {
-			s.printFailure(err, s.hit.Load())
+			s.fail(start, err)
 			return nil
 		}
 		s.globals["_"] = v
@@ -281,9 +311,18 @@ func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
 		return nil
 	}
 	if err := starlark.ExecREPLChunk(f, s.thread, s.globals); err != nil {
-		s.printFailure(err, s.hit.Load())
+		s.fail(start, err)
 	}
 	return nil
+}
+
+// fail prints the error of the statement that began after line start and counts it.
+func (s *session) fail(start int32, err error) {
+	if s.failed == 0 {
+		s.firstFailed = start + 1
+	}
+	s.failed++
+	s.printFailure(err, s.hit.Load())
 }
 
 // printFailure prints the error of a statement, or only that it was interrupted (and in
@@ -325,7 +364,7 @@ func soleExpr(f *syntax.File) syntax.Expr {
 func (s *session) printError(err error) {
 	var evalErr *starlark.EvalError
 	if errors.As(err, &evalErr) {
-		s.println(s.o.Err, evalErr.Backtrace())
+		s.println(s.o.Err, starlib.Backtrace(evalErr))
 		return
 	}
 	s.println(s.o.Err, err.Error())

@@ -3,6 +3,7 @@ package repl
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -41,7 +42,7 @@ func runSession(t *testing.T, input string, o Options) string {
 	if o.Fleet == nil {
 		o.Fleet = testFleet(t)
 	}
-	if err := Run(context.Background(), o); err != nil {
+	if err := Run(context.Background(), o); err != nil && !errors.Is(err, ErrFailed) {
 		t.Fatalf("Run: %v", err)
 	}
 	return buf.String()
@@ -72,7 +73,7 @@ _
 		"│ NODE │", "│ web1 │", "4 nodes\n",
 		"rpc rpcutil.get_fact  targets=4 ok=4 failed=0 missing=0",
 		`{"Debian": 4}`,
-		"<stdin>:1:5: got '=', want primary expression",
+		"<stdin>:6:5: got '=', want primary expression",
 		"still here {\"Debian\": 4}\n",
 		"42\n",
 		"db1\ndb2\n",

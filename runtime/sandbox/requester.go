@@ -13,6 +13,8 @@ import (
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/message"
 	"github.com/mcorun/mcorun/runtime/security"
+
+	"github.com/mcorun/mcorun/runtime/plural"
 )
 
 // requester sends raw MCollective requests and routes the verified replies by request id.
@@ -135,7 +137,7 @@ func (r *requester) awaitSubscribed(ctx context.Context, ids []string) error {
 			done()
 		}
 		if err := ctx.Err(); err != nil && len(missing) > 0 {
-			return fmt.Errorf("sandbox: %d of %d nodes never answered: %w", len(missing), len(ids), err)
+			return fmt.Errorf("sandbox: %d of %s never answered: %w", len(missing), plural.Count(len(ids), "node", "nodes"), err)
 		}
 	}
 	return nil

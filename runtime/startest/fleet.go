@@ -16,6 +16,8 @@ import (
 	"github.com/mcorun/mcorun/runtime/message"
 	"github.com/mcorun/mcorun/runtime/playbook/fleettest"
 	"github.com/mcorun/mcorun/starlib"
+
+	"github.com/mcorun/mcorun/runtime/plural"
 )
 
 // helpers are the names a test file sees beside the playbook builtins.
@@ -206,7 +208,9 @@ func (fv *fleetValue) add(r *rule) {
 	fv.rules = append(fv.rules, r)
 }
 
-func (fv *fleetValue) String() string        { return fmt.Sprintf("<fleet of %d nodes>", len(fv.f.Nodes)) }
+func (fv *fleetValue) String() string {
+	return "<fleet of " + plural.Count(len(fv.f.Nodes), "node", "nodes") + ">"
+}
 func (fv *fleetValue) Type() string          { return "fleet" }
 func (fv *fleetValue) Freeze()               {}
 func (fv *fleetValue) Truth() starlark.Bool  { return true }

@@ -344,7 +344,7 @@ func assertPos(thread *starlark.Thread) string {
 func describe(err error) string {
 	var ee *starlark.EvalError
 	if errors.As(err, &ee) {
-		return ee.Backtrace()
+		return starlib.Backtrace(ee)
 	}
 	var se syntax.Error
 	if errors.As(err, &se) {
