@@ -160,8 +160,11 @@ type Conn struct {
 	up      chan struct{} // closed while connected, replaced when the connection drops
 	down    chan struct{} // closed when connection gen drops or the Conn closes
 	subs    map[*Subscription]struct{}
-	closed  bool
-	err     error // set when reconnecting gave up
+	// unsubs are the go-stomp UNSUBSCRIBEs still waiting for their receipt (see
+	// Subscription.Unsubscribe); Close lets them finish before it disconnects.
+	unsubs map[chan struct{}]struct{}
+	closed bool
+	err    error // set when reconnecting gave up
 }
 
 // Dial connects to the first reachable broker of opts.Pool, trying them in
@@ -250,6 +253,24 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	c.closed = true
+	unsubs := make([]chan struct{}, 0, len(c.unsubs))
+	for ch := range c.unsubs {
+		unsubs = append(unsubs, ch)
+	}
+	c.mu.Unlock()
+	// An UNSUBSCRIBE whose connection goes away under it makes go-stomp close the
+	// subscription's channel while its reader may still be sending on it (a data race in
+	// go-stomp). Its receipt normally comes back within milliseconds, so Close lets the
+	// ones in flight finish first, for a bounded time.
+	grace := time.NewTimer(unsubscribeGrace)
+	for _, ch := range unsubs {
+		select {
+		case <-ch:
+		case <-grace.C:
+		}
+	}
+	grace.Stop()
+	c.mu.Lock()
 	sc := c.sc
 	if sc != nil {
 		close(c.down)
@@ -276,6 +297,28 @@ func (c *Conn) Close() error {
 		return fmt.Errorf("close: %w", err)
 	}
 	return nil
+}
+
+// unsubscribeGrace bounds how long Close waits for UNSUBSCRIBEs in flight.
+const unsubscribeGrace = time.Second
+
+// unsubscribing registers an UNSUBSCRIBE in flight; the caller closes the channel when it
+// is done, which also forgets it.
+func (c *Conn) unsubscribing() chan struct{} {
+	ch := make(chan struct{})
+	c.mu.Lock()
+	if c.unsubs == nil {
+		c.unsubs = map[chan struct{}]struct{}{}
+	}
+	c.unsubs[ch] = struct{}{}
+	c.mu.Unlock()
+	go func() {
+		<-ch
+		c.mu.Lock()
+		delete(c.unsubs, ch)
+		c.mu.Unlock()
+	}()
+	return ch
 }
 
 // track counts one more goroutine for Close to wait for; false after Close.

@@ -153,7 +153,9 @@ func (s *Subscription) Unsubscribe() error {
 	if ss == nil || !ss.Active() {
 		return nil
 	}
+	done := s.c.unsubscribing()
 	go func() {
+		defer close(done)
 		err := ss.Unsubscribe()
 		if err != nil && !errors.Is(err, stomp.ErrClosedUnexpectedly) && !errors.Is(err, stomp.ErrCompletedSubscription) {
 			s.c.log.Debug("connector: unsubscribe", "destination", s.dest, "err", err)
