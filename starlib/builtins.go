@@ -288,10 +288,7 @@ func dryRun(thread *starlark.Thread, fleet Fleet, d *ddl.Agent, agent, action st
 			return nil, err
 		}
 	}
-	tg, err := p.Target(found)
-	if err != nil {
-		return nil, err
-	}
+	tg := p.Target(found)
 	if p.Discovery != nil && len(tg.Nodes) == 0 {
 		return nil, client.ErrNoNodes
 	}

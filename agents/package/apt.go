@@ -134,15 +134,7 @@ func parseMadison(out string) []Status {
 
 // Inventory counts the "ii" lines of dpkg --list, as the Ruby agent does, and digests them.
 func (a *apt) Inventory(ctx context.Context) (Inventory, error) {
-	c := Cmd{Name: "dpkg", Args: []string{"--list"}, Env: []string{"COLUMNS=80"}}
-	out, _, exit, err := a.run(ctx, c)
-	if err != nil {
-		return Inventory{}, fmt.Errorf("list packages with dpkg: %w", err)
-	}
-	if exit != 0 {
-		return Inventory{ExitCode: exit}, fmt.Errorf("dpkg command failed, exit code was %d", exit)
-	}
-	return dpkgInventory(string(out)), nil
+	return inventory(ctx, a.run, Cmd{Name: "dpkg", Args: []string{"--list"}, Env: []string{"COLUMNS=80"}}, dpkgInventory)
 }
 
 func dpkgInventory(out string) Inventory {

@@ -181,3 +181,16 @@ func splitVersion(full string) (epoch, version, release string) {
 	}
 	return epoch, version, release
 }
+
+// inventory runs a package manager's listing command and reads it with parse; the
+// messages are the Ruby agent's ("dpkg command failed, exit code was N").
+func inventory(ctx context.Context, run Runner, c Cmd, parse func(string) Inventory) (Inventory, error) {
+	out, _, exit, err := run(ctx, c)
+	if err != nil {
+		return Inventory{}, fmt.Errorf("list packages with %s: %w", c.Name, err)
+	}
+	if exit != 0 {
+		return Inventory{ExitCode: exit}, fmt.Errorf("%s command failed, exit code was %d", c.Name, exit)
+	}
+	return parse(string(out)), nil
+}

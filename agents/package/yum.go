@@ -139,14 +139,7 @@ func parseYumList(out string) []Status {
 
 // Inventory counts the lines of rpm -qa and digests its whole output, as the Ruby agent does.
 func (y *yum) Inventory(ctx context.Context) (Inventory, error) {
-	out, _, exit, err := y.run(ctx, Cmd{Name: "rpm", Args: []string{"-qa"}})
-	if err != nil {
-		return Inventory{}, fmt.Errorf("list packages with rpm: %w", err)
-	}
-	if exit != 0 {
-		return Inventory{ExitCode: exit}, fmt.Errorf("rpm command failed, exit code was %d", exit)
-	}
-	return rpmInventory(string(out)), nil
+	return inventory(ctx, y.run, Cmd{Name: "rpm", Args: []string{"-qa"}}, rpmInventory)
 }
 
 func rpmInventory(out string) Inventory {

@@ -84,10 +84,7 @@ func (c *Client) call(ctx context.Context, agent, action string, args map[string
 			found[i] = r.Sender
 		}
 	}
-	tg, err := p.Target(found)
-	if err != nil {
-		return nil, err
-	}
+	tg := p.Target(found)
 	if p.Discovery != nil && len(tg.Nodes) == 0 {
 		return nil, ErrNoNodes
 	}

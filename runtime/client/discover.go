@@ -183,17 +183,6 @@ func (c *Client) Discover(ctx context.Context, opts DiscoverOptions) ([]string, 
 	return pickLimit(nodes, limit, opts.LimitSeed), nil
 }
 
-// PickLimit keeps the nodes a limit spec ("N" or "N%", see Size) allows from nodes: the
-// first N of them sorted when seed is 0, otherwise N chosen by a random source seeded with
-// seed. It is the client's own pick, for callers that hold a node list already.
-func PickLimit(nodes []string, spec string, seed int64) ([]string, error) {
-	limit, err := discoverLimit(spec)
-	if err != nil {
-		return nil, err
-	}
-	return pickLimit(sortedUnique(nodes), limit, seed), nil
-}
-
 // discoverLimit parses a discovery's limit; like a call's, it must select a node.
 func discoverLimit(spec string) (Size, error) {
 	limit, err := ParseSize(spec)

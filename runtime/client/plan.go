@@ -181,7 +181,7 @@ func (p *Plan) Broadcast() bool { return p.Discovery == nil && p.Known == nil }
 
 // Target completes the plan with the nodes found by its Discovery (ignored when the plan
 // has Known nodes): the limit pick, the batches and the routing.
-func (p *Plan) Target(found []string) (*Targets, error) {
+func (p *Plan) Target(found []string) *Targets {
 	nodes := p.Known
 	if p.Discovery != nil {
 		nodes = sortedUnique(found)
@@ -192,7 +192,7 @@ func (p *Plan) Target(found []string) (*Targets, error) {
 	if !p.Broadcast() {
 		t.Batches = Batches(picked, p.Batch.Of(len(picked)))
 	}
-	return t, nil
+	return t
 }
 
 // pickLimit selects the nodes a limit allows from sorted, deduplicated nodes: the first N

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/mcorun/mcorun/runtime/clock"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,6 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/mcorun/mcorun/runtime/playbook/fleettest"
-	"github.com/mcorun/mcorun/starlib"
 )
 
 // newTestFleet is the default test fleet, closed when the test ends.
@@ -32,8 +32,8 @@ func closing(t *testing.T, f *fleettest.Fleet) *fleettest.Fleet {
 	return f
 }
 
-func newFakeClock() *starlib.FakeClock {
-	return starlib.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+func newFakeClock() *clock.Fake {
+	return clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 // run is the result of one test run.
