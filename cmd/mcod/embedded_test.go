@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcorun/mcorun/runtime/testenv"
 )
@@ -114,5 +115,41 @@ logger_type = console
 	code := run([]string{"--config", cfg, "--embedded-broker", "--broker-listen", "127.0.0.1:notaport"}, &stderr)
 	if code != exitFailure || !strings.Contains(stderr.String(), "embedded broker") {
 		t.Fatalf("bad listen address: exit %d, stderr:\n%s", code, stderr.String())
+	}
+}
+
+// A non-loopback embedded broker needs configured, non-empty logins: mcod refuses to start
+// without them and says which keys to set, instead of admitting mcollective/secret (no pool)
+// or an empty login (a pool entry without .user and .password).
+func TestEmbeddedBrokerOpenListenerNeedsLogins(t *testing.T) {
+	base := `identity = x
+securityprovider = psk
+plugin.psk = k
+connector = rabbitmq
+logger_type = console
+`
+	for _, tc := range []struct{ name, cfg string }{
+		{"no pool", ""},
+		{"pool without logins", "plugin.rabbitmq.pool.size = 1\nplugin.rabbitmq.pool.1.host = 127.0.0.1\n"},
+		{"pool with an empty password", "plugin.rabbitmq.pool.size = 1\nplugin.rabbitmq.pool.1.host = 127.0.0.1\nplugin.rabbitmq.pool.1.user = u\nplugin.rabbitmq.pool.1.password =\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "server.cfg")
+			write(t, cfg, base+tc.cfg)
+			var stderr syncBuffer
+			done := make(chan int, 1)
+			go func() {
+				done <- run([]string{"--config", cfg, "--embedded-broker", "--broker-listen", "0.0.0.0:0"}, &stderr)
+			}()
+			select {
+			case code := <-done:
+				if code != exitUsage || !strings.Contains(stderr.String(), "plugin.rabbitmq.pool.1.user") ||
+					!strings.Contains(stderr.String(), "not a loopback address") {
+					t.Fatalf("exit %d, want %d with a message naming the keys to set; stderr:\n%s", code, exitUsage, stderr.String())
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("mcod started an embedded broker on 0.0.0.0 without configured logins; stderr:\n%s", stderr.String())
+			}
+		})
 	}
 }
