@@ -59,6 +59,12 @@ func startEmbedded(ctx context.Context, cfg *config.Config, listen string, logge
 		}
 		users[b.User] = b.Password
 	}
+	if n, lowered := connectionLimit(limits.MaxConnections, openFileLimit()); lowered {
+		logger.Warn("embedded broker: the open-file limit is too low for plugin.mcod.broker.max_connections; admitting fewer connections",
+			"max_connections", n, "open_file_limit", openFileLimit(),
+			"hint", "raise the limit (ulimit -n, or LimitNOFILE= in the systemd unit) to admit more")
+		limits.MaxConnections = n
+	}
 	limits.Addr = listen
 	limits.Users = users
 	limits.Logger = logger.With("component", "broker")
@@ -110,6 +116,24 @@ func brokerLimits(cfg *config.Config) (broker.Options, error) {
 	}
 	o.ConnectTimeout = time.Duration(secs * float64(time.Second))
 	return o, nil
+}
+
+// fdHeadroom is the open files kept for the rest of mcod (logs, agents' commands, its own
+// broker connection) when the open-file limit bounds the broker's connections.
+const fdHeadroom = 256
+
+// connectionLimit lowers the broker's connection limit (0: the broker's default) so that
+// the connections, the loopback reserve and fdHeadroom fit within an open-file limit of
+// fds (0: unknown). Otherwise the broker runs out of descriptors before its limit and
+// refuses everyone, loopback included.
+func connectionLimit(limit, fds int) (int, bool) {
+	if limit <= 0 {
+		limit = broker.DefaultMaxConnections
+	}
+	if fds <= 0 || limit+broker.LoopbackReserve+fdHeadroom <= fds {
+		return limit, false
+	}
+	return max(1, fds-broker.LoopbackReserve-fdHeadroom), true
 }
 
 // loopbackListen reports whether a listen address is on loopback only. A host name other

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcorun/mcorun/runtime/broker"
+	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/testenv"
 )
 
@@ -151,5 +153,62 @@ logger_type = console
 				t.Fatalf("mcod started an embedded broker on 0.0.0.0 without configured logins; stderr:\n%s", stderr.String())
 			}
 		})
+	}
+}
+
+func TestConnectionLimitFitsTheOpenFileLimit(t *testing.T) {
+	for _, tc := range []struct {
+		limit, fds, want int
+		lowered          bool
+	}{
+		{0, 0, broker.DefaultMaxConnections, false},
+		{0, 1 << 20, broker.DefaultMaxConnections, false},
+		{0, 1024, 1024 - broker.LoopbackReserve - fdHeadroom, true},
+		{900, 1024, 1024 - broker.LoopbackReserve - fdHeadroom, true},
+		{500, 1024, 500, false},
+		{100, 1024, 100, false},
+		{100, 64, 1, true},
+	} {
+		got, lowered := connectionLimit(tc.limit, tc.fds)
+		if got != tc.want || lowered != tc.lowered {
+			t.Errorf("connectionLimit(%d, %d) = %d, %v; want %d, %v", tc.limit, tc.fds, got, lowered, tc.want, tc.lowered)
+		}
+	}
+}
+
+func TestBrokerLimitSettings(t *testing.T) {
+	cfg, err := config.Parse(strings.NewReader(`plugin.mcod.broker.max_connections = 20000
+plugin.mcod.broker.max_frame_bytes = 1048576
+plugin.mcod.broker.outbox_bytes = 8388608
+plugin.mcod.broker.connect_timeout = 2.5
+`), "server.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) > 0 {
+		t.Errorf("warnings for the broker's keys: %q", cfg.Warnings)
+	}
+	o, err := brokerLimits(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.MaxConnections != 20000 || o.MaxFrameBytes != 1<<20 || o.OutboxBytes != 8<<20 || o.ConnectTimeout != 2500*time.Millisecond {
+		t.Errorf("limits %+v", o)
+	}
+	for _, bad := range []string{
+		"plugin.mcod.broker.max_connections = 0",
+		"plugin.mcod.broker.max_connections = many",
+		"plugin.mcod.broker.max_frame_bytes = 100",
+		"plugin.mcod.broker.outbox_bytes = 1",
+		"plugin.mcod.broker.connect_timeout = 0",
+	} {
+		cfg, err := config.Parse(strings.NewReader(bad+"\n"), "server.cfg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _, _ := strings.Cut(bad, " ")
+		if _, err := brokerLimits(cfg); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: err %v, want one naming %s", bad, err, key)
+		}
 	}
 }

@@ -55,8 +55,9 @@ const (
 	LoopbackReserve = 32
 	// closeWait bounds how long Close waits for connections to wind down.
 	closeWait = 10 * time.Second
-	// refusalLogEvery spaces the log lines about refused connections.
-	refusalLogEvery = time.Second
+	// logEvery spaces the log lines about refused connections and frames, rejected
+	// logins and dropped messages, which a client can cause at will.
+	logEvery = time.Second
 )
 
 // Options configures Start. The zero value listens on DefaultAddr and accepts any login.
@@ -114,6 +115,9 @@ type Broker struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// Log lines a client can cause at will.
+	refusedConns, refusedFrames, rejectedLogins throttle
 }
 
 // orDefault sets a zero or negative option to its default.
@@ -227,7 +231,6 @@ func (b *Broker) accept() {
 	defer close(b.acceptDone)
 	cfg := stompConfig{b}
 	var backoff time.Duration
-	var refused refusals
 	for {
 		nc, err := b.ln.Accept()
 		if err != nil {
@@ -254,7 +257,7 @@ func (b *Broker) accept() {
 		}
 		if n := len(b.conns); n >= limit {
 			b.mu.Unlock()
-			refused.add(b, nc, n)
+			b.refuse(nc, n)
 			continue
 		}
 		b.conns[c] = struct{}{}
@@ -269,26 +272,40 @@ func (b *Broker) accept() {
 	}
 }
 
-// refusals tells a connection beyond the limit why it is closed, and logs refusals at most
-// once every refusalLogEvery, with their count. Only the accept goroutine uses it.
-type refusals struct {
-	count  int
-	logged time.Time
-}
-
-// tooMany is the ERROR frame a refused connection gets.
+// tooMany is the ERROR frame a connection beyond the limit gets before it is closed.
 var tooMany = []byte("ERROR\nmessage:broker: too many connections, try again later\n\n\x00")
 
-func (r *refusals) add(b *Broker, nc net.Conn, open int) {
+func (b *Broker) refuse(nc net.Conn, open int) {
 	_ = nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	_, _ = nc.Write(tooMany)
 	_ = nc.Close()
-	r.count++
-	if now := time.Now(); now.Sub(r.logged) >= refusalLogEvery {
+	if ok, held := b.refusedConns.allow(); ok {
 		b.log.Warn("broker: connection refused: too many connections", "remote", nc.RemoteAddr(),
-			"open", open, "max_connections", b.opts.MaxConnections, "refused", r.count)
-		r.logged, r.count = now, 0
+			"open", open, "max_connections", b.opts.MaxConnections, "also_refused", held)
 	}
+}
+
+// throttle lets one kind of log line through at most once per logEvery, and counts the
+// events it held back in between.
+type throttle struct {
+	mu   sync.Mutex
+	last time.Time
+	held int
+}
+
+// allow reports whether to log now, and how many events were held back since the last
+// line.
+func (t *throttle) allow() (bool, int) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.last.IsZero() && now.Sub(t.last) < logEvery {
+		t.held++
+		return false, 0
+	}
+	held := t.held
+	t.last, t.held = now, 0
+	return true, held
 }
 
 // netConn is an accepted connection as go-stomp sees it. It reports when go-stomp's reader
@@ -340,8 +357,9 @@ func (c *netConn) Read(p []byte) (int, error) {
 			err = c.receipts(f)
 		}
 		if err != nil {
-			if errors.Is(err, errLimit) {
-				c.b.log.Warn("broker: connection closed: "+err.Error(), "remote", c.RemoteAddr(), "logged_in", c.loggedIn)
+			if ok, held := c.b.refusedFrames.allow(); ok && errors.Is(err, errLimit) {
+				c.b.log.Warn("broker: connection closed: "+err.Error(), "remote", c.RemoteAddr(),
+					"logged_in", c.loggedIn, "also_refused", held)
 			}
 			c.readDone.Do(c.wg.Done)
 			return 0, err
@@ -424,7 +442,9 @@ func (s stompConfig) Authenticate(login, passcode string) bool {
 	if s.b.admits(login, passcode) {
 		return true
 	}
-	s.b.log.Warn("broker: login rejected", "login", login)
+	if ok, held := s.b.rejectedLogins.allow(); ok {
+		s.b.log.Warn("broker: login rejected", "login", login, "also_rejected", held)
+	}
 	return false
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/go-stomp/stomp/v3/frame"
 )
@@ -25,7 +24,7 @@ type limits struct {
 
 // Limits before a connection has logged in: a CONNECT frame is a handful of short headers
 // and no body (STOMP allows a body only on SEND, MESSAGE and ERROR).
-var preLogin = limits{line: 4 << 10, headers: 32, frame: 16 << 10}
+var preLogin = limits{line: 8 << 10, headers: 32, frame: 16 << 10}
 
 // postLogin returns the limits once a connection has logged in.
 func postLogin(maxFrame int) limits {
@@ -36,7 +35,7 @@ func postLogin(maxFrame int) limits {
 // frame being read never exceed it.
 const readBuffer = 4 << 10
 
-// bodyChunk is the most a body buffer grows ahead of the bytes that have arrived.
+// bodyChunk is the piece in which a body is buffered as it arrives.
 const bodyChunk = 64 << 10
 
 // frameReader reads STOMP frames with go-stomp's frame.Reader contract (a nil frame for a
@@ -135,43 +134,73 @@ func (fr *frameReader) line(budget *int) ([]byte, error) {
 	return line, nil
 }
 
-// body reads n bytes. Its buffer grows with what arrives, never past n, so a client that
-// declares a large body and sends little holds little.
+// body reads n bytes. It buffers what arrives in chunks, so a client that declares a large
+// body and sends little holds little, and a growing buffer leaves no garbage behind.
 func (fr *frameReader) body(n int) ([]byte, error) {
-	body := make([]byte, 0, min(n, bodyChunk))
-	for len(body) < n {
-		if len(body) == cap(body) {
-			body = slices.Grow(body, min(len(body), n-len(body)))
-		}
-		m, err := fr.r.Read(body[len(body):min(cap(body), n)])
-		body = body[:len(body)+m]
-		if err != nil {
+	if n <= bodyChunk {
+		body := make([]byte, n)
+		_, err := io.ReadFull(fr.r, body)
+		return body, err
+	}
+	var cs chunks
+	for left := n; left > 0; {
+		c := make([]byte, min(left, bodyChunk))
+		if _, err := io.ReadFull(fr.r, c); err != nil {
 			return nil, err
 		}
+		cs.full = append(cs.full, c)
+		cs.n += len(c)
+		left -= len(c)
 	}
-	return body, nil
+	return cs.bytes(), nil
 }
 
 // untilNUL reads a body that has no content-length: up to the first NUL, which it drops.
 func (fr *frameReader) untilNUL(budget int) ([]byte, error) {
-	var body []byte
+	var cs chunks
 	for {
-		chunk, err := fr.r.ReadSlice(0)
-		if len(body)+len(chunk) > budget+1 {
+		part, err := fr.r.ReadSlice(0)
+		if cs.n+len(part) > budget+1 {
 			return nil, fmt.Errorf("%w: a body longer than the %d bytes left of the frame's %d", errLimit, budget, fr.lim.frame)
 		}
-		if len(body)+len(chunk) > cap(body) {
-			// Double, as body does, rather than append's smaller steps for large slices.
-			body = slices.Grow(body, min(max(len(body), len(chunk)), budget+1-len(body)))
-		}
-		body = append(body, chunk...)
+		cs.add(part)
 		if err == nil {
+			body := cs.bytes()
 			return body[:len(body)-1], nil
 		}
 		if !errors.Is(err, bufio.ErrBufferFull) {
 			return nil, err
 		}
 	}
+}
+
+// chunks holds a body as it arrives, in pieces of at most bodyChunk bytes.
+type chunks struct {
+	full [][]byte
+	last []byte // the piece being filled
+	n    int    // bytes in all
+}
+
+func (c *chunks) add(p []byte) {
+	c.n += len(p)
+	for len(p) > 0 {
+		if len(c.last) == bodyChunk {
+			c.full = append(c.full, c.last)
+			c.last = nil
+		}
+		k := min(len(p), bodyChunk-len(c.last))
+		c.last = append(c.last, p[:k]...)
+		p = p[k:]
+	}
+}
+
+// bytes returns everything added, in one slice.
+func (c *chunks) bytes() []byte {
+	out := make([]byte, 0, c.n)
+	for _, p := range c.full {
+		out = append(out, p...)
+	}
+	return append(out, c.last...)
 }
 
 func knownCommand(c string) bool {

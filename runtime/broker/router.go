@@ -97,7 +97,8 @@ type outbox struct {
 	wake    chan struct{} // capacity 1
 	stop    chan struct{}
 	once    sync.Once
-	dropped atomic.Uint64
+	dropped atomic.Uint64 // since the subscription began
+	drops   throttle
 
 	mu    sync.Mutex
 	queue []*frame.Frame
@@ -127,8 +128,10 @@ func (o *outbox) push(f *frame.Frame, size int) {
 		pending, bytes := len(o.queue), o.bytes
 		o.mu.Unlock()
 		n := o.dropped.Add(1)
-		o.b.log.Warn("broker: message dropped: subscriber too slow", "destination", o.dest,
-			"subscription", o.sub.Id(), "pending", pending, "pending_bytes", bytes, "dropped", n)
+		if ok, _ := o.drops.allow(); ok {
+			o.b.log.Warn("broker: message dropped: subscriber too slow", "destination", o.dest,
+				"subscription", o.sub.Id(), "pending", pending, "pending_bytes", bytes, "dropped", n)
+		}
 		return
 	}
 	o.queue = append(o.queue, f)
