@@ -50,11 +50,11 @@ func startEmbedded(ctx context.Context, cfg *config.Config, listen string, logge
 	users := map[string]string{}
 	for i, b := range rabbit.Pool {
 		if b.User == "" || b.Password == "" {
-			why := "the embedded broker admits no empty login"
+			why := "a login needs a user and a password"
 			if !loopback {
-				why = fmt.Sprintf("--broker-listen %s is not a loopback address, so the embedded broker needs configured logins", listen)
+				why = fmt.Sprintf("--broker-listen %s is not a loopback address, so it needs configured logins", listen)
 			}
-			return nil, config.Rabbit{}, fmt.Errorf("%w: %s: set plugin.rabbitmq.pool.%d.user and plugin.rabbitmq.pool.%[3]d.password (or STOMP_USER and STOMP_PASSWORD) to non-empty values",
+			return nil, config.Rabbit{}, fmt.Errorf("%w: embedded broker: %s: set plugin.rabbitmq.pool.%d.user and plugin.rabbitmq.pool.%[3]d.password (or STOMP_USER and STOMP_PASSWORD) to non-empty values",
 				errConfig, why, i+1)
 		}
 		users[b.User] = b.Password
