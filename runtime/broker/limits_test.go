@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -228,4 +229,67 @@ func TestOutboxBoundedInBytes(t *testing.T) {
 		t.Fatalf("the stalled subscriber got %d of %d messages of %d KiB; want some, and at most %d", got, sent, size>>10, sent/2)
 	}
 	t.Logf("stalled subscriber got %d of %d", got, sent)
+}
+
+// Until a connection's CONNECT carries an admitted login, the broker reads nothing after it;
+// once admitted, frames beyond the pre-login limit are read.
+func TestNothingReadAfterARefusedLogin(t *testing.T) {
+	b := &Broker{opts: Options{Users: map[string]string{"u": "p"}}, log: slog.New(slog.DiscardHandler), lim: postLogin(1 << 20)}
+	big := "SEND\ndestination:/x\ncontent-length:100000\n\n" + strings.Repeat("b", 100000) + "\x00"
+	for _, tc := range []struct {
+		name, connect string
+		admitted      bool
+	}{
+		{"wrong password", "CONNECT\naccept-version:1.2\nlogin:u\npasscode:nope\n\n\x00", false},
+		{"no login", "CONNECT\naccept-version:1.2\n\n\x00", false},
+		{"SEND first", "SEND\ndestination:/x\n\nhi\x00", false},
+		{"admitted", "CONNECT\naccept-version:1.2\nlogin:u\npasscode:p\n\n\x00", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, server := net.Pipe()
+			defer client.Close()
+			c := newNetConn(b, server)
+			c.wg.Add(2)
+			wrote := make(chan int, 1)
+			go func() {
+				n, _ := io.WriteString(client, tc.connect+big)
+				wrote <- n
+			}()
+			first := readFrame(t, c)
+			if !strings.HasPrefix(first, tc.connect[:4]) {
+				t.Fatalf("first frame %q", first)
+			}
+			if !tc.admitted {
+				if _, err := c.Read(make([]byte, 1)); !errors.Is(err, errNotLoggedIn) {
+					t.Fatalf("second read: %v, want %v", err, errNotLoggedIn)
+				}
+				select {
+				case n := <-wrote:
+					t.Fatalf("the broker read all %d bytes", n)
+				case <-time.After(50 * time.Millisecond):
+				}
+				return
+			}
+			if second := readFrame(t, c); !strings.HasPrefix(second, "SEND") || len(second) < 100000 {
+				t.Fatalf("second frame: %d bytes %.40q, want the 100 kB SEND", len(second), second)
+			}
+		})
+	}
+}
+
+// readFrame reads what netConn hands go-stomp for one frame.
+func readFrame(t *testing.T, c *netConn) string {
+	t.Helper()
+	var out []byte
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			t.Fatalf("read: %v after %q", err, out)
+		}
+		if c.pending.Len() == 0 {
+			return string(out)
+		}
+	}
 }
