@@ -357,15 +357,21 @@ func (c *netConn) Read(p []byte) (int, error) {
 			err = c.receipts(f)
 		}
 		if err != nil {
-			if ok, held := c.b.refusedFrames.allow(); ok && errors.Is(err, errLimit) {
-				c.b.log.Warn("broker: connection closed: "+err.Error(), "remote", c.RemoteAddr(),
-					"logged_in", c.loggedIn, "also_refused", held)
+			if errors.Is(err, errLimit) {
+				c.logRefusal(err)
 			}
 			c.readDone.Do(c.wg.Done)
 			return 0, err
 		}
 	}
 	return c.pending.Read(p)
+}
+
+func (c *netConn) logRefusal(err error) {
+	if ok, held := c.b.refusedFrames.allow(); ok {
+		c.b.log.Warn("broker: connection closed: "+err.Error(), "remote", c.RemoteAddr(),
+			"logged_in", c.loggedIn, "also_refused", held)
+	}
 }
 
 // greet looks at a connection's first frame. A CONNECT (or STOMP) whose login the broker

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -292,4 +294,57 @@ func readFrame(t *testing.T, c *netConn) string {
 			return string(out)
 		}
 	}
+}
+
+// A refused frame is logged with its reason; more within a second are counted, not logged.
+func TestRefusedFrameIsLoggedWithItsReason(t *testing.T) {
+	logs := newLogFile(t)
+	b := start(t, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	for range 3 {
+		flood(t, b.Addr(), "CONNECT\naccept-version:1.2\ncontent-length:4294967295\n\n", 1<<20)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.text(t), "content-length 4294967295 is more than the 16384 bytes") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Three refusals well within a second or two: one line, two if the machine is slow.
+	if n := strings.Count(logs.text(t), "broker: connection closed: frame refused"); n < 1 || n > 2 {
+		t.Fatalf("%d refusal lines for 3 refusals, want 1 with the reason:\n%s", n, logs.text(t))
+	}
+}
+
+func TestThrottle(t *testing.T) {
+	var th throttle
+	if ok, held := th.allow(); !ok || held != 0 {
+		t.Fatalf("first: %v %d", ok, held)
+	}
+	for range 3 {
+		if ok, _ := th.allow(); ok {
+			t.Fatal("a second line within logEvery was let through")
+		}
+	}
+	th.last = th.last.Add(-logEvery)
+	if ok, held := th.allow(); !ok || held != 3 {
+		t.Fatalf("after logEvery: %v %d, want true and 3 held back", ok, held)
+	}
+}
+
+// logFile is a log destination the broker's goroutines may write to at once.
+type logFile struct{ *os.File }
+
+func newLogFile(t *testing.T) logFile {
+	f, err := os.Create(filepath.Join(t.TempDir(), "broker.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return logFile{f}
+}
+
+func (l logFile) text(t *testing.T) string {
+	b, err := os.ReadFile(l.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
