@@ -36,7 +36,7 @@ func discoverAndCall(ctx context.Context, s *session, fl fleet, agent, action st
 	e := s.e
 	start := time.Now()
 	if !s.flags.json {
-		fmt.Fprintf(e.stderr, "Discovering hosts using the %s method for %d second(s) .... ", discoveryMethod(s.nodes), s.discoveryTimeout())
+		fmt.Fprintf(e.stderr, "Discovering hosts using the %s method for %d second(s) .... ", s.discoveryMethod(), s.discoveryTimeout())
 	}
 	nodes, err := fl.Discover(ctx, s.flags.discoverOptions(s.filter, s.nodes))
 	if err != nil {

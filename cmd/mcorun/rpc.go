@@ -96,7 +96,7 @@ func runRPC(ctx context.Context, e *env, args []string) int {
 
 	start := time.Now()
 	if !c.json {
-		fmt.Fprintf(e.stderr, "Discovering hosts using the %s method for %d second(s) .... ", discoveryMethod(s.nodes), s.discoveryTimeout())
+		fmt.Fprintf(e.stderr, "Discovering hosts using the %s method for %d second(s) .... ", s.discoveryMethod(), s.discoveryTimeout())
 	}
 	nodes, err := fl.Discover(ctx, c.discoverOptions(s.filter, s.nodes))
 	if err != nil {
