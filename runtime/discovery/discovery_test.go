@@ -415,3 +415,27 @@ func FuzzParseNodeList(f *testing.F) {
 		}
 	})
 }
+
+// TestInventoryJSON: a JSON inventory matches as its YAML form does, numbers included.
+func TestInventoryJSON(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "inv.json")
+	body := `{"nodes": [{"name": "a", "facts": {"cpus": 4, "load": 0.5, "big": 12345678901234567890, "os": {"v": [12]}}}, {"name": "b", "facts": {"cpus": 2.5}}]}`
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		facts []string
+		want  []string
+	}{
+		{[]string{"cpus=4"}, []string{"a"}},
+		{[]string{"cpus>=3"}, []string{"a"}},
+		{[]string{"cpus=2.5"}, []string{"b"}},
+		{[]string{"load=0.5"}, []string{"a"}},
+		{[]string{"big=12345678901234567890"}, []string{"a"}},
+	} {
+		got, err := discoverWith(t, Inventory, Request{Filter: mustFilter(t, filter.Options{Facts: tt.facts}), Options: map[string]string{"file": p}})
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("%v: %v, %v; want %v", tt.facts, got, err, tt.want)
+		}
+	}
+}
