@@ -254,6 +254,9 @@ func (c *commonFlags) chooseMethod(cfg *config.Config, f message.Filter, given b
 	}
 	m, err := discovery.Canonical(method)
 	if err != nil {
+		if c.dm == "" {
+			return fmt.Errorf("%w: %s: default_discovery_method: %w", errConfig, cfg.ConfigFile, err)
+		}
 		return fmt.Errorf("--dm: %w", err)
 	}
 	opts, err := discovery.ParseOptions(c.do)

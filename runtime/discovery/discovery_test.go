@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/filter"
 	"github.com/mcorun/mcorun/runtime/message"
 )
@@ -438,4 +439,62 @@ func TestInventoryJSON(t *testing.T) {
 			t.Errorf("%v: %v, %v; want %v", tt.facts, got, err, tt.want)
 		}
 	}
+}
+
+// TestFromConfig: the sources' keys are read as Choria names them, PuppetDB's TLS files fall
+// back to the first broker's, and the config knows every key (no warning).
+func TestFromConfig(t *testing.T) {
+	parse := func(text string) *config.Config {
+		t.Helper()
+		cfg, err := config.Parse(strings.NewReader(text), "client.cfg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.LookupEnv = func(string) (string, bool) { return "", false }
+		return cfg
+	}
+	const broker = "plugin.rabbitmq.pool.size = 1\nplugin.rabbitmq.pool.1.host = mq\nplugin.rabbitmq.pool.1.ssl = 1\n" +
+		"plugin.rabbitmq.pool.1.ssl.ca = /ssl/ca.pem\nplugin.rabbitmq.pool.1.ssl.cert = /ssl/me.pem\nplugin.rabbitmq.pool.1.ssl.key = /ssl/me.key\n"
+	cfg := parse(broker + `default_discovery_method = inventory
+default_discovery_options = file=/etc/inv.yaml, novalidate=1
+plugin.choria.discovery.inventory.source = /etc/mcorun/inventory.yaml
+plugin.choria.discovery.external.command = /usr/local/bin/cmdb-nodes --all
+plugin.choria.puppetdb_host = puppetdb.example.net
+`)
+	if len(cfg.Warnings) > 0 {
+		t.Errorf("warnings: %v", cfg.Warnings)
+	}
+	s, err := FromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Settings{InventorySource: "/etc/mcorun/inventory.yaml", ExternalCommand: "/usr/local/bin/cmdb-nodes --all",
+		PuppetDB:       PuppetDBSettings{Host: "puppetdb.example.net", Port: 8081, Cert: "/ssl/me.pem", Key: "/ssl/me.key", CA: "/ssl/ca.pem"},
+		DefaultOptions: map[string]string{"file": "/etc/inv.yaml", "novalidate": "1"}}
+	if got, _ := json.Marshal(s); string(got) != string(mustJSON(t, want)) {
+		t.Errorf("settings\n got %s\nwant %s", got, mustJSON(t, want))
+	}
+	if cfg.DefaultDiscoveryMethod != "inventory" || s.PuppetDB.URL() != "https://puppetdb.example.net:8081/pdb/query/v4" {
+		t.Errorf("method %q, url %s", cfg.DefaultDiscoveryMethod, s.PuppetDB.URL())
+	}
+	s, err = FromConfig(parse(broker + "plugin.choria.puppetdb_port = 8443\nplugin.security.file.certificate = /c.pem\nplugin.security.file.key = /c.key\n"))
+	if err != nil || s.PuppetDB.Cert != "/c.pem" || s.PuppetDB.Key != "/c.key" || s.PuppetDB.CA != "" || s.PuppetDB.Port != 8443 {
+		t.Errorf("plugin.security.file.*: %+v, %v", s.PuppetDB, err)
+	}
+	for text, want := range map[string]string{
+		"plugin.choria.puppetdb_port = 70000\n": "want a TCP port",
+		"default_discovery_options = file\n":    "default_discovery_options",
+	} {
+		if _, err := FromConfig(parse(broker + text)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v; want %q", text, err, want)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
