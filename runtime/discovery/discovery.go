@@ -219,7 +219,7 @@ func Check(method string, f message.Filter, callAgent string) error {
 		return err
 	}
 	refuse := func(what, use string) error {
-		return fmt.Errorf("%w: the %s method cannot evaluate %s; %s", ErrUnsupportedFilter, name, what, use)
+		return tagged(ErrUnsupportedFilter, "the %s method cannot evaluate %s; %s", name, what, use)
 	}
 	userAgents := slices.DeleteFunc(slices.Clone(f.Agent), func(a string) bool { return a == callAgent })
 	switch name {
@@ -283,5 +283,17 @@ func Diff(a, b []string) (onlyA, onlyB []string) {
 
 // sourceErr wraps err as a source failure of method.
 func sourceErr(method string, err error) error {
-	return fmt.Errorf("%w: %s: %w", ErrSource, method, err)
+	return tagged(ErrSource, "%s: %w", method, err)
+}
+
+// taggedError is an error that is also one of the package's sentinels, without the
+// sentinel's text in its message.
+type taggedError struct{ tag, err error }
+
+func (e taggedError) Error() string   { return e.err.Error() }
+func (e taggedError) Unwrap() []error { return []error{e.tag, e.err} }
+
+// tagged is fmt.Errorf(format, args...) marked as tag.
+func tagged(tag error, format string, args ...any) error {
+	return taggedError{tag: tag, err: fmt.Errorf(format, args...)}
 }

@@ -237,7 +237,7 @@ func TestInventoryBadInput(t *testing.T) {
 		"dup.yaml":    "nodes:\n  - name: a\n  - name: a\n",
 		"name.yaml":   "nodes:\n  - name: ''\n",
 		"nonodes.yml": "groups: []\n",
-		"group.yaml":  "groups:\n  - name: g\n    filter: {compound: 'role=web and'}\nnodes: []\n",
+		"group.yaml":  "groups:\n  - name: g\n  - name: g\nnodes: []\n",
 		"schema.json": `{"$schema": "https://example.com/other.json", "nodes": []}`,
 		"type.json":   `{"nodes": {"a": 1}}`,
 		"empty.yaml":  "",
@@ -247,7 +247,7 @@ func TestInventoryBadInput(t *testing.T) {
 		"dup.yaml":    "node 2: a is listed twice",
 		"name.yaml":   "node 1: name: empty identity",
 		"nonodes.yml": `no "nodes" list`,
-		"group.yaml":  `group "g": `,
+		"group.yaml":  `group "g" is defined twice`,
 		"schema.json": `$schema "https://example.com/other.json"`,
 		"type.json":   "not a valid inventory",
 		"empty.yaml":  "empty inventory",
@@ -265,6 +265,18 @@ func TestInventoryBadInput(t *testing.T) {
 	lax, err := discoverWith(t, Inventory, Request{Options: map[string]string{"file": filepath.Join(dir, "key.yaml"), "novalidate": ""}})
 	if err != nil || !slices.Equal(lax, []string{"a"}) {
 		t.Errorf("novalidate: %v, %v", lax, err)
+	}
+	choria := filepath.Join(dir, "choria.yaml")
+	if err := os.WriteFile(choria, []byte("groups:\n  - name: acme\n    filter: {compound: 'with(\"customer=acme\")'}\n  - name: mt\n    filter: {facts: [country=mt]}\n"+
+		"nodes:\n  - {name: a, facts: {country: mt}}\n  - {name: b, facts: {country: de}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if nodes, err := discoverWith(t, Inventory, Request{Filter: message.Filter{Identity: []string{"group:mt"}}, Options: map[string]string{"file": choria}}); err != nil || !slices.Equal(nodes, []string{"a"}) {
+		t.Errorf("a usable group beside one in Choria's expression language: %v, %v", nodes, err)
+	}
+	if _, err := discoverWith(t, Inventory, Request{Filter: message.Filter{Identity: []string{"group:acme"}}, Options: map[string]string{"file": choria}}); !errors.Is(err, ErrSource) ||
+		!strings.Contains(err.Error(), `group "acme": compound filter`) || !strings.Contains(err.Error(), "not Choria's expression language") {
+		t.Errorf("group in Choria's expression language: %v", err)
 	}
 	for _, tt := range []struct {
 		o    filter.Options

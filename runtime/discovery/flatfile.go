@@ -73,7 +73,7 @@ func knownOptions(method string, opts map[string]string, known ...string) error 
 			found = found || k == n
 		}
 		if !found {
-			return fmt.Errorf("%w: %s: unknown option %q: the %s method takes %s", ErrSource, method, k, method, strings.Join(known, ", "))
+			return tagged(ErrSource, "%s: unknown option %q: the %s method takes %s", method, k, method, strings.Join(known, ", "))
 		}
 	}
 	return nil
@@ -236,7 +236,7 @@ func filterIdentities(ctx context.Context, nodes, ids []string) ([]string, error
 	for _, n := range nodes {
 		ok, err := match.Match(ctx, f, idNode(n))
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnsupportedFilter, err)
+			return nil, tagged(ErrUnsupportedFilter, "%w", err)
 		}
 		if ok {
 			out = append(out, n)

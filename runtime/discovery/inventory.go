@@ -54,7 +54,9 @@ type InventoryNode struct {
 
 // ParseInventory decodes an inventory file (YAML, or JSON, which YAML reads too) and checks it:
 // unknown keys are refused unless lax, every node has a valid, unique name, and every group a
-// unique name and a filter that parses. Errors name the node or group at fault.
+// unique name. A group's filter is parsed when -I group:NAME selects it, so that one group
+// written in Choria's expression language does not make the other groups unusable. Errors
+// name the node or group at fault.
 func ParseInventory(b []byte, lax bool) (*InventoryFile, error) {
 	var inv InventoryFile
 	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
@@ -110,9 +112,6 @@ func ParseInventory(b []byte, lax bool) (*InventoryFile, error) {
 			return nil, fmt.Errorf("group %q is defined twice", g.Name)
 		}
 		groups[g.Name] = true
-		if _, err := g.filter(); err != nil {
-			return nil, fmt.Errorf("group %q: %w", g.Name, err)
-		}
 	}
 	return &inv, nil
 }
@@ -207,17 +206,17 @@ func (inv *InventoryFile) groupFilters(f message.Filter, callAgent string) ([]me
 	}
 	userAgents := slices.DeleteFunc(slices.Clone(f.Agent), func(a string) bool { return a == callAgent })
 	if others > 0 || len(f.Fact) > 0 || len(f.CFClass) > 0 || len(userAgents) > 0 || len(f.Compound) > 0 {
-		return nil, fmt.Errorf("%w: -I group:NAME cannot be combined with other filters; put them in the group, or drop the group", ErrUnsupportedFilter)
+		return nil, tagged(ErrUnsupportedFilter, "-I group:NAME cannot be combined with other filters; put them in the group, or drop the group")
 	}
 	out := make([]message.Filter, 0, len(names))
 	for _, name := range names {
 		g, ok := inv.Group(name)
 		if !ok {
-			return nil, fmt.Errorf("%w: inventory: no group %q; the inventory defines %s", ErrSource, name, inv.groupNames())
+			return nil, tagged(ErrSource, "inventory: no group %q; the inventory defines %s", name, inv.groupNames())
 		}
 		gf, err := g.filter()
 		if err != nil {
-			return nil, fmt.Errorf("%w: inventory: group %q: %w", ErrSource, name, err)
+			return nil, tagged(ErrSource, "inventory: group %q: %w (a group's compound is mco's -S syntax, not Choria's expression language)", name, err)
 		}
 		if callAgent != "" && !slices.Contains(gf.Agent, callAgent) {
 			gf.Agent = append(gf.Agent, callAgent)
@@ -247,7 +246,7 @@ func (inv *InventoryFile) selectOne(ctx context.Context, f message.Filter, colle
 		}
 		ok, err := match.Match(ctx, f, invNode{n})
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnsupportedFilter, err)
+			return nil, tagged(ErrUnsupportedFilter, "%w", err)
 		}
 		if ok {
 			out = append(out, n.Name)

@@ -169,7 +169,7 @@ var (
 // certname in QUERY. Entries are ANDed, identities ORed.
 func PQL(f message.Filter, collective string) (string, error) {
 	if len(f.Compound) > 0 {
-		return "", fmt.Errorf("%w: the puppetdb method cannot evaluate compound filters (-S)", ErrUnsupportedFilter)
+		return "", tagged(ErrUnsupportedFilter, "the puppetdb method cannot evaluate compound filters (-S)")
 	}
 	var parts []string
 	add := func(s string) {
@@ -223,7 +223,7 @@ func PQL(f message.Filter, collective string) (string, error) {
 
 func factPQL(ff message.FactFilter) (string, error) {
 	if !reFactName.MatchString(ff.Fact) {
-		return "", fmt.Errorf("%w: the puppetdb method cannot query the fact name %q", ErrUnsupportedFilter, ff.Fact)
+		return "", tagged(ErrUnsupportedFilter, "the puppetdb method cannot query the fact name %q", ff.Fact)
 	}
 	fact := "facts." + ff.Fact
 	literal := ff.Value == "true" || ff.Value == "false" || isNumber(ff.Value)
@@ -240,11 +240,11 @@ func factPQL(ff message.FactFilter) (string, error) {
 		return "inventory {!(" + eq + ")}", nil
 	case "<", ">", "<=", ">=":
 		if !isNumber(ff.Value) {
-			return "", fmt.Errorf("%w: the puppetdb method compares %s%s%s only with a number", ErrUnsupportedFilter, ff.Fact, ff.Operator, ff.Value)
+			return "", tagged(ErrUnsupportedFilter, "the puppetdb method compares %s%s%s only with a number", ff.Fact, ff.Operator, ff.Value)
 		}
 		return "inventory {" + fact + " " + ff.Operator + " " + ff.Value + "}", nil
 	}
-	return "", fmt.Errorf("%w: the puppetdb method has no fact operator %q", ErrUnsupportedFilter, ff.Operator)
+	return "", tagged(ErrUnsupportedFilter, "the puppetdb method has no fact operator %q", ff.Operator)
 }
 
 func isNumber(s string) bool {
