@@ -510,3 +510,39 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// TestChoriaReference is a reference tier: with MCORUN_CHORIA_DIR naming a checkout of
+// go-choria, its own external discovery test script (which checks every field of the request
+// it gets) answers the external method, and its example inventory is read and filtered.
+func TestChoriaReference(t *testing.T) {
+	dir := os.Getenv("MCORUN_CHORIA_DIR")
+	if dir == "" {
+		t.Skip("a reference tier: MCORUN_CHORIA_DIR=/path/to/go-choria go test -run TestChoriaReference ./runtime/discovery")
+	}
+	script := filepath.Join(dir, "providers/discovery/external/testdata/good.rb")
+	f := message.Filter{Fact: []message.FactFilter{{Fact: "country", Operator: "==", Value: "mt"}}, Agent: []string{"rpcutil"}}
+	nodes, err := discoverWith(t, External, Request{Filter: f, CallAgent: "rpcutil", Collective: "ginkgo",
+		Options: map[string]string{"command": script, "foo": "bar"}})
+	if err != nil || !slices.Equal(nodes, []string{"one", "two"}) {
+		t.Errorf("%s: %v, %v", script, nodes, err)
+	}
+	inv := filepath.Join(dir, "providers/discovery/inventory/testdata/good-inventory.yaml")
+	for _, tt := range []struct {
+		f    message.Filter
+		want []string
+	}{
+		{message.Filter{Identity: []string{"group:malta"}}, []string{"dev1.example.net"}},
+		{message.Filter{Identity: []string{"group:germany"}}, []string{"dev2.example.net"}},
+		{message.Filter{CFClass: []string{"three"}}, []string{"dev2.example.net"}},
+		{message.Filter{}, []string{"dev1.example.net"}},
+	} {
+		collective := ""
+		if len(tt.f.Identity)+len(tt.f.CFClass) == 0 {
+			collective = "mt_collective"
+		}
+		nodes, err := discoverWith(t, Inventory, Request{Filter: tt.f, Collective: collective, Options: map[string]string{"file": inv}})
+		if err != nil || !slices.Equal(nodes, tt.want) {
+			t.Errorf("%s %+v: %v, %v; want %v", inv, tt.f, nodes, err, tt.want)
+		}
+	}
+}
