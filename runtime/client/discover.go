@@ -198,7 +198,7 @@ func (c *Client) discover(ctx context.Context, opts DiscoverOptions) ([]string, 
 	}
 	if method == discovery.MC {
 		if len(opts.MethodOptions) > 0 {
-			return nil, fmt.Errorf("the mc discovery method takes no options; --do applies to flatfile, inventory and external")
+			return nil, fmt.Errorf("the mc discovery method takes no options; options go to the other methods")
 		}
 		replies, err := c.ping(ctx, opts)
 		if err != nil {
