@@ -38,7 +38,7 @@ func discoverAndCall(ctx context.Context, s *session, fl fleet, agent, action st
 	if !s.flags.json {
 		fmt.Fprintf(e.stderr, "Discovering hosts using the %s method for %d second(s) .... ", s.discoveryMethod(), s.discoveryTimeout())
 	}
-	nodes, err := fl.Discover(ctx, s.flags.discoverOptions(s.filter, s.nodes))
+	nodes, err := fl.Discover(ctx, s.flags.callDiscoverOptions(s.filter, s.nodes, agent))
 	if err != nil {
 		if !s.flags.json {
 			fmt.Fprintln(e.stderr)

@@ -46,13 +46,19 @@ func TestFindWithSources(t *testing.T) {
 		{[]string{"--nodes", list, "-v"}, "db01.dc2.example.net\nweb02.dc1.example.net\n"},
 		{[]string{"--dm", "external", "--do", "command=" + testExternal, "-F", "role=db"}, "db01.dc2.example.net\n"},
 	}
+	// rpc adds its agent to the filter, as mco does; flatfile, which knows no agents, takes it
+	code, out, errOut := sandboxRun(t, "rpc", "rpcutil", "ping", "--dm", "flatfile", "--do", "file="+list, "--json")
+	var doc rpcDocJSON
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != exitOK || !slices.Equal(doc.OK, []string{"db01.dc2.example.net", "web02.dc1.example.net"}) {
+		t.Errorf("rpc --dm flatfile: exit %d, %+v, %v, stderr %q", code, doc, err, errOut)
+	}
 	for _, tt := range tests {
 		code, out, errOut := sandboxRun(t, append([]string{"find"}, tt.args...)...)
 		if code != exitOK || out != tt.want {
 			t.Errorf("find %v: exit %d, stdout %q, stderr %q; want %q", tt.args, code, out, errOut, tt.want)
 		}
 	}
-	_, _, errOut := sandboxRun(t, "find", "--dm", "inventory", "--do", "file="+testInventory, "-v")
+	_, _, errOut = sandboxRun(t, "find", "--dm", "inventory", "--do", "file="+testInventory, "-v")
 	if !strings.Contains(errOut, "Discovered 5 nodes") || !strings.Contains(errOut, "using the inventory discovery plugin") {
 		t.Errorf("find -v does not name the method: %q", errOut)
 	}
@@ -70,6 +76,15 @@ func TestRPCReportsSourceNodesMissing(t *testing.T) {
 	if code != exitMissing || !slices.Equal(doc.Missing, []string{"ghost01.dc1.example.net"}) ||
 		!slices.Equal(doc.OK, []string{"web01.dc1.example.net", "web02.dc1.example.net"}) {
 		t.Errorf("exit %d, ok %v, missing %v; want exit %d, ghost01 missing", code, doc.OK, doc.Missing, exitMissing)
+	}
+	// the agent called is part of the inventory's discovery: only web01 and web02 list service
+	code, out, errOut = sandboxRun(t, "rpc", "service", "status", "service=cron", "--dm", "inventory", "--do", "file="+testInventory, "--json")
+	doc = rpcDocJSON{}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("exit %d, stdout %q, stderr %q: %v", code, out, errOut, err)
+	}
+	if code != exitOK || !slices.Equal(doc.Discovered, []string{"web01.dc1.example.net", "web02.dc1.example.net"}) {
+		t.Errorf("service status: exit %d, discovered %v, stderr %q; want the two nodes with the agent", code, doc.Discovered, errOut)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,9 @@ type commonFlags struct {
 	// --do and the config (chooseMethod).
 	method     string
 	methodOpts map[string]string
+	// callAgent is the agent a verb added to the agent filter itself (rpc adds its agent, as
+	// mco does); a source that knows no agents ignores that entry.
+	callAgent string
 
 	json       bool
 	verbose    bool
@@ -279,7 +283,7 @@ func (c *commonFlags) chooseMethod(cfg *config.Config, f message.Filter, given b
 	if m == discovery.MC && opts != nil {
 		return fmt.Errorf("--do: the mc discovery method takes no options; choose a method with --dm")
 	}
-	if err := discovery.Check(m, f, ""); err != nil {
+	if err := discovery.Check(m, f, c.callAgent); err != nil {
 		return err
 	}
 	c.method, c.methodOpts = m, opts
@@ -334,6 +338,21 @@ func (c *commonFlags) discoverOptions(f message.Filter, nodes []string) client.D
 		Collective: c.collective,
 		Method:     c.method, MethodOptions: c.methodOpts,
 	}
+}
+
+// callDiscoverOptions are the discovery options of a verb that goes on to call agent. A
+// source other than mc is asked for the nodes with the agent, as the call's own plan asks:
+// an inventory node, or a PuppetDB node, without it is not targeted.
+func (c *commonFlags) callDiscoverOptions(f message.Filter, nodes []string, agent string) client.DiscoverOptions {
+	o := c.discoverOptions(f, nodes)
+	if c.method == "" || c.method == discovery.MC {
+		return o
+	}
+	o.CallAgent = agent
+	if !slices.Contains(f.Agent, agent) {
+		o.Filter.Agent = append(slices.Clone(f.Agent), agent)
+	}
+	return o
 }
 
 // listOptions are the discovery options of the verbs whose output is the discovered list
