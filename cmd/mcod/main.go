@@ -278,9 +278,9 @@ func authAndAudit(cfg *config.Config, logger *slog.Logger) (server.Authorizer, s
 			return nil, nil, fmt.Errorf("%w: %s: rpcauthorization is on but rpcauthprovider = %q is not implemented; set rpcauthprovider = %s",
 				errConfig, cfg.ConfigFile, cfg.RPCAuthProvider, authz.ProviderName)
 		}
-		ap, warnings := authz.FromConfig(cfg)
-		for _, w := range warnings {
-			logger.Warn(w)
+		ap, err := authz.FromConfig(cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", errConfig, err)
 		}
 		logger.Info("authorization on", "provider", authz.ProviderName, "policy_dir", ap.Dir())
 		authorizer = ap
