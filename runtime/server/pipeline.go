@@ -71,7 +71,13 @@ func (s *Server) process(m connector.Message) {
 	defer cancel()
 	ok, err := match.Match(ctx, req.Filter, node{s})
 	if err != nil {
-		s.log.Warn("malformed filter", "requestid", req.RequestID, "err", err)
+		s.stats.filtered.Add(1)
+		reason := "malformed filter"
+		if errors.Is(err, match.ErrTooLarge) {
+			reason = "filter too large"
+		}
+		s.drop(m, req, reason, err)
+		return
 	}
 	if !ok {
 		s.stats.filtered.Add(1)
