@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/match"
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
@@ -107,6 +108,9 @@ func NewPlan(a *ddl.Agent, action string, args map[string]any, opts CallOptions,
 	a.SetInputDefaults(action, data)
 	if err := a.Validate(action, data); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgs, err)
+	}
+	if err := match.CheckSize(opts.Filter); err != nil {
+		return nil, fmt.Errorf("%w; nodes refuse such a request, so narrow the filter or split the call", err)
 	}
 	batch, limit, err := CallSizes(opts.Batch, opts.Limit)
 	if err != nil {

@@ -136,6 +136,7 @@ func TestPlanRejects(t *testing.T) {
 		{"bad limit", CallOptions{Limit: "x"}, Settings{}, "limit"},
 		{"batch without direct addressing", CallOptions{Batch: "2"}, Settings{NoDirectAddressing: true}, "direct addressing"},
 		{"batched fire and forget", CallOptions{Batch: "2", FireAndForget: true}, Settings{}, "fire-and-forget"},
+		{"oversized filter", CallOptions{Filter: message.Filter{Identity: slices.Repeat([]string{strings.Repeat("n", 1000)}, 1100)}}, Settings{}, "filter holds"},
 	} {
 		if _, err := NewPlan(rpcutil, "ping", nil, tc.opts, tc.s); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: NewPlan error = %v, want one naming %q", tc.name, err, tc.want)

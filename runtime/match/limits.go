@@ -28,9 +28,9 @@ const (
 // filter too large to evaluate never matches.
 var ErrTooLarge = fmt.Errorf("%w: too large", ErrMalformed)
 
-// checkSize refuses a filter over MaxFilterBytes or MaxFilterRegexBytes before anything of it
+// CheckSize refuses a filter over MaxFilterBytes or MaxFilterRegexBytes before anything of it
 // is compiled or evaluated.
-func checkSize(f message.Filter) error {
+func CheckSize(f message.Filter) error {
 	var total, regex int
 	add := func(s string, isRegex bool) {
 		total += len(s)

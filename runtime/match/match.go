@@ -64,7 +64,7 @@ func Match(ctx context.Context, f message.Filter, n Node) (bool, error) {
 	if f.Empty() {
 		return true, nil
 	}
-	if err := checkSize(f); err != nil {
+	if err := CheckSize(f); err != nil {
 		return false, err
 	}
 	ok, err := match(ctx, f, n)
