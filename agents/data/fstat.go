@@ -20,9 +20,16 @@ import (
 // st_mode ("100644"), md5 the hex digest for regular files (0 otherwise) and type one of
 // file, directory, symlink, socket, chardev, blockdev or unknown. A symlink is described
 // itself, not its target.
-func Fstat() *agent.DataPlugin {
+func Fstat() *agent.DataPlugin { return FstatWithin(nil) }
+
+// FstatWithin is Fstat limited to the paths allowed lists: a query for any other path fails,
+// with an error that says nothing about the path, so a filter using it does not match.
+func FstatWithin(allowed Paths) *agent.DataPlugin {
 	return &agent.DataPlugin{DDL: mustDDL("fstat"), Query: func(ctx context.Context, q any) (map[string]any, error) {
 		name, _ := q.(string)
+		if !allowed.Allows(name) {
+			return nil, fmt.Errorf("fstat: %w", errPathNotAllowed)
+		}
 		return fstat(ctx, name, time.Now())
 	}}
 }

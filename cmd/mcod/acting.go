@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/mcorun/mcorun/agents"
+	"github.com/mcorun/mcorun/agents/data"
 	"github.com/mcorun/mcorun/agents/nettest"
 	pkgagent "github.com/mcorun/mcorun/agents/package"
 	"github.com/mcorun/mcorun/agents/service"
@@ -20,13 +21,24 @@ import (
 const defaultStateDir = "/var/lib/mcod"
 
 // actingFromConfig reads the settings of the agents that act on the node: service,
-// package, nettest and, when plugin.shell.enabled is true, shell.
+// package, nettest and, when plugin.shell.enabled is true, shell; and the paths the fstat
+// data plugin may examine.
 func actingFromConfig(cfg *config.Config, logger *slog.Logger) (agents.Acting, error) {
 	a := agents.Acting{Service: service.OptionsFromConfig(cfg), Package: pkgagent.OptionsFromConfig(cfg)}
 	a.Service.Logger, a.Package.Logger = logger, logger
 	var err error
 	if a.Nettest, err = nettest.OptionsFromConfig(cfg); err != nil {
 		return a, err
+	}
+	if a.FstatPaths, err = data.ParsePaths(cfg.PluginString("fstat.allowed_paths", "")); err != nil {
+		return a, fmt.Errorf("%s: plugin.fstat.allowed_paths: %w", cfg.ConfigFile, err)
+	}
+	switch {
+	case a.FstatPaths != nil:
+		logger.Info("fstat limited", "allowed_paths", a.FstatPaths)
+	case cfg.SecurityProvider == "ssl" || cfg.SecurityProvider == "ed25519":
+		logger.Warn("fstat may examine every path, so any caller can learn the size, owner and md5 of any file through filters, " +
+			"before authorization; set plugin.fstat.allowed_paths to the paths your filters need (docs/security.md)")
 	}
 	enabled, err := cfg.PluginBool("shell.enabled", false)
 	if err != nil {
