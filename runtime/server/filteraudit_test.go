@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/connector"
-	"github.com/mcorun/mcorun/runtime/marshal"
 	"github.com/mcorun/mcorun/runtime/message"
 	"github.com/mcorun/mcorun/runtime/security"
 )
@@ -57,9 +56,10 @@ func TestDataPluginUseAudited(t *testing.T) {
 	}
 }
 
+// discoveryPing is a signed discovery request, as mco's discovery sends.
 func discoveryPing(t *testing.T, sec security.Provider) connector.Message {
 	t.Helper()
-	body, err := marshal.Marshal("ping")
+	body, err := message.EncodeBody("ping")
 	if err != nil {
 		t.Fatal(err)
 	}
