@@ -13,11 +13,13 @@ import (
 	"github.com/mcorun/mcorun/agents/shell"
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/config"
+	"github.com/mcorun/mcorun/runtime/security"
 )
 
 // defaultStateDir is mcod's state directory (plugin.mcod.state_dir): the one place for what
-// a node keeps across restarts, such as the shell agent's background jobs (its shell/
-// subdirectory, unless plugin.shell.state_path names another).
+// a node keeps across restarts: the shell agent's background jobs (its shell/ subdirectory,
+// unless plugin.shell.state_path names another) and the ed25519 provider's replay cache
+// (replay/).
 const defaultStateDir = "/var/lib/mcod"
 
 // actingFromConfig reads the settings of the agents that act on the node: service,
@@ -71,4 +73,27 @@ func nodePlugins(cfg *config.Config, logger *slog.Logger) (func(agent.Node) ([]*
 		return nil, fmt.Errorf("%w (see docs/agents.md for the agents' settings)", err)
 	}
 	return p, nil
+}
+
+// replayPersister is a security provider that can keep its replay cache in the state
+// directory (ed25519).
+type replayPersister interface {
+	PersistReplays(dir string) error
+}
+
+// nodeSecurity is the node's security provider. One that refuses replays keeps the request
+// ids it accepted in <plugin.mcod.state_dir>/replay, so that a restart does not forget them.
+func nodeSecurity(cfg *config.Config, logger *slog.Logger) (security.Provider, error) {
+	sec, err := security.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	if p, ok := sec.(replayPersister); ok {
+		dir := filepath.Join(cfg.PluginString("mcod.state_dir", defaultStateDir), "replay")
+		if err := p.PersistReplays(dir); err != nil {
+			return nil, fmt.Errorf("%w: %w; set plugin.mcod.state_dir in %s to a directory mcod may write", errConfig, err, cfg.ConfigFile)
+		}
+		logger.Info("replay cache kept across restarts", "dir", dir)
+	}
+	return sec, nil
 }

@@ -22,7 +22,6 @@ import (
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/facts"
-	"github.com/mcorun/mcorun/runtime/security"
 	"github.com/mcorun/mcorun/runtime/server"
 )
 
@@ -186,9 +185,12 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 	if err != nil {
 		return err
 	}
-	sec, err := security.New(cfg)
+	sec, err := nodeSecurity(cfg, logger)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errConfig, err)
+		return err
+	}
+	if c, ok := sec.(io.Closer); ok {
+		defer c.Close()
 	}
 	var rabbit config.Rabbit
 	if o.embedded {
