@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/runtime/clock"
 	"github.com/mcorun/mcorun/runtime/message"
-
 	"github.com/mcorun/mcorun/runtime/plural"
 )
 
@@ -87,13 +87,23 @@ type rollout struct {
 type puppetRunner struct {
 	fl  fleet
 	cfg runallConfig
+	clk clock.Clock // the time of the polls and the run and start timeouts
+}
+
+// clock is the runner's clock, the real one unless set.
+func (rn *puppetRunner) clock() clock.Clock {
+	if rn.clk == nil {
+		return clock.Real{}
+	}
+	return rn.clk
 }
 
 // rollout runs Puppet once on each host with a sliding window of cfg.concurrency runs,
 // waiting for every run it started to finish.
 func (rn *puppetRunner) rollout(ctx context.Context, hosts []string) *rollout {
 	cfg := rn.cfg
-	start := time.Now()
+	clk := rn.clock()
+	start := clk.Now()
 	ro := &rollout{Concurrency: cfg.concurrency, MaxFailures: cfg.maxFailures}
 	runs := map[string]*nodeRun{}
 	for _, h := range hosts {
@@ -146,10 +156,8 @@ func (rn *puppetRunner) rollout(ctx context.Context, hosts []string) *rollout {
 		if len(running) == 0 && len(busy) == 0 && (len(queue) == 0 || ro.Stopped) {
 			break
 		}
-		select {
-		case <-ctx.Done():
+		if clock.Sleep(ctx, clk, cfg.poll) != nil {
 			continue
-		case <-time.After(cfg.poll):
 		}
 		finished := rn.poll(ctx, running, busy)
 		rn.summarize(ctx, finished)
@@ -171,7 +179,7 @@ func (rn *puppetRunner) rollout(ctx context.Context, hosts []string) *rollout {
 	for _, r := range running {
 		r.Outcome = outcomeRunning
 	}
-	ro.ElapsedS = round2(time.Since(start).Seconds())
+	ro.ElapsedS = round2(clk.Now().Sub(start).Seconds())
 	return ro
 }
 
@@ -190,7 +198,7 @@ func (rn *puppetRunner) start(ctx context.Context, r *nodeRun) bool {
 	opts.Nodes = []string{r.Node}
 	args := maps.Clone(rn.cfg.runArgs)
 	args["force"] = true
-	r.started = time.Now()
+	r.started = rn.clock().Now()
 	res, err := rn.fl.Call(ctx, "puppet", "runonce", args, opts)
 	switch {
 	case err != nil && (res == nil || len(res.OK)+len(res.Failed) == 0):
@@ -233,7 +241,7 @@ func (rn *puppetRunner) poll(ctx context.Context, running map[string]*nodeRun, b
 	var ended []*nodeRun
 	end := func(r *nodeRun, outcome, msg string) {
 		r.Outcome, r.Message = outcome, msg
-		r.WallTime = round2(time.Since(r.started).Seconds())
+		r.WallTime = round2(rn.clock().Now().Sub(r.started).Seconds())
 		delete(running, r.Node)
 		ended = append(ended, r)
 	}
@@ -263,7 +271,7 @@ func (rn *puppetRunner) poll(ctx context.Context, running map[string]*nodeRun, b
 			end(r, outcomeOK, "")
 			continue
 		}
-		switch age := time.Since(r.started); {
+		switch age := rn.clock().Now().Sub(r.started); {
 		case age > rn.cfg.runTimeout:
 			end(r, outcomeTimeout, fmt.Sprintf("not finished after %s", rn.cfg.runTimeout))
 		case !r.seenApplying && age > rn.cfg.startTimeout:
@@ -422,6 +430,7 @@ func (pc *puppetCall) runall(ctx context.Context, p puppetFlags, concurrency int
 	if s.flags.json {
 		logw = e.stderr
 	}
+	clk := e.clockOrReal()
 	poll := e.runallPoll
 	if poll <= 0 {
 		poll = defaultRunallPoll
@@ -431,7 +440,7 @@ func (pc *puppetCall) runall(ctx context.Context, p puppetFlags, concurrency int
 		poll: poll, runTimeout: 30 * time.Minute, startTimeout: time.Minute, maxMissed: 5,
 		call: client.CallOptions{Timeout: time.Duration(s.flags.timeout), Collective: s.flags.collective},
 		log: func(format string, args ...any) {
-			fmt.Fprintf(logw, "%s: %s\n", time.Now().Format("2006-01-02 15:04:05"), fmt.Sprintf(format, args...))
+			fmt.Fprintf(logw, "%s: %s\n", clk.Now().Format("2006-01-02 15:04:05"), fmt.Sprintf(format, args...))
 		},
 	}
 	if p.runTimeout > 0 {
@@ -440,27 +449,25 @@ func (pc *puppetCall) runall(ctx context.Context, p puppetFlags, concurrency int
 	if p.startTimeout > 0 {
 		cfg.startTimeout = time.Duration(p.startTimeout)
 	}
-	rn := &puppetRunner{fl: pc.fl, cfg: cfg}
+	rn := &puppetRunner{fl: pc.fl, cfg: cfg, clk: clk}
 	if p.rerun > 0 {
 		cfg.log("Performing ongoing Puppet run management with a minimum runtime of %d seconds between loops", int(time.Duration(p.rerun).Seconds()))
 	}
 	for {
-		begin := time.Now()
+		begin := clk.Now()
 		code := pc.runallOnce(ctx, rn)
 		if p.rerun == 0 || ctx.Err() != nil {
 			return code
 		}
-		took := time.Since(begin)
+		took := clk.Now().Sub(begin)
 		wait := time.Duration(p.rerun) - took
 		if wait <= 0 {
 			cfg.log("Running all hosts took %d seconds; starting a new loop immediately due to minimum run time configuration of %d seconds", int(took.Seconds()), int(time.Duration(p.rerun).Seconds()))
 			continue
 		}
 		cfg.log("Running all hosts took %d seconds; sleeping for %d seconds due to minimum run time configuration of %d seconds", int(took.Seconds()), int(wait.Seconds()), int(time.Duration(p.rerun).Seconds()))
-		select {
-		case <-ctx.Done():
+		if clock.Sleep(ctx, clk, wait) != nil {
 			return code
-		case <-time.After(wait):
 		}
 	}
 }
