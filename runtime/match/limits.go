@@ -17,9 +17,9 @@ const (
 	MaxRegexSource = 4096
 	// MaxRegexProgram bounds the compiled program of one regular expression, in
 	// instructions: x{1000} is short to write but compiles to 1000 of them.
-	MaxRegexProgram = 20_000
+	MaxRegexProgram = 10_000
 	// MaxFilterRegexBytes bounds the sources of all the regular expressions of one filter.
-	MaxFilterRegexBytes = 64 << 10
+	MaxFilterRegexBytes = 32 << 10
 	// MaxFilterBytes bounds every string of one filter together.
 	MaxFilterBytes = 1 << 20
 )
