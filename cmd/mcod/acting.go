@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 
 	"github.com/mcorun/mcorun/agents"
 	"github.com/mcorun/mcorun/agents/data"
@@ -38,7 +39,7 @@ func actingFromConfig(cfg *config.Config, logger *slog.Logger) (agents.Acting, e
 	switch {
 	case a.FstatPaths != nil:
 		logger.Info("fstat limited", "allowed_paths", a.FstatPaths)
-	case cfg.SecurityProvider == "ssl" || cfg.SecurityProvider == "ed25519":
+	case strings.EqualFold(cfg.SecurityProvider, "ssl") || strings.EqualFold(cfg.SecurityProvider, "ed25519"):
 		logger.Warn("fstat may examine every path, so any caller can learn the size, owner and md5 of any file through filters, " +
 			"before authorization; set plugin.fstat.allowed_paths to the paths your filters need (docs/security.md)")
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"sync"
+
+	"github.com/gofrs/flock"
 )
 
 // ErrReplay means a request was refused as a replay: its requestid was already seen while
@@ -25,7 +27,8 @@ type replayCache struct {
 	// The replay log (replaylog.go), when a node keeps the cache across restarts.
 	path     string
 	log      *os.File
-	logLines int // lines in the log file
+	lock     *flock.Flock // on the log's directory while it is open
+	logLines int          // lines in the log file
 }
 
 func newReplayCache(max int) *replayCache {

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/gofrs/flock"
 )
 
 // The replay log keeps a node's replay cache across restarts. It is one append-only text
@@ -28,6 +30,7 @@ import (
 //     the seconds before the machine itself crashes or loses power may be lost.
 const (
 	replayLogName    = "ed25519.ids"
+	replayLockName   = "ed25519.lock" // held while the log is open: one node per directory
 	replayCompactMin = 4096
 )
 
@@ -42,6 +45,24 @@ func (c *replayCache) openLog(dir string, now int64) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	lock := flock.New(filepath.Join(dir, replayLockName))
+	locked, err := lock.TryLock()
+	if err != nil {
+		return err
+	}
+	if !locked {
+		return errors.New("another process keeps its replay log there; give each node its own plugin.mcod.state_dir")
+	}
+	if err := c.openLocked(dir, now); err != nil {
+		_ = lock.Unlock()
+		return err
+	}
+	c.lock = lock
+	return nil
+}
+
+// openLocked is openLog once dir is locked.
+func (c *replayCache) openLocked(dir string, now int64) error {
 	path := filepath.Join(dir, replayLogName)
 	f, err := os.Open(path)
 	switch {
@@ -133,8 +154,8 @@ func (c *replayCache) closeLog() error {
 	if c.log == nil {
 		return nil
 	}
-	err := errors.Join(c.log.Sync(), c.log.Close())
-	c.log = nil
+	err := errors.Join(c.log.Sync(), c.log.Close(), c.lock.Unlock())
+	c.log, c.lock = nil, nil
 	return err
 }
 

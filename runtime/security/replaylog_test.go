@@ -35,6 +35,9 @@ func TestEd25519ReplayAfterRestart(t *testing.T) {
 	if err := node.VerifyRequest(wire(t, req)); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.provider(t, "web1", testNow, nil).PersistReplays(dir); err == nil || !strings.Contains(err.Error(), "plugin.mcod.state_dir") {
+		t.Errorf("a second node on the same directory: %v; want a refusal naming plugin.mcod.state_dir", err)
+	}
 	if err := node.Close(); err != nil {
 		t.Fatal(err)
 	}
