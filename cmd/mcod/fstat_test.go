@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,5 +128,31 @@ func TestFstatAllowedPathsClosesMD5Leak(t *testing.T) {
 	sum = md5.Sum([]byte("hello\n"))
 	if got := md5Probe(t, limit, filepath.Join(allowed, "motd")); len(got) != 1 || got[0] != hex.EncodeToString(sum[:])[:1] {
 		t.Errorf("an allowed path: the probe answered for %v", got)
+	}
+}
+
+// TestFstatNotice checks the startup notice: a strong provider without a limit on fstat
+// warns, naming the setting; psk, or a limit, does not; a bad list stops mcod naming the key.
+func TestFstatNotice(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  string
+		warn bool
+	}{
+		{"securityprovider = ed25519\n", true},
+		{"securityprovider = SSL\n", true},
+		{"securityprovider = psk\n", false},
+		{"securityprovider = ed25519\nplugin.fstat.allowed_paths = /etc/motd\n", false},
+	} {
+		var logs strings.Builder
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		if _, err := actingFromConfig(parseCfg(t, tc.cfg), log); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "plugin.fstat.allowed_paths"); got != tc.warn {
+			t.Errorf("%q: warned %t, want %t:\n%s", tc.cfg, got, tc.warn, logs.String())
+		}
+	}
+	if _, err := actingFromConfig(parseCfg(t, "plugin.fstat.allowed_paths = etc/motd\n"), slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "plugin.fstat.allowed_paths") {
+		t.Errorf("a relative path: %v, want an error naming the key", err)
 	}
 }
