@@ -37,11 +37,11 @@ const defaultRunallPoll = time.Second
 // longer): status answers in milliseconds, so a node silent that long has missed the poll.
 // From then on it is polled on its own schedule, with the call's full timeout, so a dead
 // node never holds up the polls of the others. Once nothing else is running, a node silent
-// for defaultLagGrace is given up as not answering, rather than after maxMissed full
+// for lagGrace is given up as not answering, rather than after maxMissed full
 // timeouts in a row.
 const (
-	minRound        = 2 * time.Second
-	defaultLagGrace = 10 * time.Second
+	minRound = 2 * time.Second
+	lagGrace = 10 * time.Second
 )
 
 // runallConfig are the settings of one rollout.
@@ -53,8 +53,6 @@ type runallConfig struct {
 	runTimeout   time.Duration  // a run taking longer is reported as timed out
 	startTimeout time.Duration  // a run not seen within this is reported as never ran
 	maxMissed    int            // consecutive unanswered status polls before giving up on a node
-	round        time.Duration  // how long a poll of the answering nodes waits; 0: roundTimeout
-	lagGrace     time.Duration  // how long a silent node is waited for once nothing else runs; 0: defaultLagGrace
 	call         client.CallOptions
 	log          func(format string, args ...any)
 }
@@ -341,12 +339,8 @@ func (rn *puppetRunner) poll(ctx context.Context, running map[string]*nodeRun, b
 // that is left to wait for: every other run has ended, and no new one will start.
 func (rn *puppetRunner) giveUp(running map[string]*nodeRun, lag *lagPoll) []*nodeRun {
 	now := rn.clock().Now()
-	grace := rn.cfg.lagGrace
-	if grace <= 0 {
-		grace = defaultLagGrace
-	}
 	for _, r := range running {
-		if r.missed == 0 || now.Sub(r.silentSince) < grace {
+		if r.missed == 0 || now.Sub(r.silentSince) < lagGrace {
 			return nil
 		}
 	}
@@ -365,12 +359,14 @@ func (rn *puppetRunner) giveUp(running map[string]*nodeRun, lag *lagPoll) []*nod
 	return ended
 }
 
-// roundTimeout is how long a poll of the nodes that answer waits.
+// roundTimeout is how long a poll of the nodes that answer waits: minRound or two poll
+// intervals, and no longer than an explicit --timeout.
 func (rn *puppetRunner) roundTimeout() time.Duration {
-	if rn.cfg.round > 0 {
-		return rn.cfg.round
+	d := max(minRound, 2*rn.cfg.poll)
+	if t := rn.cfg.call.Timeout; t > 0 && t < d {
+		d = t
 	}
-	return max(minRound, 2*rn.cfg.poll)
+	return d
 }
 
 // lagPoll is the status poll of the nodes that missed one, run on its own goroutine so that
