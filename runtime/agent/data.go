@@ -34,9 +34,9 @@ func (p *DataPlugin) Name() string { return p.DDL.Metadata.Name }
 
 // Lookup runs a query as MCollective's Data::Base#lookup does: it validates the query against
 // the DDL (a *ddl.ValidationError on failure), runs Query under the DDL timeout (one second
-// when the DDL has none; an error wrapping ErrDataTimeout once it has passed), and returns every DDL output, defaults first, overlaid with the
-// plugin's results. A string query for a boolean or numeric input is converted first, as
-// rpcutil get_data does.
+// when the DDL has none; an error wrapping ErrDataTimeout once it has passed), and returns
+// every DDL output, defaults first, overlaid with the plugin's results. A string query for a
+// boolean or numeric input is converted first, as rpcutil get_data does.
 func (p *DataPlugin) Lookup(ctx context.Context, query any) (map[string]any, error) {
 	if s, ok := query.(string); ok && p.DDL.Query != nil && p.DDL.Query.Type != "string" {
 		if v, err := p.DDL.Query.Convert(s); err == nil {
