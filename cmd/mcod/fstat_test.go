@@ -42,8 +42,8 @@ func (r *replies) Send(_ context.Context, _ string, body []byte, _ connector.Sen
 }
 
 // md5Probe asks a node configured by cfgText, once per hex digit, whether the md5 of path
-// starts with that digit, as `mco find -S 'fstat("path").md5=/^d/'` does, and returns the
-// digits the node answered for.
+// starts with that digit, with the discovery ping `mcorun find -S 'fstat("path").md5=/^d/'`
+// sends, and returns the digits the node answered for.
 func md5Probe(t *testing.T, cfgText, path string) []string {
 	t.Helper()
 	cfg := parseCfg(t, "identity = n1\nsecurityprovider = psk\nplugin.psk = k\n"+cfgText)
@@ -63,13 +63,13 @@ func md5Probe(t *testing.T, cfgText, path string) []string {
 	if err := srv.Start(tr); err != nil {
 		t.Fatal(err)
 	}
-	body, err := (&message.RPCRequest{Agent: "rpcutil", Action: "ping", Caller: "uid=0", Data: map[string]any{}, ProcessResults: true}).Encode()
+	body, err := message.EncodeBody("ping") // a discovery ping, as find sends
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range "0123456789abcdef" {
 		req := &message.Request{Body: body, SenderID: "c", RequestID: fmt.Sprintf("%032x", d), Collective: "mcollective",
-			Agent: "rpcutil", CallerID: "uid=0", TTL: 60, MsgTime: time.Now().Unix(),
+			Agent: "discovery", CallerID: "uid=0", TTL: 60, MsgTime: time.Now().Unix(),
 			Filter: message.Filter{Compound: [][]message.CompoundItem{{{Kind: message.FStatement, Func: &message.DataCall{
 				Name: "fstat", Params: path, Value: "md5", Operator: "=~", RCompare: marshal.Regexp{Source: "^" + string(d)}}}}}}}
 		if err := sec.SignRequest(req); err != nil {
@@ -79,7 +79,7 @@ func md5Probe(t *testing.T, cfgText, path string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv.Handle(connector.Message{Destination: "/exchange/mcollective_broadcast/rpcutil", ReplyTo: "/reply-queue/x", Body: b})
+		srv.Handle(connector.Message{Destination: "/exchange/mcollective_broadcast/discovery", ReplyTo: "/reply-queue/x", Body: b})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -97,7 +97,7 @@ func md5Probe(t *testing.T, cfgText, path string) []string {
 
 // TestFstatAllowedPathsClosesMD5Leak checks that plugin.fstat.allowed_paths closes the leak of
 // a file's md5 through filters: without it a caller learns the first hex digit of any file's
-// md5 in at most 16 filtered pings; with it, a path outside the list (or reached through a
+// md5 in at most 16 discovery pings; with it, a path outside the list (or reached through a
 // symlinked directory inside it) never matches, while a path inside it still does.
 func TestFstatAllowedPathsClosesMD5Leak(t *testing.T) {
 	dir := t.TempDir()
