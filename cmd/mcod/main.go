@@ -22,7 +22,6 @@ import (
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/facts"
-	"github.com/mcorun/mcorun/runtime/security"
 	"github.com/mcorun/mcorun/runtime/server"
 )
 
@@ -189,9 +188,12 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 	if err != nil {
 		return err
 	}
-	sec, err := security.New(cfg)
+	sec, err := nodeSecurity(cfg, logger)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errConfig, err)
+		return err
+	}
+	if c, ok := sec.(io.Closer); ok {
+		defer c.Close()
 	}
 	var rabbit config.Rabbit
 	if o.embedded {
@@ -281,9 +283,9 @@ func authAndAudit(cfg *config.Config, logger *slog.Logger) (server.Authorizer, s
 			return nil, nil, fmt.Errorf("%w: %s: rpcauthorization is on but rpcauthprovider = %q is not implemented; set rpcauthprovider = %s",
 				errConfig, cfg.ConfigFile, cfg.RPCAuthProvider, authz.ProviderName)
 		}
-		ap, warnings := authz.FromConfig(cfg)
-		for _, w := range warnings {
-			logger.Warn(w)
+		ap, err := authz.FromConfig(cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", errConfig, err)
 		}
 		logger.Info("authorization on", "provider", authz.ProviderName, "policy_dir", ap.Dir())
 		authorizer = ap

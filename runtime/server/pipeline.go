@@ -69,9 +69,19 @@ func (s *Server) process(m connector.Message) {
 	}
 	ctx, cancel := s.opts.Clock.WithTimeout(context.Background(), s.timeout(a))
 	defer cancel()
-	ok, err := match.Match(ctx, req.Filter, node{s})
+	calls := &dataCalls{node: node{s}}
+	ok, err := match.Match(ctx, req.Filter, calls)
+	if len(calls.calls) > 0 {
+		s.auditLine("data plugins in filter", req, "calls", calls.calls, "matched", ok)
+	}
 	if err != nil {
-		s.log.Warn("malformed filter", "requestid", req.RequestID, "err", err)
+		s.stats.filtered.Add(1)
+		reason := "malformed filter"
+		if errors.Is(err, match.ErrTooLarge) {
+			reason = "filter too large"
+		}
+		s.drop(m, req, reason, err)
+		return
 	}
 	if !ok {
 		s.stats.filtered.Add(1)
@@ -86,6 +96,7 @@ func (s *Server) process(m connector.Message) {
 	}
 	var replyBody []byte
 	if a.Handle != nil {
+		s.auditLine("discovery", req)
 		replyBody, err = message.EncodeBody(a.Handle(body))
 	} else {
 		replyBody, err = s.runRPC(ctx, a, req, body)

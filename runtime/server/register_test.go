@@ -5,14 +5,11 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/mcorun/mcorun/agents"
 	"github.com/mcorun/mcorun/agents/data"
 	"github.com/mcorun/mcorun/runtime/authz"
-	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/match"
-	"github.com/mcorun/mcorun/runtime/message"
 )
 
 func TestRegisterData(t *testing.T) {
@@ -57,21 +54,7 @@ func (d denyAll) Authorize(context.Context, authz.Request, match.Node) error {
 func TestHandleAgentAnswersWithoutAuthorization(t *testing.T) {
 	var asked atomic.Int64
 	s, tr, _ := newTestServerWith(t, func(o *Options) { o.Authorizer = denyAll{&asked} })
-	sec := psk(t)
-	body, err := message.EncodeBody("ping")
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := &message.Request{Body: body, SenderID: "c", RequestID: "0123456789abcdef0123456789abcdef",
-		Collective: "mcollective", Agent: "discovery", CallerID: "uid=0", TTL: 60, MsgTime: time.Now().Unix()}
-	if err := sec.SignRequest(req); err != nil {
-		t.Fatal(err)
-	}
-	b, err := req.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Handle(connector.Message{Destination: "/exchange/mcollective_broadcast/discovery", ReplyTo: "/reply-queue/x", Body: b})
+	s.Handle(discoveryPing(t, psk(t)))
 	if rep, v := awaitBody(t, tr); v != "pong" || rep.SenderAgent != "discovery" {
 		t.Errorf("reply %#v from %q", v, rep.SenderAgent)
 	}

@@ -102,6 +102,8 @@ type Server struct {
 	t        Transport
 	inflight sync.WaitGroup
 	stopping atomic.Bool
+
+	auditRate auditLimiter // the audit lines of discovery and data plugin use
 }
 
 // New returns a server for opts serving the agents and data plugins opts.Plugins gives.
