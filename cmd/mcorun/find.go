@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/mcorun/mcorun/runtime/listing"
 )
 
 const findUsage = `Usage:
@@ -18,6 +20,7 @@ Examples:
   mcorun find -I /^web/ -v
   mcorun find -F role=web --limit-nodes 2
   mcorun find -S 'fstat("/etc/motd").size>0' --json
+  mcorun find -F role=web --format csv
 `
 
 func findCommand() *command {
@@ -27,6 +30,7 @@ func findCommand() *command {
 func runFind(ctx context.Context, e *env, args []string) int {
 	var c commonFlags
 	fs := newFlagSet("find", &c)
+	addFormatFlag(fs, &c)
 	s, fl, closeFn, code, ok := startVerb(ctx, e, "find", findUsage, fs, &c, args, noOperands)
 	if !ok {
 		return code
@@ -46,7 +50,11 @@ func runFind(ctx context.Context, e *env, args []string) int {
 			Nodes       []string `json:"nodes"`
 			DiscoveryMS float64  `json:"discovery_ms"`
 		}{nodes, round2(ms(elapsed))}
-		if err := writeJSON(e.stdout, doc); err != nil {
+		rows := make([][]any, len(nodes))
+		for i, n := range nodes {
+			rows[i] = []any{n}
+		}
+		if err := s.writeList(listing.List{Columns: []string{"identity"}, Rows: rows, Doc: doc}); err != nil {
 			return s.fail(err)
 		}
 	} else {

@@ -263,12 +263,14 @@ func runRepl(ctx context.Context, e *env, args []string) int {
 	fs := pflag.NewFlagSet("mcorun repl", pflag.ContinueOnError)
 	fs.StringVar(&c.configFile, "config", "", "client config file (default ~/.mcollective, else /etc/mcollective/client.cfg)")
 	fs.BoolVarP(&c.verbose, "verbose", "v", false, "more detail, including config warnings")
+	fs.BoolVar(&c.wide, "wide", false, "do not cut tables to the terminal's width")
 	_, fl, closeFn, code, ok := startVerb(ctx, e, "repl", replUsage, fs, &c, args, noOperands)
 	if !ok {
 		return code
 	}
 	defer closeFn()
-	err := repl.Run(ctx, repl.Options{Fleet: fl, In: e.stdin, Out: e.stdout, Err: e.stderr, Interactive: e.stdinTTY && e.stdoutTTY})
+	err := repl.Run(ctx, repl.Options{Fleet: fl, In: e.stdin, Out: e.stdout, Err: e.stderr, Interactive: e.stdinTTY && e.stdoutTTY,
+		Width: tableStyle(e, &c).Width})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "mcorun repl: %v\n", err)
 		return exitFailure

@@ -50,6 +50,9 @@ type Options struct {
 	// HistoryFile is where an interactive session keeps its history; empty means
 	// ~/.mcorun_history.
 	HistoryFile string
+	// Width is the terminal's width: tables are cut to it, each cut cell marked. 0 means
+	// no limit.
+	Width int
 	// Interrupts cancel the running statement. nil means SIGINT (Ctrl-C) in an interactive
 	// session and nothing otherwise.
 	Interrupts <-chan os.Signal
@@ -306,7 +309,7 @@ func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
 		}
 		s.globals["_"] = v
 		if v != starlark.None {
-			s.println(s.o.Out, Format(v))
+			s.println(s.o.Out, formatWidth(v, s.o.Width))
 		}
 		return nil
 	}
@@ -345,8 +348,11 @@ func (s *session) printFailure(err error, interrupted bool) {
 
 // Format renders a value as the REPL prints it: a table when it has one (starlib.Table),
 // otherwise its repr.
-func Format(v starlark.Value) string {
-	if t, ok := starlib.Table(v); ok {
+func Format(v starlark.Value) string { return formatWidth(v, 0) }
+
+// formatWidth is Format with tables cut to width columns (0: no limit).
+func formatWidth(v starlark.Value, width int) string {
+	if t, ok := starlib.TableWidth(v, width); ok {
 		return strings.TrimRight(t, "\n")
 	}
 	return v.String()
