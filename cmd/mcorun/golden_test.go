@@ -20,6 +20,9 @@ func TestHelpGolden(t *testing.T) {
 	}
 	golden.Check(t, "help/mcorun.txt", out.String())
 	for _, c := range commandTable() {
+		if c.hidden {
+			continue
+		}
 		t.Run(c.name, func(t *testing.T) {
 			e, out, errOut, _ := testEnv(t, nil, nil)
 			if code := run(context.Background(), e, []string{c.name, "--help"}); code != exitOK {

@@ -29,6 +29,9 @@ type command struct {
 	usage   string // the verb's own help: synopsis, description and examples
 	run     func(ctx context.Context, e *env, args []string) int
 	hidden  bool // left out of mcorun --help
+	// words are the first operand's values, for shell completion (subcommands such as
+	// bash|zsh); verbs whose operands come from DDLs complete them in complete.go.
+	words []string
 }
 
 // commandTable lists every verb mcorun knows. This is the extension point: a new verb (the
@@ -52,6 +55,8 @@ func commandTable() []*command {
 		replCommand(),
 		keygenCommand(),
 		versionCommand(),
+		completionCommand(),
+		completeCommand(),
 	}
 }
 

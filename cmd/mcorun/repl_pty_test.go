@@ -39,6 +39,12 @@ func startPTY(ctx context.Context, t *testing.T, env []string, args ...string) *
 	t.Helper()
 	cmd := exec.CommandContext(ctx, mcorunBin, args...)
 	cmd.Env = env
+	return startPTYCmd(t, cmd)
+}
+
+// startPTYCmd starts cmd (made with exec.CommandContext) under a pty of a fixed size.
+func startPTYCmd(t *testing.T, cmd *exec.Cmd) *ptySession {
+	t.Helper()
 	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 160})
 	if err != nil {
 		t.Fatalf("start under a pty: %v", err)
