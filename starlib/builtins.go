@@ -47,6 +47,7 @@ func Predeclared() starlark.StringDict {
 		"struct":     starlark.NewBuiltin("struct", starlarkstruct.Make),
 		"json":       json.Module,
 		"time":       startime.Module,
+		"report":     newReportModule(),
 	}
 }
 
@@ -69,6 +70,8 @@ var builtinParams = map[string][]string{
 	"filter.identity": {},
 	"filter.agent":    {"name"},
 	"filter.compound": {"expr"},
+	"report.set":      {},
+	"report.get":      {"key", "default"},
 }
 
 // Params returns the parameter names of a builtin ("discover", "filter.fact", ...) and
