@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/listing"
+	"github.com/mcorun/mcorun/runtime/playbook"
 )
 
 const completionUsage = `Usage:
@@ -257,6 +259,9 @@ func complete(ctx context.Context, e *env, words []string) (string, []string) {
 	}
 	if len(args) > 0 {
 		if f := findFlag(flags, args[len(args)-1]); f != nil && f.takesValue && !strings.Contains(args[len(args)-1], "=") {
+			if f.long == "arg" && len(operands) > 0 {
+				return modeNoSpace, matching(cur, playbookArgs(operands[0]))
+			}
 			return flagValues(e, configFile, f, cur)
 		}
 	}
@@ -315,6 +320,20 @@ func flagValues(e *env, configFile string, f *flagSpec, cur string) (string, []s
 		return modeFiles, nil
 	}
 	return modePlain, nil
+}
+
+// playbookArgs are "NAME=" for each --arg a playbook's params() declares.
+func playbookArgs(file string) []string {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	names, _ := playbook.ParamNames(file, src)
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n + "="
+	}
+	return out
 }
 
 // knownDDLs are the agent and data plugin DDLs of the config (built-in ones without one).

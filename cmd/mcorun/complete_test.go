@@ -58,6 +58,8 @@ func TestComplete(t *testing.T) {
 		{line: "mcorun find --config ", mode: modeFiles},
 		{line: "mcorun --fleet ", mode: modeFiles},
 		{line: "mcorun 'rpc' \"rpcutil\" pi", want: []string{"ping"}},
+		{line: "mcorun ../../playbooks/rolling_restart.star --arg ", mode: modeNoSpace, has: []string{"service=", "window="}},
+		{line: "mcorun run --dry-run ../../playbooks/rolling_restart.star --arg wi", mode: modeNoSpace, want: []string{"window="}},
 	} {
 		cur := tc.cur
 		if cur == "" {
