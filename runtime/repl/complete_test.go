@@ -65,3 +65,26 @@ func TestCompleter(t *testing.T) {
 		t.Errorf("Do = %q, %d", add, n)
 	}
 }
+
+// Completion reads whatever is typed; it never panics, and the word it completes is the
+// end of the line.
+func FuzzComplete(f *testing.F) {
+	for _, s := range []string{`rpc("ser`, `rpc("service", "restart", {"se`, `x.y.`, `"\`, `{'a': [1, (2`, `# "rpc(`, `f(a=`, `)]}`, "\xff\xfe"} {
+		f.Add(s)
+	}
+	s := &session{o: Options{}}
+	if err := s.init(); err != nil {
+		f.Fatal(err)
+	}
+	c := completer{s}
+	f.Fuzz(func(t *testing.T, line string) {
+		word, _ := c.complete(line)
+		if !strings.HasSuffix(line, word) && !strings.HasSuffix(string([]rune(line)), word) {
+			// a string being typed gives its content without escapes
+			if !strings.ContainsAny(line, `"'`) {
+				t.Errorf("%q: word %q", line, word)
+			}
+		}
+		c.Do([]rune(line), len([]rune(line)))
+	})
+}
