@@ -289,6 +289,13 @@ var agentPluginKeys = map[string]bool{
 	"nettest.ping_command": true, "nettest.ping_timeout": true, "nettest.connect_timeout": true,
 }
 
+// brokerPluginKeys are the limits of mcod's embedded broker (cmd/mcod/embedded.go,
+// docs/security.md).
+var brokerPluginKeys = map[string]bool{
+	"mcod.broker.max_connections": true, "mcod.broker.max_frame_bytes": true,
+	"mcod.broker.outbox_bytes": true, "mcod.broker.connect_timeout": true,
+}
+
 // pluginKeyStatus reports whether a plugin key (without "plugin.") is read by this project,
 // and if it is known but ignored, why.
 func pluginKeyStatus(key string) (why string, known bool) {
@@ -299,7 +306,7 @@ func pluginKeyStatus(key string) (why string, known bool) {
 		return "", true
 	case key == "ssl.enforce_ttl", strings.HasPrefix(key, "ed25519."):
 		return "", true
-	case authPluginKeys[key], agentPluginKeys[key]:
+	case authPluginKeys[key], agentPluginKeys[key], brokerPluginKeys[key]:
 		return "", true
 	}
 	if m := rabbitPoolRE.FindStringSubmatch(key); m != nil {
