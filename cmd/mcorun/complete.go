@@ -305,7 +305,7 @@ func flagValues(e *env, configFile string, f *flagSpec, cur string) (string, []s
 	switch f.long {
 	case "format":
 		var names []string
-		for _, x := range listing.Formats {
+		for _, x := range listing.Formats() {
 			names = append(names, string(x))
 		}
 		return modePlain, matching(cur, names)

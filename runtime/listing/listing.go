@@ -29,12 +29,12 @@ const (
 )
 
 // Formats lists every format, the default first.
-var Formats = []Format{Table, JSON, JSONL, CSV, YAML}
+func Formats() []Format { return []Format{Table, JSON, JSONL, CSV, YAML} }
 
 // Names is the list of formats as --help and errors show it: "table|json|jsonl|csv|yaml".
 func Names() string {
-	names := make([]string, len(Formats))
-	for i, f := range Formats {
+	names := make([]string, len(Formats()))
+	for i, f := range Formats() {
 		names[i] = string(f)
 	}
 	return strings.Join(names, "|")
@@ -45,7 +45,7 @@ func Parse(s string) (Format, error) {
 	if s == "" {
 		return Table, nil
 	}
-	for _, f := range Formats {
+	for _, f := range Formats() {
 		if string(f) == strings.ToLower(s) {
 			return f, nil
 		}

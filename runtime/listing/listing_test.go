@@ -31,7 +31,7 @@ func sample() List {
 }
 
 func TestWriteFormats(t *testing.T) {
-	for _, f := range Formats {
+	for _, f := range Formats() {
 		var b bytes.Buffer
 		if err := Write(&b, f, sample()); err != nil {
 			t.Fatalf("%s: %v", f, err)
