@@ -69,6 +69,10 @@ func (c completer) complete(text string) (string, []string) {
 					cands = append(cands, p+"=")
 				}
 			}
+			// rpc()'s third argument, its inputs: offer the dict, one input at a time.
+			for _, in := range c.rpcInputs(top) {
+				cands = append(cands, `{"`+in+`": `)
+			}
 		case top.open == '{' && top.key && n > 1:
 			if inputs := c.rpcInputs(stack[n-2]); inputs != nil {
 				for _, in := range inputs {

@@ -31,6 +31,8 @@ func TestCompleter(t *testing.T) {
 		{line: `rs = rpc("rpcutil", 'get_f`, want: []string{`get_fact'`, `get_facts'`}},
 		{line: `rpc("service", "restart", {"se`, want: []string{`service"`}},
 		{line: `rpc("service", "restart", {`, want: []string{`"service": `}},
+		{line: `rpc("service", "restart", `, has: []string{`{"service": `, "nodes=", "filter=", "discover"}},
+		{line: `rpc("service", "restart", {"service": "x"}, `, has: []string{"nodes="}},
 		{line: `rpc("rpcutil", "get_fact", {"fact": "role"}, fi`, want: []string{"filter", "filter="}},
 		{line: `rpc("rpcutil", "ping", nodes=web, ba`, want: []string{"batch=", "batch_sleep="}},
 		{line: `discover(me`, want: []string{"method="}},
