@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/client"
 	"github.com/mcorun/mcorun/runtime/clock"
+	"github.com/mcorun/mcorun/runtime/listing"
 	"github.com/mcorun/mcorun/runtime/message"
 	"github.com/mcorun/mcorun/runtime/plural"
 )
@@ -524,8 +525,8 @@ func (ro *rollout) exitCode() int {
 }
 
 // writeRollout prints the per-node table and the totals line.
-func writeRollout(w io.Writer, c colorizer, fancy bool, ro *rollout) {
-	t := newTable(w, fancy, "Node", "Outcome", "Failed", "Changed", "Seconds", "Message")
+func writeRollout(w io.Writer, c colorizer, st listing.Style, ro *rollout) {
+	var rows [][]string
 	for _, r := range ro.Nodes {
 		failed, changed, secs := "", "", ""
 		if r.Outcome == outcomeOK || r.Outcome == outcomeFailed {
@@ -540,9 +541,9 @@ func writeRollout(w io.Writer, c colorizer, fancy bool, ro *rollout) {
 		default:
 			outcome = c.yellow(outcome)
 		}
-		_ = t.Append(r.Node, outcome, failed, changed, secs, r.Message)
+		rows = append(rows, []string{r.Node, outcome, failed, changed, secs, r.Message})
 	}
-	_ = t.Render()
+	_ = listing.Render(w, []string{"Node", "Outcome", "Failed", "Changed", "Seconds", "Message"}, rows, st)
 	n := ro.counts()
 	var parts []string
 	for _, o := range []string{outcomeOK, outcomeFailed, outcomeRefused, outcomeNoStart, outcomeTimeout, outcomeNoResponse, outcomeNoSummary, outcomeSkipped, outcomeCancelled, outcomeRunning} {
@@ -641,7 +642,7 @@ func (pc *puppetCall) runallOnce(ctx context.Context, rn *puppetRunner) int {
 		}
 	} else {
 		fmt.Fprintln(e.stdout)
-		writeRollout(e.stdout, s.color, e.stdoutTTY, ro)
+		writeRollout(e.stdout, s.color, tableStyle(e, s.flags), ro)
 	}
 	if ctx.Err() != nil {
 		return exitFailure
