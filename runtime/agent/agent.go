@@ -51,6 +51,9 @@ type Agent struct {
 	// discovery agent is: it answers the decoded request body directly, with the reply body.
 	// Actions is then unused, and no DDL validation, authorization or audit applies.
 	Handle func(body any) any
+	// Grace is time an action gets beyond its DDL timeout, for work around it: an external
+	// agent's process start and its reply.
+	Grace time.Duration
 }
 
 // Name is the agent's name from its DDL metadata.
