@@ -24,6 +24,7 @@ type Request struct {
 	RequestID  string
 	Collective string
 	Time       time.Time // when the request was sent (its msgtime)
+	TTL        int64     // the request's time to live, in seconds
 }
 
 // Reply is the reply an action fills in. Data starts with every DDL output set to its default.

@@ -190,7 +190,7 @@ func (s *Server) dispatch(ctx context.Context, a *agent.Agent, req *message.Requ
 	areq := &agent.Request{
 		Agent: req.Agent, Action: rr.Action, Data: rr.Data, CallerID: req.CallerID,
 		SenderID: req.SenderID, RequestID: req.RequestID, Collective: req.Collective,
-		Time: time.Unix(req.MsgTime, 0),
+		Time: time.Unix(req.MsgTime, 0), TTL: req.TTL,
 	}
 	done := s.opts.Clock.NewEvent()
 	var finished atomic.Bool
