@@ -20,6 +20,8 @@ const (
 	// DefaultGrace is the time a process gets beyond its DDL timeout, for its start.
 	DefaultGrace    = 1500 * time.Millisecond
 	DefaultMaxReply = 1 << 20
+	// DefaultSettle is how long a changed file stays unchanged before a rescan reads it.
+	DefaultSettle = 5 * time.Second
 	// replyGrace is the time the node keeps beyond a process's own deadline, to kill it and
 	// send the reply that says so.
 	replyGrace = time.Second

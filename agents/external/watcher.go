@@ -97,9 +97,9 @@ func New(o Options, reg Registry) *Watcher {
 	}
 }
 
-// Run scans now, then every Rescan until ctx ends.
-func (w *Watcher) Run(ctx context.Context) {
-	w.Scan(ctx)
+// Watch rescans every Rescan until ctx ends; with no Rescan it returns at once. Scan first
+// (before the node starts serving, so that its agents are served from the start).
+func (w *Watcher) Watch(ctx context.Context) {
 	if w.opts.Rescan <= 0 {
 		return
 	}

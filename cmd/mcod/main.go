@@ -234,6 +234,10 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 	registerPuppet(ctx, cfg, srv, logger)
+	watcher, err := externalAgents(ctx, cfg, srv, src.Facts, logger)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
 	copts, err := connector.OptionsFromConfig(rabbit, cfg.Identity, logger)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
@@ -261,6 +265,9 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 	if err := srv.Start(conn); err != nil {
 		return err
 	}
+	watched := make(chan struct{})
+	go func() { defer close(watched); watcher.Watch(ctx) }()
+	defer func() { <-watched }()
 	<-ctx.Done()
 	logger.Info("stopping: waiting for in-flight actions", "timeout", o.stopTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), o.stopTimeout)
