@@ -128,11 +128,11 @@ func TestGreeter(t *testing.T) {
 	if rep := agenttest.Call(t, a, "greet", map[string]any{"name": "a;b"}); rep.Status != message.InvalidData {
 		t.Errorf("greet with a name the DDL refuses: %d %q", rep.Status, rep.Message)
 	}
-	rep = agenttest.Call(t, a, "fail", nil)
-	if rep.Status != message.Aborted || rep.Message != "failed as asked" {
-		t.Errorf("fail: %d %q", rep.Status, rep.Message)
+	rep = agenttest.Call(t, a, "refuse", nil)
+	if rep.Status != message.Aborted || rep.Message != "refused as asked" {
+		t.Errorf("refuse: %d %q", rep.Status, rep.Message)
 	}
-	for _, s := range []string{`msg="external agent added" agent=greeter version=1.0.0`, `line="greeting Ann"`, `line="greeter: failing as asked"`} {
+	for _, s := range []string{`msg="external agent added" agent=greeter version=1.0.0`, `line="greeting Ann"`, `line="greeter: refusing as asked"`} {
 		if !strings.Contains(logs.String(), s) {
 			t.Errorf("log lacks %s:\n%s", s, logs)
 		}

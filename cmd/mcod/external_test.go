@@ -97,17 +97,17 @@ loglevel = error
 		if r.StatusCode != 0 || r.Data["greeting"] != "hello Ann" || r.Data["length"] != float64(3) || r.Data["mood"] != "cheerful" {
 			t.Errorf("greet: %+v", r)
 		}
-		// actionpolicy allows greet only: fail is denied before the agent runs.
-		doc, out = mcorun(t, "rpc", "greeter", "fail")
+		// actionpolicy allows greet only: refuse is denied before the agent runs.
+		doc, out = mcorun(t, "rpc", "greeter", "refuse")
 		if len(doc.Replies) != 1 || doc.Replies[0].StatusCode != 1 || doc.Replies[0].StatusMsg != "You are not authorized to call this agent or action." {
-			t.Errorf("fail under a policy allowing greet only:\n%s", out)
+			t.Errorf("refuse under a policy allowing greet only:\n%s", out)
 		}
 		doc, out = mcorun(t, "rpc", "rpcutil", "agent_inventory")
 		if len(doc.Replies) != 1 || !strings.Contains(fmt.Sprint(doc.Replies[0].Data["agents"]), "agent:greeter") {
 			t.Errorf("agent_inventory lacks greeter:\n%s", out)
 		}
 		b, _ := os.ReadFile(audit)
-		if !strings.Contains(string(b), "agent=greeter action=greet") || !strings.Contains(string(b), "agent=greeter action=fail") {
+		if !strings.Contains(string(b), "agent=greeter action=greet") || !strings.Contains(string(b), "agent=greeter action=refuse") {
 			t.Errorf("audit log lacks the greeter requests:\n%s", b)
 		}
 	})
@@ -158,9 +158,9 @@ loglevel = error
 		if len(r) != 1 || r[0].StatusCode != 0 || r[0].Data["greeting"] != "hello Bob" || r[0].Data["length"] != float64(3) || r[0].Data["mood"] != "cheerful" {
 			t.Errorf("mco rpc greeter greet: %+v", r)
 		}
-		replies := f.mcoRPCAny(t, "greeter", "fail", "-I", "ext1")
+		replies := f.mcoRPCAny(t, "greeter", "refuse", "-I", "ext1")
 		if len(replies) != 1 || replies[0].StatusCode != 1 {
-			t.Errorf("mco rpc greeter fail: %+v", replies)
+			t.Errorf("mco rpc greeter refuse: %+v", replies)
 		}
 		if !slices.ContainsFunc(f.mcoRPC(t, "rpcutil", "agent_inventory", "-I", "ext1"), func(r rpcReply) bool {
 			return strings.Contains(fmt.Sprint(r.Data["agents"]), "agent:greeter")
