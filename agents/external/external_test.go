@@ -512,16 +512,42 @@ func mustDDL(t testing.TB, s string) *ddl.Agent {
 	return d
 }
 
-// BenchmarkCall is the cost of one external call: a process start (the sh example agent,
-// which runs sed twice) and its reply.
+// BenchmarkCall is the cost of one external call: a process start and its reply. "greeter"
+// is the sh example agent, which runs sed twice; "minimal" is sh writing a fixed reply, so
+// the difference is the agent's own work.
 func BenchmarkCall(b *testing.B) {
-	n, w, _ := newNode(b, Options{LibDirs: []string{exampleLib}})
+	l := newLib(b)
+	l.agent("minimal", ddlJSON("minimal", "1", 5), activateThen(`echo '{"statuscode": 0, "data": {"out": "x"}}' > "$2"`), 0o755)
+	n, w, _ := newNode(b, Options{LibDirs: []string{exampleLib, l.dir}})
 	w.Scan(context.Background())
-	a := n.agent(b, "greeter")
-	b.ResetTimer()
-	for range b.N {
-		if rep := agenttest.Call(b, a, "greet", map[string]any{"name": "Ann"}); rep.Status != message.OK {
-			b.Fatalf("greet: %d %q", rep.Status, rep.Message)
+	for _, c := range []struct {
+		agent, action string
+		in            map[string]any
+	}{{"greeter", "greet", map[string]any{"name": "Ann"}}, {"minimal", "run", nil}} {
+		b.Run(c.agent, func(b *testing.B) {
+			a := n.agent(b, c.agent)
+			for range b.N {
+				if rep := agenttest.Call(b, a, c.action, c.in); rep.Status != message.OK {
+					b.Fatalf("%s: %d %q", c.agent, rep.Status, rep.Message)
+				}
+			}
+		})
+	}
+}
+
+// docs/agents.md shows the example agents as they are in testdata.
+func TestDocsShowTheExamples(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/agents.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"greeter", "nodeinfo"} {
+		b, err := os.ReadFile(filepath.Join(exampleLib, "mcollective/agent", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(doc, b) {
+			t.Errorf("docs/agents.md does not show testdata's %s as it is", name)
 		}
 	}
 }

@@ -44,7 +44,9 @@ Usage:
 It reads an MCollective server.cfg, connects to the broker pool it names
 (plugin.rabbitmq.pool.*), subscribes to its agents (rpcutil, discovery, and
 puppet where Puppet is installed) in every collective, and answers requests
-until SIGINT or SIGTERM, then stops gracefully. It runs in the foreground and
+until SIGINT or SIGTERM, then stops gracefully. External agents (an executable
+beside its JSON DDL in LIBDIR/mcollective/agent/, Choria's protocol) are served
+too, and rescanned every plugin.mcod.external.rescan seconds (default 20). It runs in the foreground and
 logs to the config's logfile, else to stderr; it retries an unreachable broker
 forever, logging each attempt.
 
