@@ -231,6 +231,9 @@ func (l lib) agent(name, ddlText, script string, mode os.FileMode, rel ...string
 		if err := os.Rename(tmp, exe); err != nil {
 			l.t.Fatal(err)
 		}
+		if err := os.Chmod(exe, mode); err != nil { // past the umask
+			l.t.Fatal(err)
+		}
 	}
 }
 
@@ -333,6 +336,7 @@ func TestSkippedFilesAreLogged(t *testing.T) {
 	script := activateThen(`echo '{"statuscode": 0}' > "$2"`)
 	l.agent("baddl", `{"metadata": {"name": "baddl"`, script, 0o755)
 	l.agent("noexec", ddlJSON("noexec", "1", 5), script, 0o644)
+	l.agent("anyone", ddlJSON("anyone", "1", 5), script, 0o777)
 	l.agent("rpcutil", ddlJSON("rpcutil", "1", 5), script, 0o755)
 	l.agent("service", ddlJSON("service", "1", 5), script, 0o755)
 	l.agent("misnamed", ddlJSON("other", "1", 5), script, 0o755)
@@ -352,6 +356,7 @@ func TestSkippedFilesAreLogged(t *testing.T) {
 	for _, s := range []string{
 		`file=` + agentDir + `/baddl.json reason="the DDL does not parse: `,
 		`file=` + agentDir + `/noexec.json reason="` + agentDir + `/noexec is not executable (mode -rw-r--r--); chmod +x it"`,
+		`file=` + agentDir + `/anyone.json reason="` + agentDir + `/anyone is writable by every user (mode -rwxrwxrwx), who could make the node run anything; chmod o-w it"`,
 		`file=` + agentDir + `/rpcutil.json reason="rpcutil is the name of a built-in agent; rename the external agent"`,
 		`file=` + agentDir + `/service.json reason="service is the name of a built-in agent`,
 		`file=` + agentDir + `/misnamed.json reason="the DDL names agent \"other\", not \"misnamed\"`,

@@ -141,6 +141,9 @@ func executable(dir, name string) (string, os.FileInfo, string) {
 		if st.Mode().Perm()&0o111 == 0 {
 			return p, st, fmt.Sprintf("%s is not executable (mode %v); chmod +x it", p, st.Mode().Perm())
 		}
+		if st.Mode().Perm()&0o002 != 0 {
+			return p, st, fmt.Sprintf("%s is writable by every user (mode %v), who could make the node run anything; chmod o-w it", p, st.Mode().Perm())
+		}
 		return p, st, ""
 	}
 	return "", nil, ""
