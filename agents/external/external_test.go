@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/agent/agenttest"
@@ -554,5 +555,24 @@ func TestDocsShowTheExamples(t *testing.T) {
 		if !bytes.Contains(doc, b) {
 			t.Errorf("docs/agents.md does not show testdata's %s as it is", name)
 		}
+	}
+}
+
+func TestExcerpt(t *testing.T) {
+	long := strings.Repeat("é", 150) + "\nthe end\n"
+	got := excerpt([]byte(long))
+	if !strings.HasPrefix(got, ": ...") || !strings.HasSuffix(got, "é the end") || len(got) > len(": ...")+maxExcerpt || !utf8.ValidString(got) {
+		t.Errorf("excerpt = %q", got)
+	}
+	if got := excerpt([]byte(" \n")); got != "" {
+		t.Errorf("excerpt of blank stderr = %q", got)
+	}
+	var tl tail
+	for range 1000 {
+		_, _ = tl.Write([]byte(strings.Repeat("x", 100)))
+	}
+	_, _ = tl.Write([]byte("END"))
+	if b := tl.Bytes(); len(b) != maxTail || !bytes.HasSuffix(b, []byte("xEND")) {
+		t.Errorf("tail kept %d bytes ending %q", len(b), b[len(b)-4:])
 	}
 }

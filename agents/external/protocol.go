@@ -186,7 +186,7 @@ func excerpt(stderr []byte) string {
 		return ""
 	}
 	if len(s) > maxExcerpt {
-		s = "..." + s[len(s)-maxExcerpt:]
+		s = "..." + strings.ToValidUTF8(s[len(s)-maxExcerpt:], "")
 	}
 	return ": " + s
 }
