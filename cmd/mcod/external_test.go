@@ -115,10 +115,12 @@ loglevel = error
 		dir := filepath.Join(late, "mcollective", "agent")
 		write(t, filepath.Join(dir, "late.json"), `{"$schema": "https://choria.io/schemas/mcorpc/ddl/v1/agent.json",
  "metadata": {"name": "late", "description": "d", "author": "a", "license": "l", "version": "1", "url": "u", "timeout": 5, "provider": "external"},
- "actions": [{"action": "run", "description": "run", "input": {}, "output": {"out": {"description": "o", "display_as": "O", "default": null}}}]}`)
+ "actions": [{"action": "run", "description": "run", "input": {}, "output": {"out": {"description": "o", "display_as": "O", "default": null}}},
+             {"action": "crash", "description": "crash", "input": {}, "output": {}}]}`)
 		write(t, filepath.Join(policies, "late.policy"), "policy default allow\n")
 		if err := os.WriteFile(filepath.Join(dir, "late"), []byte("#!/bin/sh\n"+
 			`[ "$3" = io.choria.mcorpc.external.v1.activation_request ] && echo '{"activate": true}' > "$2" && exit 0`+"\n"+
+			`grep -q '"action":"crash"' "$1" && { echo "late: crashed on purpose" >&2; exit 3; }`+"\n"+
 			`echo '{"statuscode": 0, "data": {"out": "late and well"}}' > "$2"`+"\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +132,12 @@ loglevel = error
 			}
 		}
 		f.waitLog(t, "ext1", `msg="external agent added" agent=late`, 5*time.Second)
-		doc, out := mcorun(t, "rpc", "late", "run")
+		// A crash is statuscode 1 with the end of stderr, and the node keeps serving.
+		doc, out := mcorun(t, "rpc", "late", "crash")
+		if len(doc.Replies) != 1 || doc.Replies[0].StatusCode != 1 || doc.Replies[0].StatusMsg != "late#crash failed: late exit status 3: late: crashed on purpose" {
+			t.Errorf("late crash:\n%s", out)
+		}
+		doc, out = mcorun(t, "rpc", "late", "run")
 		if len(doc.Replies) != 1 || doc.Replies[0].Data["out"] != "late and well" {
 			t.Errorf("late run:\n%s", out)
 		}
