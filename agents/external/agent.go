@@ -12,6 +12,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/message"
+	"github.com/mcorun/mcorun/runtime/value"
 )
 
 // Defaults of Options.
@@ -96,6 +97,8 @@ func (r *runner) action(ctx context.Context, d *ddl.Agent, exe string, req *agen
 			}
 		}
 	}
+	// Values decoded from Ruby (Symbols, Hashes with non-String keys) as JSON writes them.
+	data, _ = value.JSON(data).(map[string]any)
 	res, err := run(ctx, call{
 		exe: exe, name: req.Agent, protocol: RequestProtocol, facts: r.facts(), config: r.configPath(req.Agent), maxReply: r.maxReply,
 		request: Request{

@@ -22,6 +22,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/agent/agenttest"
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/marshal"
 	"github.com/mcorun/mcorun/runtime/message"
 	"github.com/mcorun/mcorun/runtime/security"
 	"github.com/mcorun/mcorun/runtime/server"
@@ -574,5 +575,43 @@ func TestExcerpt(t *testing.T) {
 	_, _ = tl.Write([]byte("END"))
 	if b := tl.Bytes(); len(b) != maxTail || !bytes.HasSuffix(b, []byte("xEND")) {
 		t.Errorf("tail kept %d bytes ending %q", len(b), b[len(b)-4:])
+	}
+}
+
+// The request file holds every field of the v1 protocol, and inputs decoded from Ruby (a
+// Symbol, a Hash with non-String keys) as JSON writes them; optional inputs get their DDL
+// default.
+func TestRequestFile(t *testing.T) {
+	l := newLib(t)
+	l.agent("echo", `{"$schema": "https://choria.io/schemas/mcorpc/ddl/v1/agent.json",
+ "metadata": {"name": "echo", "description": "d", "author": "a", "license": "l", "version": "1", "url": "u", "timeout": 5, "provider": "external"},
+ "actions": [{"action": "show", "description": "d", "output": {"request": {"description": "r", "display_as": "R", "default": null}},
+  "input": {"h": {"prompt": "h", "description": "h", "type": "hash", "optional": false},
+            "opt": {"prompt": "o", "description": "o", "type": "string", "optional": true, "default": "dflt", "validation": ".", "maxlength": 10}}}]}`,
+		activateThen(`printf '{"statuscode": 0, "data": {"request": %s, "argv3": "%s", "env": "%s"}}' "$(cat "$1")" "$3" "$CHORIA_EXTERNAL_PROTOCOL" > "$2"`), 0o755)
+	n, w, _ := newNode(t, Options{LibDirs: []string{l.dir}})
+	w.Scan(context.Background())
+	in := map[string]any{"h": map[any]any{marshal.Symbol("sym"): int64(1), int64(2): []any{true, 1.5}}}
+	rep := agenttest.Call(t, n.agent(t, "echo"), "show", in)
+	if rep.Status != message.OK {
+		t.Fatalf("show: %d %q", rep.Status, rep.Message)
+	}
+	req, _ := rep.Data["request"].(map[string]any)
+	want := map[string]any{
+		"$schema": "https://choria.io/schemas/mcorpc/external/v1/rpc_request.json", "protocol": RequestProtocol,
+		"agent": "echo", "action": "show", "requestid": "0123456789abcdef0123456789abcdef", "senderid": "agenttest",
+		"callerid": "uid=0", "collective": "mcollective", "ttl": int64(60),
+		"data": map[string]any{"h": map[string]any{"sym": int64(1), "2": []any{true, 1.5}}, "opt": "dflt"},
+	}
+	for k, v := range want {
+		if fmt.Sprint(req[k]) != fmt.Sprint(v) {
+			t.Errorf("request %s = %#v, want %#v", k, req[k], v)
+		}
+	}
+	if mt, _ := req["msgtime"].(int64); time.Since(time.Unix(mt, 0)) > time.Minute {
+		t.Errorf("request msgtime = %v", req["msgtime"])
+	}
+	if rep.Data["argv3"] != RequestProtocol || rep.Data["env"] != RequestProtocol {
+		t.Errorf("protocol: argv[3] %v, env %v", rep.Data["argv3"], rep.Data["env"])
 	}
 }
