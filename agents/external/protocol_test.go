@@ -59,7 +59,7 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 	if rep.Status != message.Aborted || rep.Message != "hang#run failed: timed out after 1.2s; its process group was killed" {
 		t.Errorf("hang: %d %q", rep.Status, rep.Message)
 	}
-	if took < 1200*time.Millisecond || took > 3*time.Second {
+	if took < 1200*time.Millisecond || took > 10*time.Second { // not the 60 s the agent asked for
 		t.Errorf("the call took %s, want about 1.2s", took)
 	}
 	b, err := os.ReadFile(pidFile)

@@ -1,6 +1,7 @@
 package external
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,10 +11,20 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/ddl"
 )
+
+// fileStamp identifies a version of a file without reading it: its inode (a new one when an
+// installer renames a new file into place), size, and modification and change times.
+func fileStamp(st os.FileInfo) string {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return fmt.Sprintf("%d:%d %d %d %d", sys.Dev, sys.Ino, st.Size(), st.ModTime().UnixNano(), time.Unix(sys.Ctim.Unix()).UnixNano())
+	}
+	return fmt.Sprintf("%d %d", st.Size(), st.ModTime().UnixNano())
+}
 
 // found is one external agent on disk: its DDL and its executable.
 type found struct {
@@ -21,8 +32,8 @@ type found struct {
 	ddlPath string
 	exe     string
 	ddl     *ddl.Agent
-	// stamp changes whenever the DDL or the executable changes: their paths, sizes and
-	// modification times.
+	// stamp changes whenever the DDL or the executable changes: their paths, the DDL's
+	// content and the executable's fileStamp.
 	stamp string
 	// newest is the later modification time of the two files.
 	newest time.Time
@@ -123,7 +134,7 @@ func candidate(name, ddlPath string) (*found, string) {
 	}
 	return &found{
 		name: name, ddlPath: ddlPath, exe: exe, ddl: d, newest: newest,
-		stamp: fmt.Sprintf("%s %d %d|%s %d %d", ddlPath, dst.Size(), dst.ModTime().UnixNano(), exe, est.Size(), est.ModTime().UnixNano()),
+		stamp: fmt.Sprintf("%s %x|%s %s", ddlPath, sha256.Sum256(b), exe, fileStamp(est)),
 	}, ""
 }
 

@@ -24,7 +24,7 @@ func TestActivation(t *testing.T) {
 	n, w, logs := newNode(t, Options{LibDirs: []string{l.dir}, ActivationTimeout: 300 * time.Millisecond})
 	start := time.Now()
 	w.Scan(context.Background())
-	if took := time.Since(start); took > 3*time.Second {
+	if took := time.Since(start); took > 10*time.Second { // not the 30 s slow sleeps
 		t.Errorf("the scan took %s: the activation bound was not kept", took)
 	}
 	if got := n.Agents(); !slices.Equal(got, []string{"wrongprotocol"}) {
@@ -128,7 +128,6 @@ func TestRescanAddsUpgradesRemoves(t *testing.T) {
 		t.Errorf("after upgrading: %v", rep.Data)
 	}
 	// The executable alone changes: the agent is reloaded too.
-	time.Sleep(10 * time.Millisecond) // a distinct modification time
 	l.agent("late", "", reply("v3"), 0o755)
 	w.Scan(ctx)
 	if rep := agenttest.Call(t, n.agent(t, "late"), "run", nil); rep.Data["out"] != "v3" {

@@ -70,7 +70,7 @@ rpcaudit = 1
 rpcauditprovider = logfile
 plugin.rpcaudit.logfile = %s
 `, examples, late, policies, audit)})
-	f.waitLog(t, "ext1", `msg="external agent added" agent=greeter`, 5*time.Second)
+	f.waitLog(t, "ext1", `msg="external agent added" agent=greeter`, 15*time.Second)
 	write(t, filepath.Join(f.dir, "client.cfg"), f.common()+`identity = mco-test-client
 libdir = `+examples+":"+late+":"+clientLib+`:/usr/share/mcollective/plugins
 logger_type = console
@@ -131,7 +131,7 @@ loglevel = error
 				t.Fatal(err)
 			}
 		}
-		f.waitLog(t, "ext1", `msg="external agent added" agent=late`, 5*time.Second)
+		f.waitLog(t, "ext1", `msg="external agent added" agent=late`, 15*time.Second)
 		// A crash is statuscode 1 with the end of stderr, and the node keeps serving.
 		doc, out := mcorun(t, "rpc", "late", "crash")
 		if len(doc.Replies) != 1 || doc.Replies[0].StatusCode != 1 || doc.Replies[0].StatusMsg != "late#crash failed: late exit status 3: late: crashed on purpose" {
@@ -146,7 +146,7 @@ loglevel = error
 				t.Fatal(err)
 			}
 		}
-		f.waitLog(t, "ext1", `msg="external agent removed" agent=late`, 5*time.Second)
+		f.waitLog(t, "ext1", `msg="external agent removed" agent=late`, 15*time.Second)
 		doc, out = mcorun(t, "rpc", "rpcutil", "agent_inventory")
 		if len(doc.Replies) != 1 || strings.Contains(fmt.Sprint(doc.Replies[0].Data["agents"]), "agent:late") {
 			t.Errorf("agent_inventory after removing late:\n%s", out)
