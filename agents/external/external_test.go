@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/agent/agenttest"
@@ -96,6 +97,11 @@ func newNode(t testing.TB, o Options) (*node, *Watcher, *logBuffer) {
 	srv, err := server.New(server.Options{Identity: "n1", Security: sec})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.ActivationTimeout == 0 {
+		// Generous: a loaded machine, or an interpreter behind a slow launcher (a pyenv
+		// shim), must not fail tests that are not about the bound.
+		o.ActivationTimeout = 10 * time.Second
 	}
 	logs := &logBuffer{}
 	o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -21,7 +21,7 @@ func TestActivation(t *testing.T) {
 	l.agent("broken", ddlJSON("broken", "1", 5), "#!/bin/sh\necho 'cannot find my tools' >&2\nexit 1\n", 0o755)
 	l.agent("slow", ddlJSON("slow", "1", 5), "#!/bin/sh\nsleep 30\n", 0o755)
 	l.agent("wrongprotocol", ddlJSON("wrongprotocol", "1", 5), "#!/bin/sh\n[ \"$CHORIA_EXTERNAL_PROTOCOL\" = \"$3\" ] && [ \"$3\" = io.choria.mcorpc.external.v1.activation_request ] && echo '{\"activate\": true}' > \"$CHORIA_EXTERNAL_REPLY\"\n", 0o755)
-	n, w, logs := newNode(t, Options{LibDirs: []string{l.dir}, ActivationTimeout: 300 * time.Millisecond})
+	n, w, logs := newNode(t, Options{LibDirs: []string{l.dir}, ActivationTimeout: time.Second})
 	start := time.Now()
 	w.Scan(context.Background())
 	if took := time.Since(start); took > 10*time.Second { // not the 30 s slow sleeps
@@ -34,7 +34,7 @@ func TestActivation(t *testing.T) {
 		`msg="external agent not activated: it declined to run on this node" agent=shy`,
 		`msg="external agent not activated: its activation check failed" agent=broken version=1 ddl=` + filepath.Join(l.dir, "mcollective/agent/broken.json"),
 		`err="broken exit status 1: cannot find my tools"`,
-		`err="activation check timed out after 300ms; its process group was killed"`,
+		`err="activation check timed out after 1s; its process group was killed"`,
 	} {
 		if !strings.Contains(logs.String(), s) {
 			t.Errorf("log lacks %s:\n%s", s, logs)
