@@ -43,7 +43,9 @@ Usage:
 It reads an MCollective server.cfg, connects to the broker pool it names
 (plugin.rabbitmq.pool.*), subscribes to its agents (rpcutil, discovery, and
 puppet where Puppet is installed) in every collective, and answers requests
-until SIGINT or SIGTERM, then stops gracefully. It runs in the foreground and
+until SIGINT or SIGTERM, then stops gracefully. External agents (an executable
+beside its JSON DDL in LIBDIR/mcollective/agent/, Choria's protocol) are served
+too, and rescanned every plugin.mcod.external.rescan seconds (default 20). It runs in the foreground and
 logs to the config's logfile, else to stderr; it retries an unreachable broker
 forever, logging each attempt.
 
@@ -239,6 +241,10 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 	registerPuppet(ctx, cfg, srv, logger)
+	watcher, err := externalAgents(ctx, cfg, srv, src.Facts, logger)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
 	copts, err := connector.OptionsFromConfig(rabbit, cfg.Identity, logger)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
@@ -266,6 +272,9 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 	if err := srv.Start(conn); err != nil {
 		return err
 	}
+	watched := make(chan struct{})
+	go func() { defer close(watched); watcher.Watch(ctx) }()
+	defer func() { <-watched }()
 	<-ctx.Done()
 	logger.Info("stopping: waiting for in-flight actions", "timeout", o.stopTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), o.stopTimeout)

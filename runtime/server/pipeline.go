@@ -62,7 +62,7 @@ func (s *Server) process(m connector.Message) {
 		s.drop(m, req, "unknown collective", fmt.Errorf("collective %q is not one of %v", req.Collective, s.opts.Collectives))
 		return
 	}
-	a, known := s.agents[req.Agent]
+	a, known := s.agent(req.Agent)
 	if !known {
 		s.drop(m, req, "unknown agent", fmt.Errorf("agent %q is not served here", req.Agent))
 		return
@@ -201,7 +201,7 @@ func (s *Server) dispatch(ctx context.Context, a *agent.Agent, req *message.Requ
 	areq := &agent.Request{
 		Agent: req.Agent, Action: rr.Action, Data: rr.Data, CallerID: req.CallerID,
 		SenderID: req.SenderID, RequestID: req.RequestID, Collective: req.Collective,
-		Time: time.Unix(req.MsgTime, 0),
+		Time: time.Unix(req.MsgTime, 0), TTL: req.TTL,
 	}
 	done := s.opts.Clock.NewEvent()
 	var finished atomic.Bool
@@ -281,9 +281,9 @@ func (s *Server) drop(m connector.Message, req *message.Request, reason string, 
 
 func (s *Server) timeout(a *agent.Agent) time.Duration {
 	if t := a.DDL.Metadata.Timeout; t > 0 {
-		return time.Duration(t) * time.Second
+		return time.Duration(t)*time.Second + a.Grace
 	}
-	return 10 * time.Second
+	return 10*time.Second + a.Grace
 }
 
 // statusOf maps a DDL validation error to its status code, InvalidData by default.
