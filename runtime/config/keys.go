@@ -289,6 +289,12 @@ var agentPluginKeys = map[string]bool{
 	"nettest.ping_command": true, "nettest.ping_timeout": true, "nettest.connect_timeout": true,
 }
 
+// clientPluginKeys are mcorun's own settings: where run journals live and how many are kept
+// (docs/journal.md).
+var clientPluginKeys = map[string]bool{
+	"mcorun.journal.dir": true, "mcorun.journal.keep": true, "mcorun.journal.max_age_days": true,
+}
+
 // pluginKeyStatus reports whether a plugin key (without "plugin.") is read by this project,
 // and if it is known but ignored, why.
 func pluginKeyStatus(key string) (why string, known bool) {
@@ -299,7 +305,7 @@ func pluginKeyStatus(key string) (why string, known bool) {
 		return "", true
 	case key == "ssl.enforce_ttl", strings.HasPrefix(key, "ed25519."):
 		return "", true
-	case authPluginKeys[key], agentPluginKeys[key]:
+	case authPluginKeys[key], agentPluginKeys[key], clientPluginKeys[key]:
 		return "", true
 	}
 	if m := rabbitPoolRE.FindStringSubmatch(key); m != nil {
