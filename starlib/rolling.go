@@ -239,6 +239,9 @@ func rolling(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		case exceeded(failures):
 			rep.Stopped = fmt.Sprintf("%s %s max_failures %s", plural.Count(failures, "failure", "failures"), plural.Word(failures, "exceeds", "exceed"), maxFailuresString(maxFailures))
 		}
+		if bl, ok := logger.(BatchLogger); ok {
+			bl.Batch(br, rep.Stopped)
+		}
 	}
 	rep.Done, rep.Failed, rep.Missing, rep.Skipped = NewNodeSet(done), NewNodeSet(failed), NewNodeSet(missing), NewNodeSet(skipped)
 	if rep.Stopped != "" {

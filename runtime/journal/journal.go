@@ -73,6 +73,7 @@ type Header struct {
 	Config   Identity          `json:"config"`
 	DryRun   bool              `json:"dry_run,omitempty"`
 	ResumeOf string            `json:"resume_of,omitempty"` // the run this one resumes
+	Started  time.Time         `json:"started"`
 }
 
 // Identity is what a run ran against: never a secret.

@@ -84,7 +84,10 @@ func Summarize(id string, j *Journal) Summary {
 			last = r
 		}
 	}
-	s.Started = first
+	s.Started = j.Header.Started
+	if s.Started.IsZero() {
+		s.Started = first
+	}
 	if end := j.End(); end != nil {
 		s.Finished = j.Records[len(j.Records)-1].Time
 		s.Status = end.Status
@@ -165,7 +168,12 @@ func List(base string) ([]Summary, error) {
 		}
 		out = append(out, Summarize(e.Name(), j))
 	}
-	slices.SortFunc(out, func(a, b Summary) int { return strings.Compare(b.ID, a.ID) })
+	slices.SortFunc(out, func(a, b Summary) int {
+		if c := b.Started.Compare(a.Started); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
 	return out, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // floatKey tags a float in an encoded value: {"$float": "1"}. encoding/json writes 1.0 as 1,
@@ -17,7 +18,8 @@ const floatKey = "$float"
 
 // EncodeValue writes v, a value of value.Plain's types (nil, bool, string, int64 and the other
 // Go integers, *big.Int, float64, []any, map[string]any), as JSON that DecodeValue reads back
-// as the same types: floats are tagged so that they stay floats. A Hash whose only key is
+// as the same types: floats are tagged so that they stay floats. A time.Duration (a call's
+// arguments may hold one) is written as its text and reads back as a string. A Hash whose only key is
 // "$float" reads back as a float; no reply data seen in practice has one.
 func EncodeValue(v any) (json.RawMessage, error) {
 	var b bytes.Buffer
@@ -53,6 +55,10 @@ func encodeValue(b *bytes.Buffer, v any, depth int) error {
 		} else {
 			b.WriteString(x.String())
 		}
+	case time.Duration:
+		// call arguments only: compared, never read back, so its text is enough
+		s, _ := json.Marshal(x.String())
+		b.Write(s)
 	case float64:
 		b.WriteString(`{"` + floatKey + `":"` + strconv.FormatFloat(x, 'g', -1, 64) + `"}`)
 	case []string:
