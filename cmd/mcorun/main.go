@@ -46,6 +46,8 @@ func commandTable() []*command {
 		shellCommand(),
 		pluginCommand(),
 		runCommand(),
+		runsCommand(),
+		resumeCommand(),
 		checkCommand(),
 		testCommand(),
 		replCommand(),

@@ -165,7 +165,7 @@ func TestListLastPrune(t *testing.T) {
 		t.Errorf("List: %+v", runs)
 	}
 	// the newest run ended ok: nothing to resume
-	if s, err := Last(base, "/p.star", true); err != nil || s != nil {
+	if s, err := Last(base, "/p.star", true); err != nil || s != nil || !runs[1].Resumable || runs[0].Resumable {
 		t.Errorf("Last = %+v, %v; want none", s, err)
 	}
 	removed, err := Prune(base, 1, 0, time.Now(), ids[0])

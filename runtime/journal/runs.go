@@ -14,15 +14,14 @@ import (
 
 func nowUTC() time.Time { return time.Now().UTC() }
 
-// DefaultBase is the runs directory: $XDG_STATE_HOME/mcorun/runs, by default
-// ~/.local/state/mcorun/runs.
-func DefaultBase() (string, error) {
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "mcorun", "runs"), nil
+// DefaultBase is the runs directory: $XDG_STATE_HOME/mcorun/runs (stateHome, when absolute),
+// else HOME/.local/state/mcorun/runs.
+func DefaultBase(stateHome, home string) (string, error) {
+	if stateHome != "" && filepath.IsAbs(stateHome) {
+		return filepath.Join(stateHome, "mcorun", "runs"), nil
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("journal: no runs directory: set XDG_STATE_HOME or HOME, or give --journal DIR: %w", err)
+	if home == "" {
+		return "", errors.New("journal: no runs directory: set XDG_STATE_HOME or HOME, or give --journal DIR")
 	}
 	return filepath.Join(home, ".local", "state", "mcorun", "runs"), nil
 }
@@ -60,6 +59,9 @@ type Summary struct {
 	ResumeOf string    `json:"resume_of,omitempty"`
 	DryRun   bool      `json:"dry_run,omitempty"`
 	Calls    int       `json:"calls"`
+	// Resumable: the run was interrupted, killed, or ended on a call that failed as a whole.
+	// A run that stopped on a failure threshold is not (resume it by id, with --retry-failed).
+	Resumable bool `json:"resumable"`
 	Error    string    `json:"error,omitempty"` // a journal that does not read
 }
 
@@ -96,6 +98,12 @@ func Summarize(id string, j *Journal) Summary {
 	}
 	if s.Status != "ok" && last != nil {
 		s.Stopped = Describe(*last)
+	}
+	switch s.Status {
+	case StatusUnfinished, "interrupted":
+		s.Resumable = true
+	case "failed":
+		s.Resumable = last != nil && last.Call != nil && (last.Type == TypeSent || last.Error != "")
 	}
 	return s
 }
@@ -216,10 +224,9 @@ func Prune(base string, keep int, maxAge time.Duration, now time.Time, except st
 	return removed, nil
 }
 
-// Last returns the newest run of the playbook at path (absolute) that did not end ok, when
-// the newest run of that playbook did not end ok; nil when there is none to resume. A run
-// that a later run resumed is not returned again: the later run is the one to resume.
-func Last(base, path string, onlyUnfinished bool) (*Summary, error) {
+// Last returns the newest run of the playbook at path (absolute) when it can be resumed:
+// it is Resumable, or with failed, it ended failed in any way. nil when there is none.
+func Last(base, path string, failed bool) (*Summary, error) {
 	runs, err := List(base)
 	if err != nil {
 		return nil, err
@@ -229,10 +236,10 @@ func Last(base, path string, onlyUnfinished bool) (*Summary, error) {
 		if s.Path != path || s.Error != "" || s.DryRun {
 			continue
 		}
-		if onlyUnfinished && (s.Status == "ok" || s.Status == "skipped") {
-			return nil, nil
+		if s.Resumable || failed && s.Status == "failed" {
+			return s, nil
 		}
-		return s, nil
+		return nil, nil
 	}
 	return nil, nil
 }
