@@ -61,8 +61,8 @@ type Summary struct {
 	Calls    int       `json:"calls"`
 	// Resumable: the run was interrupted, killed, or ended on a call that failed as a whole.
 	// A run that stopped on a failure threshold is not (resume it by id, with --retry-failed).
-	Resumable bool `json:"resumable"`
-	Error    string    `json:"error,omitempty"` // a journal that does not read
+	Resumable bool   `json:"resumable"`
+	Error     string `json:"error,omitempty"` // a journal that does not read
 }
 
 // StatusUnfinished is the status of a run without an end record: killed, crashed, or running.
