@@ -142,6 +142,9 @@ type End struct {
 	Status   string `json:"status"` // ok, failed, interrupted or skipped
 	ExitCode int    `json:"exit_code"`
 	Error    string `json:"error,omitempty"`
+	// Superseded: a resume that stopped before sending anything (a mismatch); the run it
+	// resumed is still the one to resume.
+	Superseded bool `json:"superseded,omitempty"`
 }
 
 // Event is r as the --events stream carries it: the same record without results or the

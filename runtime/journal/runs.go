@@ -58,7 +58,9 @@ type Summary struct {
 	Stopped  string    `json:"stopped_at,omitempty"` // where a run that did not end ok stopped
 	ResumeOf string    `json:"resume_of,omitempty"`
 	DryRun   bool      `json:"dry_run,omitempty"`
-	Calls    int       `json:"calls"`
+	// Superseded: a resume that stopped on a mismatch before sending anything.
+	Superseded bool `json:"superseded,omitempty"`
+	Calls      int  `json:"calls"`
 	// Resumable: the run was interrupted, killed, or ended on a call that failed as a whole.
 	// A run that stopped on a failure threshold is not (resume it by id, with --retry-failed).
 	Resumable bool   `json:"resumable"`
@@ -95,6 +97,7 @@ func Summarize(id string, j *Journal) Summary {
 		s.Status = end.Status
 		code := end.ExitCode
 		s.ExitCode = &code
+		s.Superseded = end.Superseded
 	}
 	if s.Status != "ok" && last != nil {
 		s.Stopped = Describe(*last)
@@ -233,7 +236,7 @@ func Last(base, path string, failed bool) (*Summary, error) {
 	}
 	for i := range runs {
 		s := &runs[i]
-		if s.Path != path || s.Error != "" || s.DryRun {
+		if s.Path != path || s.Error != "" || s.DryRun || s.Superseded {
 			continue
 		}
 		if s.Resumable || failed && s.Status == "failed" {

@@ -101,7 +101,10 @@ func Run(ctx context.Context, o Options) Outcome {
 		if jr.rp != nil {
 			jr.rp.finish()
 		}
-		if err := jr.end(journal.End{Status: res.status, ExitCode: res.code, Error: rep.Outcome.Error}); err != nil {
+		var mismatch *MismatchError
+		end := journal.End{Status: res.status, ExitCode: res.code, Error: rep.Outcome.Error,
+			Superseded: errors.As(res.err, &mismatch)}
+		if err := jr.end(end); err != nil {
 			fmt.Fprintf(o.Stderr, "journal: %v\n", err)
 		}
 		if o.Journal != "" && (o.KeepRuns > 0 || o.MaxAge > 0) {
