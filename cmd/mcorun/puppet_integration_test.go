@@ -32,9 +32,15 @@ type puppetFleet struct {
 // on purpose (an exec of /bin/false).
 func startPuppetFleet(t testing.TB, failing ...string) *puppetFleet {
 	t.Helper()
+	return startPuppetNodes(t, 5, failing...)
+}
+
+// startPuppetNodes starts the n nodes pup1 to pupN, as startPuppetFleet does.
+func startPuppetNodes(t testing.TB, n int, failing ...string) *puppetFleet {
+	t.Helper()
 	bin := testenv.RequirePuppet(t)
 	f := &puppetFleet{testFleet: newEmptyFleet(t)}
-	for i := 1; i <= 5; i++ {
+	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("pup%d", i)
 		f.nodes = append(f.nodes, id)
 		manifest := "notify { 'hello': message => 'hi' }\n"
