@@ -77,7 +77,7 @@ func TestResumeRealPuppetAfterSIGTERM(t *testing.T) {
 		t.Fatalf("SIGTERM: %v\n%s", err, errOut)
 	}
 	// a node still applying a catalog refuses a new run: let the runs in flight finish
-	f.waitIdle(t, cfg)
+	f.waitRuns(t, cfg, false)
 	before := f.spans(t)
 
 	// an edited playbook: refused, nothing sent
@@ -95,6 +95,7 @@ func TestResumeRealPuppetAfterSIGTERM(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "RollingReport(ok; 8 done") || !strings.Contains(stderr, "live from here") {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, stdout, stderr)
 	}
+	t.Logf("the resume said:\n%s", resumeLines(stderr))
 	again := map[string]bool{} // nodes whose runonce the resume sent again
 	for _, m := range liveRunonce.FindAllStringSubmatch(stderr, -1) {
 		for _, id := range strings.Fields(m[1]) {
@@ -155,6 +156,7 @@ print("pinged", len(nodes), "nodes 6 times")
 	if code != exitOK || !strings.Contains(stdout, "pinged 3 nodes 6 times") || !strings.Contains(stderr, "resume: live: rpc rpcutil.ping") {
 		t.Fatalf("resume after the outage: exit %d\n%s\n%s\nfirst run:\n%s", code, stdout, stderr, errOut)
 	}
+	t.Logf("the first run ended: %s\nthe resume said:\n%s", lost.Stopped, resumeLines(stderr))
 	j, err := journal.ReadFile(filepath.Join(base, listIDs(t, base)[0]))
 	if err != nil {
 		t.Fatal(err)
@@ -181,4 +183,15 @@ func listIDs(t *testing.T, base string) []string {
 		ids = append(ids, r.ID)
 	}
 	return slices.Clip(ids)
+}
+
+// resumeLines are the lines of a resume's output about the resume itself.
+func resumeLines(stderr string) string {
+	var out []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "resume:") || strings.HasPrefix(l, "mcorun: resuming") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
