@@ -85,6 +85,13 @@ func (w *Writer) Write(r Record, sync bool) error {
 	return w.err
 }
 
+// Err returns the first error writing the file; the records after it reached only the sinks.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
 // Close closes the file.
 func (w *Writer) Close() error {
 	w.mu.Lock()

@@ -76,6 +76,10 @@ func (j *runJournal) write(r journal.Record, sync bool) {
 // end writes the end record and closes the journal.
 func (j *runJournal) end(e journal.End) error {
 	j.write(journal.Record{Type: journal.TypeEnd, End: &e}, true)
+	if err := j.w.Err(); err != nil {
+		_ = j.w.Close()
+		return fmt.Errorf("%w: the journal is incomplete, and a resume of this run would replay only what it holds", err)
+	}
 	return j.w.Close()
 }
 

@@ -212,8 +212,8 @@ func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder,
 	}
 
 	printOut := o.Stdout
-	if o.JSON {
-		printOut = o.Stderr
+	if o.JSON || o.Events != nil && o.Events == o.Stdout {
+		printOut = o.Stderr // stdout carries the machine-readable document or events
 	}
 	jr, failed := startJournal(o, src, clock, rec.rep)
 	if failed != nil {
