@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -49,7 +50,23 @@ func startMcorun(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes
 	return cmd, &out, &errOut
 }
 
-// liveNodes are the nodes of the runonce calls a resume's output names as going live.
+// mcorunWithin runs the built mcorun as mcorun() does, killing it after d.
+func mcorunWithin(t *testing.T, d time.Duration, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd, out, errOut := startMcorun(t, args...)
+	timer := time.AfterFunc(d, func() { _ = cmd.Process.Kill() })
+	defer timer.Stop()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out.String(), errOut.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("mcorun %v: %v", args, err)
+	}
+	return out.String(), errOut.String(), 0
+}
+
+// liveRunonce matches the runonce calls of the runonce calls a resume's output names as going live.
 var liveRunonce = regexp.MustCompile(`resume: live: rpc puppet\.runonce \S* ?nodes=\[([^\]]*)\]`)
 
 // TestResumeRealPuppetAfterSIGTERM: rolling_puppet.star over eight mcod nodes running real
@@ -91,7 +108,8 @@ func TestResumeRealPuppetAfterSIGTERM(t *testing.T) {
 	}
 
 	writeFile(t, pb, string(src))
-	stdout, stderr, code := mcorun(t, append([]string{"resume", "--last", pb}, common...)...)
+	// the rest of the rollout applies catalogs for real: allow more than mcorun()'s minute
+	stdout, stderr, code := mcorunWithin(t, 3*time.Minute, append([]string{"resume", "--last", pb}, common...)...)
 	if code != exitOK || !strings.Contains(stdout, "RollingReport(ok; 8 done") || !strings.Contains(stderr, "live from here") {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, stdout, stderr)
 	}
