@@ -209,10 +209,10 @@ func (j *runJournal) Now() time.Time {
 	return t
 }
 
-// Sleep waits on the live clock, except while a resume replays: the original run already
-// waited. Consecutive sleeps are recorded as one.
+// Sleep waits on the live clock, except while a resume replays what the original run did
+// after this wait: it already waited. Consecutive sleeps are recorded as one.
 func (j *runJournal) Sleep(ctx context.Context, d time.Duration) error {
-	if j.rp == nil || j.rp.isLive() && !j.rp.dryRun {
+	if j.rp == nil || !j.rp.replaying() && !j.rp.dryRun {
 		if err := j.clock.Sleep(ctx, d); err != nil {
 			return err
 		}

@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mcorun/mcorun/runtime/client"
 	"github.com/mcorun/mcorun/runtime/journal"
 	"github.com/mcorun/mcorun/runtime/playbook/fleettest"
 )
@@ -260,5 +262,58 @@ func TestEventsAreTheJournalWithoutResults(t *testing.T) {
 	}
 	if types["header"] != 1 || types["sent"] != 5 || types["done"] != 5 || types["batch"] != 4 || types["end"] != 1 {
 		t.Errorf("event types %v", types)
+	}
+}
+
+// cancelAfter interrupts a run, as SIGTERM does, once n rpc calls returned.
+type cancelAfter struct {
+	*fleettest.Fleet
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) Call(ctx context.Context, agent, action string, args map[string]any, opts client.CallOptions) (*client.Results, error) {
+	res, err := c.Fleet.Call(ctx, agent, action, args, opts)
+	if c.n--; c.n == 0 {
+		c.cancel()
+	}
+	return res, err
+}
+
+// TestResumeKeepsTheWaitDeadline: a wait_until cut by an interruption goes on after the
+// resume as if no time had passed while the run was down, so its deadline still holds.
+func TestResumeKeepsTheWaitDeadline(t *testing.T) {
+	const src = `
+start = time.now()
+def ready():
+    rpc("rpcutil", "ping", nodes = ["web1"])
+    return time.now() - start >= time.parse_duration("20s")
+wait_until(ready, timeout = "1m", every = "5s")
+print("waited", time.now() - start)
+`
+	base, file := t.TempDir(), filepath.Join(t.TempDir(), "wait.star")
+	fleet := newTestFleet(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := runSource(t, ctx, "", Options{File: file, Journal: base, Clock: fleet.Time(),
+		Fleet: &cancelAfter{Fleet: fleet, n: 2, cancel: cancel}})
+	if first.ExitCode != ExitInterrupted {
+		t.Fatalf("first run: %d\n%s", first.ExitCode, first.stderr)
+	}
+	// the run stays down for an hour
+	if err := fleet.Time().Sleep(context.Background(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	id, j := lastRun(t, base)
+	fleet.Reset()
+	res := journaled(t, file, base, src, fleet, Options{Resume: &Resume{ID: id, Journal: j}})
+	if res.ExitCode != ExitOK || !strings.Contains(res.stdout, "waited 20s") {
+		t.Fatalf("resume: exit %d, stdout %q (want waited 20s: the hour down does not count)\n%s", res.ExitCode, res.stdout, res.stderr)
+	}
+	if n := len(rpcNodes(fleet)); n != 3 {
+		t.Errorf("%d polls went live, want 3 (5 in all, 2 replayed)\n%s", n, res.stderr)
 	}
 }

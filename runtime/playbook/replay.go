@@ -131,10 +131,12 @@ func (rp *replay) notef(format string, args ...any) {
 	fmt.Fprintf(rp.out, "resume: "+format+"\n", args...)
 }
 
-func (rp *replay) isLive() bool {
+// replaying reports whether the original run got past this point: a wait it did is not
+// waited again, one that its end cut short is.
+func (rp *replay) replaying() bool {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
-	return rp.live
+	return !rp.live && rp.pos < len(rp.entries)
 }
 
 // checkLoad warns when a loaded file changed since the original run; its calls decide
