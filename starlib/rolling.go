@@ -185,6 +185,9 @@ func rolling(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 			}
 		}
 		set := &NodeSet{ids: g.ids}
+		if bl, ok := logger.(BatchLogger); ok {
+			bl.BatchStart(BatchReport{Index: i + 1, Kind: g.kind, Nodes: set})
+		}
 		v, err := starlark.Call(thread, step, starlark.Tuple{set}, nil)
 		if err != nil {
 			return nil, err

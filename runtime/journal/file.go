@@ -226,7 +226,7 @@ func (j *Journal) add(line int, rec Record) error {
 		if rec.Call == nil {
 			return fmt.Errorf("%w: line %d: a %s record without its call", ErrCorrupt, line, rec.Type)
 		}
-	case TypeBatch:
+	case TypeBatch, TypeBatchStart:
 		if rec.Batch == nil {
 			return fmt.Errorf("%w: line %d: a batch record without its batch", ErrCorrupt, line)
 		}

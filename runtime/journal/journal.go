@@ -17,14 +17,15 @@ const Version = 1
 
 // Record types.
 const (
-	TypeHeader = "header" // the first record: the run, its playbook and its config identity
-	TypeLoad   = "load"   // a file the playbook load()ed, with its hash
-	TypeSent   = "sent"   // a call about to go out (fsynced before it does)
-	TypeDone   = "done"   // a call that returned: its outcome, and its result in the journal
-	TypeNow    = "now"    // a reading of the playbook's clock (time.now(), waits, durations)
-	TypeSleep  = "sleep"  // the playbook slept (sleep(), a rolling pause, a wait_until interval)
-	TypeBatch  = "batch"  // a rolling() step ended: its nodes, per-node outcome, gate verdict
-	TypeEnd    = "end"    // the run ended: status, exit code, error
+	TypeHeader     = "header"      // the first record: the run, its playbook and its config identity
+	TypeLoad       = "load"        // a file the playbook load()ed, with its hash
+	TypeSent       = "sent"        // a call about to go out (fsynced before it does)
+	TypeDone       = "done"        // a call that returned: its outcome, and its result in the journal
+	TypeNow        = "now"         // a reading of the playbook's clock (time.now(), waits, durations)
+	TypeSleep      = "sleep"       // the playbook slept (sleep(), a rolling pause, a wait_until interval)
+	TypeBatchStart = "batch_start" // a rolling() step starts: its index, kind and nodes
+	TypeBatch      = "batch"       // a rolling() step ended: its nodes, per-node outcome, gate verdict
+	TypeEnd        = "end"         // the run ended: status, exit code, error
 )
 
 // Record is one line of a journal. Type says which fields are set.

@@ -209,10 +209,14 @@ func (j *runJournal) Now() time.Time {
 	return t
 }
 
-// Sleep waits on the live clock, except while a resume replays what the original run did
-// after this wait: it already waited. Consecutive sleeps are recorded as one.
+// Sleep waits on the live clock, except for a wait a resume replays: the original run
+// already waited. Consecutive sleeps are recorded as one.
 func (j *runJournal) Sleep(ctx context.Context, d time.Duration) error {
-	if j.rp == nil || !j.rp.replaying() && !j.rp.dryRun {
+	live := j.rp == nil || !j.rp.slept(d) && !j.rp.dryRun
+	if live && j.rp != nil {
+		j.rp.shift(j.clock.Now()) // the time down ends here, before this wait's time passes
+	}
+	if live {
 		if err := j.clock.Sleep(ctx, d); err != nil {
 			return err
 		}
@@ -237,6 +241,12 @@ func (j *runJournal) Step(ev starlib.Event) {
 			Outcome: &journal.Outcome{Targets: nonNil(ev.Targets), OK: ev.OK, Seconds: ev.Duration.Seconds()}}, false)
 	}
 	j.log.Step(ev)
+}
+
+// BatchStart records the start of a rolling() step.
+func (j *runJournal) BatchStart(b starlib.BatchReport) {
+	j.write(journal.Record{Type: journal.TypeBatchStart, Batch: &journal.Batch{Index: b.Index, Kind: b.Kind,
+		Nodes: nonNil(b.Nodes.IDs())}}, false)
 }
 
 // Batch records a rolling() step.

@@ -260,7 +260,7 @@ func TestEventsAreTheJournalWithoutResults(t *testing.T) {
 		}
 		types[m["type"].(string)]++
 	}
-	if types["header"] != 1 || types["sent"] != 5 || types["done"] != 5 || types["batch"] != 4 || types["end"] != 1 {
+	if types["header"] != 1 || types["sent"] != 5 || types["done"] != 5 || types["batch"] != 4 || types["batch_start"] != 4 || types["end"] != 1 {
 		t.Errorf("event types %v", types)
 	}
 }
@@ -314,6 +314,7 @@ print("waited", time.now() - start)
 		t.Fatalf("resume: exit %d, stdout %q (want waited 20s: the hour down does not count)\n%s", res.ExitCode, res.stdout, res.stderr)
 	}
 	if n := len(rpcNodes(fleet)); n != 3 {
-		t.Errorf("%d polls went live, want 3 (5 in all, 2 replayed)\n%s", n, res.stderr)
+		b, _ := os.ReadFile(filepath.Join(base, id, journal.FileName))
+		t.Errorf("%d polls went live, want 3 (5 in all, 2 replayed)\n%s\n%s", n, res.stderr, b)
 	}
 }

@@ -58,9 +58,10 @@ func (e *WouldGoLiveError) Error() string {
 		plural.Count(e.Replayed, "call", "calls"), journal.CallString(e.Call), e.Why)
 }
 
-// entry is one call, or one clock reading, of the original run.
+// entry is one call, clock reading or wait of the original run.
 type entry struct {
 	now   *time.Time
+	sleep float64 // seconds of waiting left to replay
 	call  *journal.Call
 	done  *journal.Record // nil: sent, never completed
 	retry bool            // a call of the step where a rolling() stopped on its threshold
@@ -82,9 +83,11 @@ type replay struct {
 	calls    int // calls met so far in the journal
 	replayed int
 	live     bool
-	lastNow  time.Time
-	offset   time.Duration
-	shifted  bool
+	// clockLive: a wait went live (the original's end cut it), so the clock is live too
+	clockLive bool
+	lastNow   time.Time
+	offset    time.Duration
+	shifted   bool
 }
 
 func newReplay(r *Resume, out io.Writer) *replay {
@@ -98,6 +101,8 @@ func newReplay(r *Resume, out io.Writer) *replay {
 			rp.loads[rec.File] = rec.Hash
 		case journal.TypeNow:
 			rp.entries = append(rp.entries, entry{now: rec.Now})
+		case journal.TypeSleep:
+			rp.entries = append(rp.entries, entry{sleep: rec.Seconds})
 		case journal.TypeSent:
 			rp.entries = append(rp.entries, entry{call: rec.Call})
 		case journal.TypeDone:
@@ -131,12 +136,21 @@ func (rp *replay) notef(format string, args ...any) {
 	fmt.Fprintf(rp.out, "resume: "+format+"\n", args...)
 }
 
-// replaying reports whether the original run got past this point: a wait it did is not
-// waited again, one that its end cut short is.
-func (rp *replay) replaying() bool {
+// slept reports whether the original run did this wait (its journal has the sleep next),
+// using it up; a wait that the original's end cut short is waited again.
+func (rp *replay) slept(d time.Duration) bool {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
-	return !rp.live && rp.pos < len(rp.entries)
+	if rp.live || rp.pos >= len(rp.entries) || rp.entries[rp.pos].sleep <= 0 {
+		// the original run never got past this wait: time runs live from here
+		rp.clockLive = !rp.dryRun
+		return false
+	}
+	e := &rp.entries[rp.pos]
+	if e.sleep -= d.Seconds(); e.sleep < 1e-3 {
+		rp.pos++
+	}
+	return true
 }
 
 // checkLoad warns when a loaded file changed since the original run; its calls decide
@@ -151,7 +165,7 @@ func (rp *replay) checkLoad(name, hash string) {
 func (rp *replay) now() (time.Time, bool) {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
-	if rp.live || rp.pos >= len(rp.entries) || rp.entries[rp.pos].now == nil {
+	if rp.live || rp.clockLive || rp.pos >= len(rp.entries) || rp.entries[rp.pos].now == nil {
 		return time.Time{}, false
 	}
 	t := *rp.entries[rp.pos].now
