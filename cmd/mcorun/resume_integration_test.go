@@ -18,15 +18,16 @@ import (
 	"github.com/mcorun/mcorun/runtime/testenv"
 )
 
-// waitJournal waits until the newest journal under base holds a line containing want, and
+// waitJournal waits until the newest journal under base holds a line that want matches, and
 // returns that run's id.
 func waitJournal(t *testing.T, base, want string, within time.Duration) string {
+	re := regexp.MustCompile(want)
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		if runs, _ := journal.List(base); len(runs) > 0 {
 			b, _ := os.ReadFile(filepath.Join(base, runs[0].ID, journal.FileName))
-			if bytes.Contains(b, []byte(want)) {
+			if re.Match(b) {
 				return runs[0].ID
 			}
 		}
@@ -85,7 +86,7 @@ func TestResumeRealPuppetAfterSIGTERM(t *testing.T) {
 	writeFile(t, pb, string(src))
 	common := []string{"--config", cfg, "--journal", base, "--lock", filepath.Join(dir, "lock"), "--np"}
 	cmd, _, errOut := startMcorun(t, append([]string{pb, "--arg", "window=2", "--arg", "poll=500ms"}, common...)...)
-	id := waitJournal(t, base, `"index":2,"kind":"batch"`, 90*time.Second)
+	id := waitJournal(t, base, `"type":"batch",.*"index":2,`, 90*time.Second) // the second step ended
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ print("pinged", len(nodes), "nodes 6 times")
 `)
 	common := []string{"--config", cfg, "--journal", base, "--no-lock", "--timeout", "60s"}
 	cmd, _, errOut := startMcorun(t, append([]string{pb}, common...)...)
-	waitJournal(t, base, `"seq":12,`, 30*time.Second) // two pings done
+	waitJournal(t, base, `(?s)"type":"done".*"type":"done".*"type":"done"`, 30*time.Second) // discovery and two pings done
 	proxy.Down()
 	err := cmd.Wait()
 	if err == nil {
