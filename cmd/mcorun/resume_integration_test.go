@@ -75,6 +75,7 @@ var liveRunonce = regexp.MustCompile(`resume: live: rpc puppet\.runonce \S* ?nod
 // refused with nothing sent; the resume of the original completes the rollout, and every
 // node ran Puppet exactly once, apart from a step in flight that the output names.
 func TestResumeRealPuppetAfterSIGTERM(t *testing.T) {
+	t.Parallel()
 	f := startPuppetNodes(t, 8)
 	cfg := f.clientConfig(t)
 	dir, base := t.TempDir(), t.TempDir()
@@ -137,6 +138,7 @@ func TestResumeRealPuppetAfterSIGTERM(t *testing.T) {
 // its calls; the run ends with an error or with every node missing, and once the broker is
 // back a resume sends the lost call again and completes the run.
 func TestResumeAfterBrokerOutage(t *testing.T) {
+	t.Parallel()
 	f := newEmptyFleet(t)
 	for _, n := range fleetNodes {
 		f.startNode(t, n.id, n.yaml(), n.classes)

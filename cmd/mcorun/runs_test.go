@@ -46,6 +46,7 @@ func listed(t *testing.T, base string) []journal.Summary {
 }
 
 func TestRunsAndResume(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir, base := t.TempDir(), t.TempDir()
 	file := filepath.Join(dir, "pb.star")
