@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofrs/flock"
+
 	"github.com/mcorun/mcorun/runtime/client"
 	"github.com/mcorun/mcorun/runtime/journal"
 	"github.com/mcorun/mcorun/runtime/playbook/fleettest"
@@ -316,5 +318,30 @@ print("waited", time.now() - start)
 	if n := len(rpcNodes(fleet)); n != 3 {
 		b, _ := os.ReadFile(filepath.Join(base, id, journal.FileName))
 		t.Errorf("%d polls went live, want 3 (5 in all, 2 replayed)\n%s\n%s", n, res.stderr, b)
+	}
+}
+
+// TestResumeTakesTheLock: a resume is a run of the playbook: another run holding its overlap
+// lock skips it, nothing sent and no journal written.
+func TestResumeTakesTheLock(t *testing.T) {
+	base, dir := t.TempDir(), t.TempDir()
+	file, lockPath := filepath.Join(dir, "roll.star"), filepath.Join(dir, "roll.lock")
+	fleet := newTestFleet(t)
+	journaled(t, file, base, rollingSrc, fleet, Options{LockPath: lockPath})
+	id, _ := lastRun(t, base)
+	cutAfterSent(t, filepath.Join(base, id), 2)
+	j, _ := journal.ReadFile(filepath.Join(base, id))
+	held := flock.New(lockPath)
+	if ok, err := held.TryLock(); err != nil || !ok {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+	defer func() { _ = held.Unlock() }()
+	fleet.Reset()
+	res := journaled(t, file, base, rollingSrc, fleet, Options{LockPath: lockPath, Resume: &Resume{ID: id, Journal: j}})
+	if res.ExitCode != ExitLocked || len(fleet.Calls()) != 0 {
+		t.Errorf("resume under a held lock: exit %d, %d calls\n%s", res.ExitCode, len(fleet.Calls()), res.stderr)
+	}
+	if runs, _ := journal.List(base); len(runs) != 1 {
+		t.Errorf("%d runs: the skipped resume wrote a journal", len(runs))
 	}
 }
