@@ -35,6 +35,13 @@ the same playbook while one holds the lock exits 6 at once. --max-steps and
 --timeout bound a runaway playbook. SIGINT or SIGTERM cancels the script,
 writes the report and exits 130.
 
+Every run has an id and a journal of its calls and their results ('mcorun
+runs' lists them; --journal DIR for another runs directory). --events FILE|-
+writes the journal's records, without results, as JSON lines while the run
+goes. --resume continues the last interrupted run of the playbook, answering
+the calls it completed from its journal, or starts a new run when there is
+none: for cron ('mcorun resume --help' describes resuming).
+
 --dry-run performs discovery and read-only calls (rpcutil, discovery, puppet
 status and last_run_summary) for real. Every other call is checked against
 its DDL and its targets are resolved, but it is not sent: a "dry run: would
