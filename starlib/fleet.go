@@ -59,6 +59,15 @@ type Logger interface {
 	Step(ev Event)
 }
 
+// BatchLogger is a Logger that also hears of each rolling() step: when it starts (its
+// index, kind and nodes), and when it ends, with its report and why rolling stops after it
+// (empty when it goes on). The run journal records them.
+type BatchLogger interface {
+	Logger
+	BatchStart(b BatchReport)
+	Batch(b BatchReport, stopped string)
+}
+
 // Thread-local keys. Values are set before execution starts and only read afterwards.
 const (
 	fleetKey  = "mcorun.fleet"

@@ -185,6 +185,9 @@ func rolling(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 			}
 		}
 		set := &NodeSet{ids: g.ids}
+		if bl, ok := logger.(BatchLogger); ok {
+			bl.BatchStart(BatchReport{Index: i + 1, Kind: g.kind, Nodes: set})
+		}
 		v, err := starlark.Call(thread, step, starlark.Tuple{set}, nil)
 		if err != nil {
 			return nil, err
@@ -238,6 +241,9 @@ func rolling(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 			rep.Stopped = "canary failed"
 		case exceeded(failures):
 			rep.Stopped = fmt.Sprintf("%s %s max_failures %s", plural.Count(failures, "failure", "failures"), plural.Word(failures, "exceeds", "exceed"), maxFailuresString(maxFailures))
+		}
+		if bl, ok := logger.(BatchLogger); ok {
+			bl.Batch(br, rep.Stopped)
 		}
 	}
 	rep.Done, rep.Failed, rep.Missing, rep.Skipped = NewNodeSet(done), NewNodeSet(failed), NewNodeSet(missing), NewNodeSet(skipped)

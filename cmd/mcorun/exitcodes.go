@@ -20,6 +20,8 @@ import (
 //	4  some nodes did not reply (discovered but missing)
 //	5  some nodes failed and some did not reply
 //	6  skipped because another run holds the lock (playbooks)
+//	7  nothing to resume: no interrupted run of the playbook, or the run ended ok (resume)
+//	8  journal mismatch, nothing sent: the playbook's calls differ from the run's journal (resume)
 //	130 interrupted by SIGINT or SIGTERM; a playbook's report is still written
 //
 // mco uses 1 nothing discovered, 2 some failed, 3 no replies and 4 neither; mcorun keeps 1
@@ -33,6 +35,8 @@ const (
 	exitMissing           = 4
 	exitFailedAndMissing  = 5
 	exitLocked            = 6
+	exitNothingToResume   = 7
+	exitMismatch          = 8
 	exitInterrupted       = 130
 )
 
@@ -45,6 +49,8 @@ const exitHelp = `Exit codes:
   4  some nodes did not reply
   5  some nodes failed and some did not reply
   6  skipped: another run holds the lock (playbooks)
+  7  nothing to resume (resume)
+  8  journal mismatch, nothing sent (resume)
   130 interrupted by SIGINT or SIGTERM (a playbook's report is still written)
 `
 

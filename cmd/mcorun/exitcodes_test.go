@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/runtime/playbook"
 )
 
 func TestExitForResults(t *testing.T) {
@@ -32,7 +33,11 @@ func TestExitForResults(t *testing.T) {
 }
 
 func TestExitCodesDistinct(t *testing.T) {
-	codes := []int{exitOK, exitNothingDiscovered, exitUsage, exitFailed, exitMissing, exitFailedAndMissing, exitLocked}
+	codes := []int{exitOK, exitNothingDiscovered, exitUsage, exitFailed, exitMissing, exitFailedAndMissing, exitLocked,
+		exitNothingToResume, exitMismatch, exitInterrupted}
+	if exitNothingToResume != playbook.ExitNothingToResume || exitMismatch != playbook.ExitMismatch {
+		t.Errorf("resume's exit codes differ from the playbook package's")
+	}
 	seen := map[int]bool{}
 	for _, c := range codes {
 		if seen[c] {

@@ -50,6 +50,8 @@ func commandTable() []*command {
 		shellCommand(),
 		pluginCommand(),
 		runCommand(),
+		runsCommand(),
+		resumeCommand(),
 		checkCommand(),
 		testCommand(),
 		replCommand(),

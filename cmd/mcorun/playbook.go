@@ -35,6 +35,13 @@ the same playbook while one holds the lock exits 6 at once. --max-steps and
 --timeout bound a runaway playbook. SIGINT or SIGTERM cancels the script,
 writes the report and exits 130.
 
+Every run has an id and a journal of its calls and their results ('mcorun
+runs' lists them; --journal DIR for another runs directory). --events FILE|-
+writes the journal's records, without results, as JSON lines while the run
+goes. --resume continues the last interrupted run of the playbook, answering
+the calls it completed from its journal, or starts a new run when there is
+none: for cron ('mcorun resume --help' describes resuming).
+
 --dry-run performs discovery and read-only calls (rpcutil, discovery, puppet
 status and last_run_summary) for real. Every other call is checked against
 its DDL and its targets are resolved, but it is not sent: a "dry run: would
@@ -118,15 +125,35 @@ func (a argList) Set(v string) error {
 }
 
 type playbookFlags struct {
-	common   commonFlags
-	args     argList
-	report   string
-	dryRun   bool
-	lock     string
-	noLock   bool
-	maxSteps uint64
-	timeout  time.Duration
-	quiet    bool
+	common      commonFlags
+	args        argList
+	report      string
+	dryRun      bool
+	lock        string
+	noLock      bool
+	maxSteps    uint64
+	timeout     time.Duration
+	quiet       bool
+	journal     string
+	events      string
+	resume      bool // run: resume the last interrupted run of the playbook, or start one
+	retryFailed bool
+	force       bool
+}
+
+// addRunFlags defines the flags that run and resume share.
+func addRunFlags(fs *pflag.FlagSet, p *playbookFlags) {
+	fs.StringVar(&p.report, "report", "", "write a JSON record of every step and the outcome to this file")
+	fs.StringVar(&p.lock, "lock", "", "overlap lock file (default: one per playbook in the temp directory)")
+	fs.BoolVar(&p.noLock, "no-lock", false, "run without the overlap lock")
+	fs.Uint64Var(&p.maxSteps, "max-steps", 0, "stop after this many Starlark steps (0: no limit)")
+	fs.DurationVar(&p.timeout, "timeout", 0, "stop the playbook after this long, e.g. 20m (0: no limit)")
+	fs.StringVar(&p.journal, "journal", "", "the runs directory of the run journals (default $XDG_STATE_HOME/mcorun/runs)")
+	fs.StringVar(&p.events, "events", "", "write one JSON line per journal record, without results, to FILE or - (stdout)")
+	fs.BoolVarP(&p.common.json, "json", "j", false, "print the run's JSON record on stdout")
+	fs.BoolVarP(&p.common.verbose, "verbose", "v", false, "more detail, including config warnings")
+	fs.BoolVar(&p.common.noProgress, "np", false, "no progress bar")
+	fs.BoolVarP(&p.quiet, "quiet", "q", false, "no progress lines nor bar; log(), print() and errors still show")
 }
 
 func runPlaybook(ctx context.Context, e *env, args []string) int {
@@ -135,16 +162,10 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 	fs.SortFlags = false
 	fs.StringVar(&p.common.configFile, "config", "", "client config file (default ~/.mcollective, else /etc/mcollective/client.cfg)")
 	fs.Var(p.args, "arg", "a playbook argument, key=value (repeatable), typed by the playbook's params()")
-	fs.StringVar(&p.report, "report", "", "write a JSON record of every step and the outcome to this file")
 	fs.BoolVar(&p.dryRun, "dry-run", false, "send discovery and read-only calls only; see above")
-	fs.StringVar(&p.lock, "lock", "", "overlap lock file (default: one per playbook in the temp directory)")
-	fs.BoolVar(&p.noLock, "no-lock", false, "run without the overlap lock")
-	fs.Uint64Var(&p.maxSteps, "max-steps", 0, "stop after this many Starlark steps (0: no limit)")
-	fs.DurationVar(&p.timeout, "timeout", 0, "stop the playbook after this long, e.g. 20m (0: no limit)")
-	fs.BoolVarP(&p.common.json, "json", "j", false, "print the run's JSON record on stdout")
-	fs.BoolVarP(&p.common.verbose, "verbose", "v", false, "more detail, including config warnings")
-	fs.BoolVar(&p.common.noProgress, "np", false, "no progress bar")
-	fs.BoolVarP(&p.quiet, "quiet", "q", false, "no progress lines nor bar; log(), print() and errors still show")
+	fs.BoolVar(&p.resume, "resume", false, "resume the last interrupted run of this playbook, or start a new run (for cron)")
+	fs.BoolVar(&p.retryFailed, "retry-failed", false, "with --resume: send the step that stopped a rolling() again to its failed nodes")
+	addRunFlags(fs, &p)
 	if code, ok := playbookHelp(e, args); !ok {
 		return code
 	}
@@ -163,14 +184,38 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	defer closeFn()
-	out := playbook.Run(ctx, playbook.Options{
-		File: fs.Arg(0), Args: p.args, Fleet: fl, DataDDLs: ddl.DataFromLibDirs(s.cfg.LibDir),
+	js, err := journalSettings(e, s.cfg, p.journal)
+	if err != nil {
+		return usageErr(e, "run", err)
+	}
+	var resume *playbook.Resume
+	if p.resume && !p.dryRun {
+		if resume, code, ok = lastRun(e, js, fs.Arg(0), p, false); !ok {
+			return code
+		}
+	}
+	return runWith(ctx, e, s, fl, js, fs.Arg(0), p, resume)
+}
+
+// runWith runs a playbook, or resumes a run of it, with the run flags.
+func runWith(ctx context.Context, e *env, s *session, fl fleet, js journalConf, file string, p playbookFlags, resume *playbook.Resume) int {
+	o := playbook.Options{
+		File: file, Args: p.args, Fleet: fl, DataDDLs: ddl.DataFromLibDirs(s.cfg.LibDir),
 		DryRun: p.dryRun, ReportFile: p.report,
 		LockPath: p.lock, NoLock: p.noLock, MaxSteps: p.maxSteps, Timeout: p.timeout,
 		Stdout: e.stdout, Stderr: e.stderr, Progress: e.stderrTTY && !p.common.noProgress, Quiet: p.quiet,
-		JSON: p.common.json,
-	})
-	return out.ExitCode
+		JSON: p.common.json, Journal: js.base, KeepRuns: js.keep, MaxAge: js.maxAge,
+		Identity: identity(e, s.cfg), Resume: resume,
+	}
+	if p.events != "" {
+		w, closeEvents, err := openEvents(e, p.events)
+		if err != nil {
+			return usageErr(e, "run", err)
+		}
+		defer closeEvents()
+		o.Events = w
+	}
+	return playbook.Run(ctx, o).ExitCode
 }
 
 func runCheck(_ context.Context, e *env, args []string) int {

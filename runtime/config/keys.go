@@ -308,6 +308,12 @@ var discoveryPluginKeys = map[string]bool{
 	"security.file.certificate": true, "security.file.key": true, "security.file.ca": true,
 }
 
+// clientPluginKeys are mcorun's own settings: where run journals live and how many are kept
+// (docs/journal.md).
+var clientPluginKeys = map[string]bool{
+	"mcorun.journal.dir": true, "mcorun.journal.keep": true, "mcorun.journal.max_age_days": true,
+}
+
 // pluginKeyStatus reports whether a plugin key (without "plugin.") is read by this project,
 // and if it is known but ignored, why.
 func pluginKeyStatus(key string) (why string, known bool) {
@@ -318,7 +324,8 @@ func pluginKeyStatus(key string) (why string, known bool) {
 		return "", true
 	case key == "ssl.enforce_ttl", strings.HasPrefix(key, "ed25519."):
 		return "", true
-	case authPluginKeys[key], agentPluginKeys[key], brokerPluginKeys[key], discoveryPluginKeys[key]:
+	case authPluginKeys[key], agentPluginKeys[key], brokerPluginKeys[key], discoveryPluginKeys[key],
+		clientPluginKeys[key]:
 		return "", true
 	}
 	if m := rabbitPoolRE.FindStringSubmatch(key); m != nil {

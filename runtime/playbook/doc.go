@@ -61,6 +61,8 @@
 //	4    ExitSomeMissing      exit(4): the playbook says some nodes did not reply
 //	5    ExitFailedAndMissing exit(5): both
 //	6    ExitLocked           skipped: another run holds the overlap lock
+//	7    ExitNothingToResume  resume: no interrupted run of that playbook, or the run ended ok
+//	8    ExitMismatch         resume: the playbook's calls differ from the journal; nothing sent
 //	130  ExitInterrupted      interrupted by SIGINT or SIGTERM; the report is still written
 //
 // A run exits 0 when the playbook ends, whatever its rpc calls returned: the playbook decides
@@ -82,6 +84,8 @@ const (
 	ExitSomeMissing      = 4
 	ExitFailedAndMissing = 5
 	ExitLocked           = 6
+	ExitNothingToResume  = 7
+	ExitMismatch         = 8
 	ExitInterrupted      = 130
 )
 

@@ -14,6 +14,9 @@ import (
 // Report is the JSON record of one run, written by --report and printed by --json.
 // Durations are in seconds.
 type Report struct {
+	RunID    string            `json:"run_id,omitempty"`    // the run's journal id
+	ResumeOf string            `json:"resume_of,omitempty"` // the run this one resumed
+	Journal  string            `json:"journal,omitempty"`   // the run's journal directory
 	Playbook string            `json:"playbook"`
 	Args     map[string]string `json:"args"`
 	Started  time.Time         `json:"started"`

@@ -15,6 +15,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/journal"
 	"github.com/mcorun/mcorun/starlib"
 
 	"github.com/mcorun/mcorun/runtime/plural"
@@ -47,6 +48,17 @@ type Options struct {
 	Quiet    bool          // no progress line for a step that did not fail; log() and errors still show
 	JSON     bool          // write the Report to Stdout as the machine-readable outcome
 	Clock    starlib.Clock // the playbook's clock (sleep, waits, time.now()); nil is the real one
+
+	// Journal is the runs directory: the run's journal goes to Journal/RUN_ID (docs/journal.md).
+	// Empty writes none; Events and Resume work without it.
+	Journal  string
+	Identity journal.Identity // the config the run acts through, for the journal's header
+	Events   io.Writer        // the journal's records without results, one JSON line each; nil for none
+	Resume   *Resume          // re-execute from an earlier run's journal
+	// KeepRuns and MaxAge prune Journal after the run: the newest KeepRuns runs are kept and
+	// none older than MaxAge (0: no limit).
+	KeepRuns int
+	MaxAge   time.Duration
 }
 
 // Outcome is the result of Run: the process exit code, the error (nil on success), already
@@ -76,13 +88,30 @@ func Run(ctx context.Context, o Options) Outcome {
 	maps.Copy(rep.Args, o.Args)
 	rec := &recorder{rep: rep}
 
-	res := execute(ctx, o, clock, rec)
+	var jr *runJournal
+	res := execute(ctx, o, clock, rec, &jr)
 
 	rep.Finished = clock.Now().UTC()
 	rep.Duration = rep.Finished.Sub(rep.Started).Seconds()
 	rep.Outcome = ReportOutcome{ExitCode: res.code, Status: res.status, Backtrace: res.backtrace}
 	if res.err != nil {
 		rep.Outcome.Error = res.err.Error()
+	}
+	if jr != nil {
+		if jr.rp != nil {
+			jr.rp.finish()
+		}
+		var mismatch *MismatchError
+		end := journal.End{Status: res.status, ExitCode: res.code, Error: rep.Outcome.Error,
+			Superseded: errors.As(res.err, &mismatch)}
+		if err := jr.end(end); err != nil {
+			fmt.Fprintf(o.Stderr, "journal: %v\n", err)
+		}
+		if o.Journal != "" && (o.KeepRuns > 0 || o.MaxAge > 0) {
+			if _, err := journal.Prune(o.Journal, o.KeepRuns, o.MaxAge, time.Now(), rep.RunID); err != nil {
+				fmt.Fprintf(o.Stderr, "journal: %v\n", err)
+			}
+		}
 	}
 	if res.err != nil {
 		msg := res.err.Error()
@@ -135,7 +164,7 @@ type result struct {
 func usage(err error) result { return result{code: ExitUsage, status: StatusFailed, err: err} }
 
 // execute runs the playbook between the checks and the report.
-func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder) result {
+func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder, jrOut **runJournal) result {
 	if o.File == "" {
 		return usage(errors.New("playbook: no playbook file given"))
 	}
@@ -183,13 +212,19 @@ func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder)
 	}
 
 	printOut := o.Stdout
-	if o.JSON {
-		printOut = o.Stderr
+	if o.JSON || o.Events != nil && o.Events == o.Stdout {
+		printOut = o.Stderr // stdout carries the machine-readable document or events
 	}
+	jr, failed := startJournal(o, src, clock, rec.rep)
+	if failed != nil {
+		return *failed
+	}
+	*jrOut = jr
 	if o.DryRun {
 		fmt.Fprintln(printOut, DryRunBanner)
 	}
 	logger := &progress{w: o.Stderr, color: colorAllowed(o.Stderr), quiet: o.Quiet, clock: clock, rec: rec}
+	jr.log = logger
 	thread := &starlark.Thread{
 		Name: "playbook " + o.File,
 		Print: func(_ *starlark.Thread, msg string) {
@@ -209,15 +244,14 @@ func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder)
 	if o.Progress && !o.Quiet && isTerminal(o.Stderr) {
 		fleet = barFleet{Fleet: o.Fleet, w: o.Stderr, color: logger.color}
 	}
-	starlib.SetFleet(thread, fleet)
+	jr.fleet = fleet
+	starlib.SetFleet(thread, jr)
 	if o.DataDDLs != nil {
 		starlib.SetDataDDLs(thread, o.DataDDLs)
 	}
 	starlib.SetContext(thread, runCtx)
-	if o.Clock != nil {
-		starlib.SetClock(thread, o.Clock)
-	}
-	starlib.SetLogger(thread, logger)
+	starlib.SetClock(thread, jr)
+	starlib.SetLogger(thread, jr)
 	if o.DryRun {
 		ro := o.ReadOnly
 		if ro == nil {
@@ -240,7 +274,7 @@ func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder)
 		case <-done:
 		}
 	}()
-	_, err := starlib.Run(thread, o.File, src, starlib.RunOptions{})
+	_, err := starlib.Run(thread, o.File, src, starlib.RunOptions{ReadFile: jr.readFile(os.ReadFile)})
 	close(done)
 	<-stopped
 	rec.data(starlib.ReportData(thread))
@@ -294,8 +328,14 @@ func classify(err error, parent, run context.Context, o Options) result {
 		syntaxErr  syntax.Error
 		resolveErr resolve.ErrorList
 		exitErr    *starlib.ExitError
+		mismatch   *MismatchError
+		wouldLive  *WouldGoLiveError
 	)
 	switch {
+	case errors.As(err, &mismatch):
+		r.code, r.err, r.backtrace = ExitMismatch, mismatch, ""
+	case errors.As(err, &wouldLive):
+		r.code, r.status, r.err, r.backtrace = ExitOK, StatusOK, wouldLive, ""
 	case parent.Err() != nil:
 		r.code, r.status = ExitInterrupted, StatusInterrupted
 		r.err = fmt.Errorf("interrupted: %w", err)

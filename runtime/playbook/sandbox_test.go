@@ -15,13 +15,13 @@ import (
 
 // sandboxFleet starts an in-process broker with n simulated nodes running the real agents
 // and returns a real client on it.
-func sandboxFleet(t *testing.T, n int) starlib.Fleet {
+func sandboxFleet(t testing.TB, n int) starlib.Fleet {
 	t.Helper()
 	return sandboxClient(t, sandbox.Options{Nodes: n})
 }
 
 // sandboxClient starts a sandbox with opts and returns a real client on it.
-func sandboxClient(t *testing.T, sbOpts sandbox.Options) starlib.Fleet {
+func sandboxClient(t testing.TB, sbOpts sandbox.Options) starlib.Fleet {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -59,14 +59,21 @@
 //	    or None), targets (the nodes expected to reply), batches (targets as batch= cut
 //	    them), batch (the batch spec or None), filter (a string, "" for none) and seq (the
 //	    count of agent.action calls so far).
-//	run_playbook(path, args={}, *, dry_run=False) -> result
+//	run_playbook(path, args={}, *, dry_run=False, kill_after=None) -> result
 //	    Runs a playbook (path relative to the test file) with runtime/playbook on the
-//	    test's fleet and clock, without the overlap lock. args values are strings, ints,
-//	    bools, floats or lists of strings (--arg k=v, a list comma-joined). The result has
-//	    exit_code, ok (exit_code == 0), error (the message, None on success), stdout
-//	    (print() lines), stderr (log and progress lines, the error), report (the JSON
-//	    report as a dict: steps, log, outcome, ...) and calls (the calls of this run).
+//	    test's fleet and clock, without the overlap lock, with a journal in the test's own
+//	    runs directory. args values are strings, ints, bools, floats or lists of strings
+//	    (--arg k=v, a list comma-joined). kill_after=N interrupts the run, as SIGTERM does,
+//	    once its N-th rpc call has returned. The result has exit_code, ok (exit_code == 0),
+//	    error (the message, None on success), stdout (print() lines), stderr (log and
+//	    progress lines, the error), report (the JSON report as a dict: steps, log,
+//	    outcome, ...), calls (the calls of this run that reached the fleet), run_id and
+//	    replayed (the calls a resume answered from the journal, as calls() shows them).
 //	    The run's stdout and stderr also join the test's output, shown when it fails.
+//	resume_playbook(path, run_id, *, retry_failed=False, force=False, dry_run=False, kill_after=None) -> result
+//	    Resumes run run_id of the playbook as 'mcorun resume' does, with that run's args:
+//	    result.replayed lists the calls answered from its journal and result.calls those
+//	    that went live. dry_run is resume --dry-run.
 //	load_playbook(path, args={}) -> struct of the playbook's globals
 //	    Executes a playbook's top level in the test, on its fleet and clock, with args as
 //	    for run_playbook, and returns its globals: pb.parse_input([...]) calls one of its

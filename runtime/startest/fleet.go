@@ -23,13 +23,14 @@ import (
 // helpers are the names a test file sees beside the playbook builtins.
 func helpers() starlark.StringDict {
 	return starlark.StringDict{
-		"node":          starlark.NewBuiltin("node", nodeBuiltin),
-		"fleet":         starlark.NewBuiltin("fleet", fleetBuiltin),
-		"calls":         starlark.NewBuiltin("calls", callsBuiltin),
-		"run_playbook":  starlark.NewBuiltin("run_playbook", runPlaybook),
-		"load_playbook": starlark.NewBuiltin("load_playbook", loadPlaybook),
-		"elapsed":       starlark.NewBuiltin("elapsed", elapsedBuiltin),
-		"advance":       starlark.NewBuiltin("advance", advanceBuiltin),
+		"node":            starlark.NewBuiltin("node", nodeBuiltin),
+		"fleet":           starlark.NewBuiltin("fleet", fleetBuiltin),
+		"calls":           starlark.NewBuiltin("calls", callsBuiltin),
+		"run_playbook":    starlark.NewBuiltin("run_playbook", runPlaybook),
+		"resume_playbook": starlark.NewBuiltin("resume_playbook", resumePlaybook),
+		"load_playbook":   starlark.NewBuiltin("load_playbook", loadPlaybook),
+		"elapsed":         starlark.NewBuiltin("elapsed", elapsedBuiltin),
+		"advance":         starlark.NewBuiltin("advance", advanceBuiltin),
 	}
 }
 

@@ -2,6 +2,7 @@ package startest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -14,35 +15,93 @@ import (
 	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/starlarktest"
 
+	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/runtime/journal"
 	"github.com/mcorun/mcorun/runtime/playbook"
+	"github.com/mcorun/mcorun/runtime/playbook/fleettest"
 	"github.com/mcorun/mcorun/starlib"
 )
 
-// run_playbook(path, args={}, *, dry_run=False)
+// run_playbook(path, args={}, *, dry_run=False, kill_after=None)
 func runPlaybook(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	st, err := stateOf(thread, b.Name())
-	if err != nil {
-		return nil, err
-	}
 	var (
-		path   string
-		pbArgs *starlark.Dict
-		dryRun bool
+		path      string
+		pbArgs    *starlark.Dict
+		dryRun    bool
+		killAfter int
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "args?", &pbArgs, "dry_run?", &dryRun); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "args?", &pbArgs, "dry_run?", &dryRun,
+		"kill_after?", &killAfter); err != nil {
 		return nil, err
 	}
 	raw, err := rawArgs(pbArgs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
+	return playRun(thread, b, path, playbook.Options{Args: raw, DryRun: dryRun}, killAfter)
+}
+
+// resume_playbook(path, run_id, *, retry_failed=False, force=False, dry_run=False, kill_after=None)
+func resumePlaybook(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		path, id                   string
+		retryFailed, force, dryRun bool
+		killAfter                  int
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "run_id", &id, "retry_failed?", &retryFailed,
+		"force?", &force, "dry_run?", &dryRun, "kill_after?", &killAfter); err != nil {
+		return nil, err
+	}
+	st, err := stateOf(thread, b.Name())
+	if err != nil {
+		return nil, err
+	}
+	dir, err := journal.RunDir(st.runs(), id)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	j, err := journal.ReadFile(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return playRun(thread, b, path, playbook.Options{Args: j.Header.Args,
+		Resume: &playbook.Resume{ID: id, Journal: j, RetryFailed: retryFailed, Force: force, DryRun: dryRun}}, killAfter)
+}
+
+// killFleet interrupts a run, as SIGTERM does, once its n-th rpc call has returned.
+type killFleet struct {
+	starlib.Fleet
+	n, calls int
+	cancel   context.CancelFunc
+}
+
+func (k *killFleet) Call(ctx context.Context, agent, action string, args map[string]any, opts client.CallOptions) (*client.Results, error) {
+	res, err := k.Fleet.Call(ctx, agent, action, args, opts)
+	if k.calls++; k.calls == k.n {
+		k.cancel()
+	}
+	return res, err
+}
+
+// playRun runs (or resumes) a playbook of a test on the test's fleet and clock, with a
+// journal in the test's runs directory, and returns its result struct.
+func playRun(thread *starlark.Thread, b *starlark.Builtin, path string, o playbook.Options, killAfter int) (starlark.Value, error) {
+	st, err := stateOf(thread, b.Name())
+	if err != nil {
+		return nil, err
+	}
 	file := callerRelative(thread, st, path)
 	before := len(st.fleet.f.Calls())
 	var stdout, stderr bytes.Buffer
-	out := playbook.Run(st.ctx, playbook.Options{
-		File: file, Args: raw, Fleet: st.fleet.f, DryRun: dryRun, NoLock: true,
-		Stdout: &stdout, Stderr: &stderr, Clock: st.clock,
-	})
+	ctx := st.ctx
+	o.File, o.Fleet, o.NoLock, o.Stdout, o.Stderr, o.Clock, o.Journal = file, st.fleet.f, true, &stdout, &stderr, st.clock, st.runs()
+	if killAfter > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		o.Fleet = &killFleet{Fleet: st.fleet.f, n: killAfter, cancel: cancel}
+	}
+	out := playbook.Run(ctx, o)
 	if out.ExitCode == playbook.ExitUsage && out.Err != nil && strings.HasPrefix(out.Err.Error(), "playbook: open ") {
 		return nil, fmt.Errorf("%s: %w", b.Name(), out.Err)
 	}
@@ -62,6 +121,10 @@ func runPlaybook(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, err
 	}
+	replayed, err := replayedCalls(out.Report.Journal)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
 	var errVal starlark.Value = starlark.None
 	if out.Err != nil {
 		errVal = starlark.String(out.Err.Error())
@@ -74,7 +137,35 @@ func runPlaybook(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		"stderr":    starlark.String(stderr.String()),
 		"report":    report,
 		"calls":     calls,
+		"run_id":    starlark.String(out.Report.RunID),
+		"replayed":  replayed,
 	}), nil
+}
+
+// replayedCalls lists the calls a resumed run answered from the journal, as calls() shows
+// calls; none for a run that resumed nothing (or wrote no journal).
+func replayedCalls(dir string) (starlark.Value, error) {
+	var out []fleettest.Call
+	if dir != "" {
+		j, err := journal.ReadFile(dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range j.Records {
+			if r.Type != journal.TypeDone || !r.Replayed {
+				continue
+			}
+			c := fleettest.Call{Kind: r.Call.Kind, Agent: r.Call.Agent, Action: r.Call.Action, Nodes: r.Call.Nodes}
+			if r.Outcome != nil {
+				c.Targets = r.Outcome.Targets
+			}
+			if v, err := journal.DecodeValue(r.Call.Args); err == nil {
+				c.Args, _ = v.(map[string]any)
+			}
+			out = append(out, c)
+		}
+	}
+	return callsOf(out, starlark.NewBuiltin("replayed", nil), nil, nil)
 }
 
 // load_playbook(path, args={})

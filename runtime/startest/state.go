@@ -3,6 +3,7 @@ package startest
 import (
 	"context"
 	"errors"
+	"os"
 
 	"go.starlark.net/starlark"
 
@@ -20,6 +21,18 @@ type state struct {
 	fleet *fleetValue
 	// fleets are every fleet the test made, closed with the state.
 	fleets []*fleetValue
+	// runsDir holds the journals of the test's playbook runs, removed with the state.
+	runsDir string
+}
+
+// runs is the runs directory of the test's playbook runs, made on first use.
+func (st *state) runs() string {
+	if st.runsDir == "" {
+		if d, err := os.MkdirTemp("", "mcorun-test-runs-"); err == nil {
+			st.runsDir = d
+		}
+	}
+	return st.runsDir
 }
 
 const (
@@ -41,6 +54,9 @@ func newState(ctx context.Context, file string) *state {
 
 // close closes every fleet of the state, which stops its clock.
 func (st *state) close() {
+	if st.runsDir != "" {
+		_ = os.RemoveAll(st.runsDir)
+	}
 	for _, fv := range st.fleets {
 		_ = fv.f.Close()
 	}
