@@ -42,6 +42,7 @@ func Predeclared() starlark.StringDict {
 		"fail":       starlark.NewBuiltin("fail", fail),
 		"exit":       starlark.NewBuiltin("exit", exitBuiltin),
 		"params":     starlark.NewBuiltin("params", p.declare),
+		"param":      paramModule(),
 		"args":       p,
 		"nodeset":    starlark.NewBuiltin("nodeset", nodesetBuiltin),
 		"struct":     starlark.NewBuiltin("struct", starlarkstruct.Make),
@@ -69,6 +70,12 @@ var builtinParams = map[string][]string{
 	"filter.identity": {},
 	"filter.agent":    {"name"},
 	"filter.compound": {"expr"},
+	"param.duration":  {"default"},
+	"param.size":      {"default"},
+	"param.int":       {"default"},
+	"param.bool":      {"default"},
+	"param.string":    {"default"},
+	"param.choice":    {"default"},
 }
 
 // Params returns the parameter names of a builtin ("discover", "filter.fact", ...) and

@@ -19,6 +19,9 @@ func TestHelpCoversAPI(t *testing.T) {
 	for _, a := range (filterFunc{}).AttrNames() {
 		want = append(want, "filter."+a)
 	}
+	for _, a := range paramModule().AttrNames() {
+		want = append(want, "param."+a)
+	}
 	for _, v := range []starlark.HasAttrs{NewNodeSet(nil), &ResultSet{}, &Result{}, &RollingReport{}} {
 		want = append(want, v.Type())
 		for _, a := range v.AttrNames() {

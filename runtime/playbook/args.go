@@ -45,7 +45,7 @@ func precheckArgs(filename string, src []byte, raw map[string]string) (pos synta
 		return pos, nil
 	}
 	pos, _ = call.Span()
-	if _, err := evalParams(opts, call, raw); err != nil {
+	if _, err := evalAlone(opts, call, raw); err != nil {
 		if argErr := argError(err); argErr != nil {
 			return pos, argErr
 		}
@@ -53,9 +53,10 @@ func precheckArgs(filename string, src []byte, raw map[string]string) (pos synta
 	return pos, nil
 }
 
-// evalParams evaluates a params(...) call alone, with the raw args, fresh builtins, no
-// fleet and a cancelled context, and returns the args struct it settles.
-func evalParams(opts *syntax.FileOptions, call *syntax.CallExpr, raw map[string]string) (starlark.Value, error) {
+// evalAlone evaluates one expression of a playbook (its params(...) call, or one of that
+// call's declarations) alone, with the raw args, fresh builtins, no fleet and a cancelled
+// context.
+func evalAlone(opts *syntax.FileOptions, e syntax.Expr, raw map[string]string) (starlark.Value, error) {
 	thread := &starlark.Thread{Name: "params check", Print: func(*starlark.Thread, string) {}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // nothing may wait
@@ -63,7 +64,7 @@ func evalParams(opts *syntax.FileOptions, call *syntax.CallExpr, raw map[string]
 	starlib.SetArgs(thread, raw)
 	starlib.SetLogger(thread, discardLogger{})
 	thread.SetMaxExecutionSteps(100000)
-	return starlark.EvalExprOptions(opts, thread, call, starlib.Predeclared())
+	return starlark.EvalExprOptions(opts, thread, e, starlib.Predeclared())
 }
 
 // argError returns the error in err's chain that is params() rejecting an --arg (unknown

@@ -262,8 +262,10 @@ func (c *checker) keywords(call *syntax.CallExpr) {
 			name = fn.Name
 		}
 	case *syntax.DotExpr:
-		if isBuiltin(fn.X, "filter") {
-			name = "filter." + fn.Name.Name
+		for _, mod := range []string{"filter", "param"} {
+			if isBuiltin(fn.X, mod) {
+				name = mod + "." + fn.Name.Name
+			}
 		}
 	}
 	params, ok := starlib.Params(name)
