@@ -93,3 +93,34 @@ func TestHelpBuiltin(t *testing.T) {
 		t.Errorf("help of an unknown name: %v", err)
 	}
 }
+
+// TestParamsFromSignatures: check's keyword lists come from the help table's signatures.
+func TestParamsFromSignatures(t *testing.T) {
+	for name, want := range map[string][]string{
+		"discover": {"filter", "timeout", "method", "nodes", "limit", "collective", "seed"},
+		"rpc": {"agent", "action", "args", "nodes", "filter", "timeout", "batch", "batch_sleep", "limit", "ttl",
+			"discovery_timeout", "collective"},
+		"rolling":         {"nodes", "step", "window", "canaries", "batch", "max_failures", "sleep", "gate"},
+		"wait_until":      {"fn", "timeout", "every"},
+		"sleep":           {"duration"},
+		"fail":            {"sep"},
+		"exit":            {"code"},
+		"nodeset":         {"ids"},
+		"filter":          {},
+		"filter.fact":     {"name", "value", "op"},
+		"filter.identity": {},
+		"filter.compound": {"expr"},
+		"param.duration":  {"default"},
+		"param.choice":    {"default"},
+	} {
+		got, ok := Params(name)
+		if !ok || strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("Params(%q) = %q, %v; want %q", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{"log", "params", "struct", "json", "NodeSet", "ResultSet.ok", "nosuch"} {
+		if got, ok := Params(name); ok {
+			t.Errorf("Params(%q) = %q, want any keyword", name, got)
+		}
+	}
+}
