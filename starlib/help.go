@@ -112,7 +112,7 @@ func HelpOverview() string {
 	for _, e := range HelpEntries() {
 		switch {
 		case strings.Contains(e.Name, "."):
-		case e.Name == e.Signature && e.Name[0] >= 'A' && e.Name[0] <= 'Z':
+		case isTypeEntry(e):
 			types = append(types, e.Name)
 		default:
 			fmt.Fprintf(&b, "  %s\n", e.Signature)

@@ -148,9 +148,22 @@ func TestHelp(t *testing.T) {
 	if code := run(context.Background(), e, []string{"--help"}); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"ping", "find", "inventory", "rpc", "plugin", "Exit codes:", "some nodes did not reply"} {
+	for _, want := range []string{"ping", "find", "inventory", "rpc", "plugin", "Exit codes:", "some nodes did not reply",
+		"docs/playbooks.md", "docs/testing.md"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help lacks %q", want)
+		}
+	}
+	// the documents --help and the README point to exist
+	for _, doc := range []string{"docs/playbooks.md", "docs/testing.md", "docs/agents.md"} {
+		if _, err := os.Stat(filepath.Join("..", "..", doc)); err != nil {
+			t.Errorf("--help names %s: %v", doc, err)
+		}
+	}
+	for verb, doc := range map[string]string{"run": "docs/playbooks.md", "repl": "docs/playbooks.md", "test": "docs/testing.md"} {
+		out.Reset()
+		if code := run(context.Background(), e, []string{verb, "--help"}); code != exitOK || !strings.Contains(out.String(), doc) {
+			t.Errorf("%s --help does not name %s (exit %d):\n%s", verb, doc, code, out)
 		}
 	}
 	out.Reset()

@@ -42,6 +42,9 @@ call" line is logged and the call returns all-ok results with the DDL's
 output defaults. The run starts with a "DRY RUN" banner, and a call not sent
 shows its nodes as "would run" and "dry-run" instead of a time.
 
+docs/playbooks.md is the guide to writing playbooks: every builtin and value
+type, with an example that runs on --sandbox 20.
+
 Examples:
   mcorun playbooks/canary_rollout.star --arg window=5
   mcorun nightly.star --report /var/log/mcorun/nightly.json --timeout 20m
@@ -74,6 +77,7 @@ lists the builtins, help(rpc) describes one. Ctrl-C cancels the running
 call, not the session; Ctrl-D ends it. History is kept in ~/.mcorun_history.
 Without a terminal, statements are read from standard input; errors name the
 input's line, every statement runs, and the exit code is 1 if any failed.
+docs/playbooks.md is the guide to the builtins.
 
 Examples:
   mcorun repl

@@ -1,0 +1,57 @@
+package docblocks
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	md := "# t\n\n```starlark file=a.star arg=x=1 arg=y=2 fragment\nprint(1)\n\nprint(2)\n```\n\n```text output\n1\n2\n```\n" +
+		"text\n```sh\nls\n```\nprose\n\n```text output\nnot attached\n```\n```\n```\n"
+	blocks, err := Parse(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) != 4 {
+		t.Fatalf("%d blocks, want 4: %+v", len(blocks), blocks)
+	}
+	b := blocks[0]
+	if b.Lang != "starlark" || b.Line != 3 || b.Text != "print(1)\n\nprint(2)\n" || !b.Has("fragment") || b.Has("file") {
+		t.Errorf("first block %+v", b)
+	}
+	if f, _ := b.Get("file"); f != "a.star" || strings.Join(b.All("arg"), ";") != "x=1;y=2" {
+		t.Errorf("attributes %q", b.Attrs)
+	}
+	if b.Output == nil || b.Output.Text != "1\n2\n" {
+		t.Errorf("output %+v", b.Output)
+	}
+	if blocks[1].Lang != "sh" || blocks[1].Output != nil {
+		t.Errorf("second block %+v", blocks[1])
+	}
+	if blocks[2].Lang != "text" || blocks[2].Text != "not attached\n" {
+		t.Errorf("an output block after prose stands alone: %+v", blocks[2])
+	}
+	if blocks[3].Lang != "" || blocks[3].Text != "" {
+		t.Errorf("empty block %+v", blocks[3])
+	}
+	if _, err := Parse("a\n```go\nx\n"); err == nil || err.Error() != "line 2: code block never closed" {
+		t.Errorf("unclosed: %v", err)
+	}
+}
+
+func TestSplice(t *testing.T) {
+	doc := "a\n<!-- begin -->\nold\n<!-- end -->\nb\n"
+	got, err := Splice(doc, "<!-- begin -->", "<!-- end -->", "new\nlines")
+	if err != nil || got != "a\n<!-- begin -->\nnew\nlines\n<!-- end -->\nb\n" {
+		t.Errorf("Splice: %q, %v", got, err)
+	}
+	if s, err := Section(got, "<!-- begin -->", "<!-- end -->"); err != nil || s != "new\nlines\n" {
+		t.Errorf("Section: %q, %v", s, err)
+	}
+	if _, err := Splice(doc, "<!-- end -->", "<!-- begin -->", "x"); err == nil {
+		t.Error("markers out of order accepted")
+	}
+	if _, err := Section(doc, "<!-- nope -->", "<!-- end -->"); err == nil {
+		t.Error("missing marker accepted")
+	}
+}

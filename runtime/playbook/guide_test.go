@@ -1,0 +1,150 @@
+package playbook
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/mcorun/mcorun/runtime/docblocks"
+	"github.com/mcorun/mcorun/runtime/playbook/fleettest"
+	"github.com/mcorun/mcorun/runtime/sandbox"
+	"github.com/mcorun/mcorun/starlib"
+)
+
+// guideBlocks returns the Starlark blocks of docs/playbooks.md.
+func guideBlocks(t *testing.T) []docblocks.Block {
+	t.Helper()
+	md, err := os.ReadFile(filepath.Join("..", "..", "docs", "playbooks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks, err := docblocks.Parse(string(md))
+	if err != nil {
+		t.Fatalf("docs/playbooks.md: %v", err)
+	}
+	var out []docblocks.Block
+	for _, b := range blocks {
+		if b.Lang == "starlark" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// TestGuideExamples runs every ```starlark block of docs/playbooks.md as a playbook on the
+// test fleet made of the sandbox's 20 nodes (what `mcorun --sandbox 20` starts), so the
+// examples cannot rot. A block's attributes (see package docblocks):
+//
+//	file=NAME    not run: written as NAME beside the examples, for load() and --arg files
+//	fragment     not run: only parsed (a piece of a playbook shown for its syntax)
+//	arg=K=V      --arg K=V (repeatable)
+//	exit=N       the exit code the run must end with (default 0)
+//	dry-run      run with --dry-run
+//
+// A "```text output" block right after a run block must appear in the run's stdout
+// (print() lines), or with the attribute stderr in its stderr, trailing spaces aside.
+func TestGuideExamples(t *testing.T) {
+	blocks := guideBlocks(t)
+	fleetFile := sandbox.DefaultFleet()
+	nodes, err := fleetFile.Nodes(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, b := range blocks {
+		if name, ok := b.Get("file"); ok {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(b.Text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	runs := 0
+	for _, b := range blocks {
+		name := fmt.Sprintf("line%d", b.Line)
+		if _, ok := b.Get("file"); ok || b.Has("fragment") {
+			if _, err := starlib.FileOptions().Parse(name, b.Text, 0); err != nil {
+				t.Errorf("docs/playbooks.md:%d: %v", b.Line, err)
+			}
+			continue
+		}
+		runs++
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(dir, name+".star")
+			if err := os.WriteFile(file, []byte(b.Text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := map[string]string{}
+			for _, a := range b.All("arg") {
+				k, v, _ := strings.Cut(a, "=")
+				args[k] = v
+			}
+			want := 0
+			if s, ok := b.Get("exit"); ok {
+				if want, err = strconv.Atoi(s); err != nil {
+					t.Fatalf("docs/playbooks.md:%d: exit=%s", b.Line, s)
+				}
+			}
+			fleet := closing(t, fleettest.FromSandbox(nodes))
+			r := runSource(t, context.Background(), "", Options{File: file, Fleet: fleet, Args: args, DryRun: b.Has("dry-run"),
+				ReportFile: filepath.Join(t.TempDir(), "report.json")})
+			if r.ExitCode != want {
+				t.Errorf("docs/playbooks.md:%d: exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", b.Line, r.ExitCode, want, r.stdout, r.stderr)
+			}
+			if b.Output == nil {
+				return
+			}
+			got := r.stdout
+			if b.Output.Has("stderr") {
+				got = r.stderr
+			}
+			if !strings.Contains(trimLines(got), trimLines(b.Output.Text)) {
+				t.Errorf("docs/playbooks.md:%d: the output block at line %d is not in the run's output:\n%s\nstderr:\n%s", b.Line, b.Output.Line, got, r.stderr)
+			}
+		})
+	}
+	if runs < 20 {
+		t.Errorf("only %d examples run in docs/playbooks.md", runs)
+	}
+}
+
+// trimLines drops the trailing spaces of every line.
+func trimLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \t")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestGuideUsesEveryBuiltin requires every builtin, method and attribute of the help table
+// to appear in at least one example of docs/playbooks.md that runs.
+func TestGuideUsesEveryBuiltin(t *testing.T) {
+	var code strings.Builder
+	for _, b := range guideBlocks(t) {
+		if !b.Has("fragment") {
+			code.WriteString(b.Text)
+		}
+	}
+	src := code.String()
+	for _, e := range starlib.HelpEntries() {
+		var token string
+		typ, attr, dotted := strings.Cut(e.Name, ".")
+		switch {
+		case e.Name == "help" || e.Name == typ && e.Name == e.Signature && typ[0] >= 'A' && typ[0] <= 'Z':
+			continue // the REPL's help, and the value types themselves
+		case dotted && typ[0] >= 'A' && typ[0] <= 'Z':
+			token = "." + attr
+		case strings.Contains(e.Signature, "("):
+			token = e.Name + "("
+		default:
+			token = e.Name + "."
+		}
+		if !strings.Contains(src, token) {
+			t.Errorf("no example in docs/playbooks.md uses %s (%q)", e.Name, token)
+		}
+	}
+}
