@@ -105,6 +105,12 @@ g = filter.compound("fsta('/').size>0")
 			want: []string{`1:5: params: arg "window": want int, got "x"`}},
 		{name: "duration without a unit", src: "p = params(timeout = param.duration(\"10m\"))\n", args: map[string]string{"timeout": "10"},
 			want: []string{`1:5: params: arg "timeout": want a duration with a unit, such as 30s, 5m or 1h30m, got "10"`}},
+		{name: "param declarations", src: "p = params(a = param.duration(\"10\"), b = param.size(\"x\"), c = param.choice(\"x\", default = \"y\"), d = param.int(3), e = param.size(None), f = param.duration(time.second))\n",
+			want: []string{
+				`1:16: param.duration: default "10": want a duration with a unit, such as 30s, 5m or 1h30m, got "10"`,
+				`1:42: param.size: default "x": size "x": want a count N or a percentage N%`,
+				`1:63: param.choice: default: want one of x, got "y"`,
+			}},
 		{name: "param keywords", src: "p = params(timeout = param.duration(dflt = \"10m\"))\n",
 			want: []string{`1:37: param.duration: unexpected keyword argument "dflt" (parameters: default)`}},
 		{name: "arg without params", src: "print(1)\n", args: map[string]string{"window": "1"},
