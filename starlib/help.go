@@ -119,6 +119,7 @@ func HelpOverview() string {
 		}
 	}
 	fmt.Fprintf(&b, "Value types (help(value) or help(%q)): %s\n", "NodeSet", strings.Join(types, ", "))
+	b.WriteString("The guide, with an example of each: docs/playbooks.md.\n")
 	b.WriteString("Leave with Ctrl-D; Ctrl-C interrupts the running statement.")
 	return b.String()
 }

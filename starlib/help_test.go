@@ -72,6 +72,7 @@ func TestHelpBuiltin(t *testing.T) {
 	for _, c := range []struct{ expr, want string }{
 		{"help()", "  rpc(agent, action, args=None, *"},
 		{"help()", "Value types"},
+		{"help()", "docs/playbooks.md"},
 		{"help(rpc)", "-> ResultSet\n    Calls agent.action."},
 		{"help(filter.fact)", `filter.fact(name, value, op="==")`},
 		{"help(web)", ".sample(n, seed=None)"},
