@@ -73,6 +73,7 @@ func TestGuideExamples(t *testing.T) {
 		}
 		runs++
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each example has its own fleet and clock
 			file := filepath.Join(dir, name+".star")
 			if err := os.WriteFile(file, []byte(b.Text), 0o644); err != nil {
 				t.Fatal(err)
