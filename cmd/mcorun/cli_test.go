@@ -110,6 +110,12 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"missing playbook", func(string) []string { return []string{"site.star"} }, "playbook site.star"},
 		{"bad --arg", func(cfg string) []string { return []string{"run", "--config", cfg, "--arg", "novalue", "x.star"} }, "want key=value"},
 		{"bad --sandbox", func(string) []string { return []string{"--sandbox", "lots", "ping"} }, "--sandbox"},
+		{"duration --arg without a unit", func(cfg string) []string {
+			return []string{"../../playbooks/rolling_puppet.star", "--config", cfg, "--arg", "timeout=10"}
+		}, `params: arg "timeout": want a duration with a unit, such as 30s, 5m or 1h30m, got "10"`},
+		{"size --arg", func(cfg string) []string {
+			return []string{"../../playbooks/rolling_restart.star", "--config", cfg, "--arg", "service=nginx", "--arg", "max_failures=lots"}
+		}, `params: arg "max_failures": size "lots"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dials := 0

@@ -146,12 +146,14 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 		if fs.NArg() != 1 {
 			return errors.New("want exactly one playbook file")
 		}
-		if _, err := os.Stat(fs.Arg(0)); errors.Is(err, iofs.ErrNotExist) {
+		src, err := os.ReadFile(fs.Arg(0))
+		if errors.Is(err, iofs.ErrNotExist) {
 			return fmt.Errorf("playbook %s: no such file", fs.Arg(0))
 		} else if err != nil {
 			return fmt.Errorf("playbook %s: %w", fs.Arg(0), err)
 		}
-		return nil
+		// ill-typed or unknown --args are refused before connecting to the broker
+		return playbook.CheckArgs(fs.Arg(0), src, p.args)
 	})
 	if !ok {
 		return code

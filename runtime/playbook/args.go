@@ -3,6 +3,7 @@ package playbook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -51,6 +52,20 @@ func precheckArgs(filename string, src []byte, raw map[string]string) (pos synta
 		}
 	}
 	return pos, nil
+}
+
+// CheckArgs checks raw --arg values against the params(...) call of a playbook's own file,
+// as Run does before anything runs, so that a caller can refuse them before it even
+// connects. It returns the error of an unknown or ill-typed arg, with the position of the
+// call, or nil (also when the call cannot be evaluated on its own: Run checks then).
+func CheckArgs(filename string, src []byte, raw map[string]string) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	if pos, err := precheckArgs(filename, src, raw); err != nil {
+		return fmt.Errorf("%s: %w", pos, err)
+	}
+	return nil
 }
 
 // evalAlone evaluates one expression of a playbook (its params(...) call, or one of that
