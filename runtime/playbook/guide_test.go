@@ -149,3 +149,35 @@ func TestGuideUsesEveryBuiltin(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmePlaybook runs the README's playbook example as its text says to try it:
+// `mcorun --sandbox 10 web_puppet.star`.
+func TestReadmePlaybook(t *testing.T) {
+	md, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks, err := docblocks.Parse(string(md))
+	if err != nil {
+		t.Fatalf("README.md: %v", err)
+	}
+	nodes, err := sandbox.DefaultFleet().Nodes(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for _, b := range blocks {
+		if b.Lang != "python" {
+			continue
+		}
+		ran++
+		fleet := closing(t, fleettest.FromSandbox(nodes))
+		r := runSource(t, context.Background(), b.Text, Options{Fleet: fleet})
+		if r.ExitCode != ExitOK || !strings.Contains(r.stdout, "RollingReport(ok") {
+			t.Errorf("README.md:%d: exit code %d\nstdout:\n%s\nstderr:\n%s", b.Line, r.ExitCode, r.stdout, r.stderr)
+		}
+	}
+	if ran != 1 {
+		t.Errorf("%d playbook examples in README.md, want 1", ran)
+	}
+}
