@@ -105,6 +105,8 @@ g = filter.compound("fsta('/').size>0")
 			want: []string{`1:5: params: arg "window": want int, got "x"`}},
 		{name: "duration without a unit", src: "p = params(timeout = param.duration(\"10m\"))\n", args: map[string]string{"timeout": "10"},
 			want: []string{`1:5: params: arg "timeout": want a duration with a unit, such as 30s, 5m or 1h30m, got "10"`}},
+		{name: "compound expression as filter words", src: "n = discover(\"role=app and environment=production\")\n",
+			want: []string{`1:14: filter: "role=app and environment=production" reads as a compound expression, where "and" would be a class name: use filter.compound("role=app and environment=production")`}},
 		{name: "param declarations", src: "p = params(a = param.duration(\"10\"), b = param.size(\"x\"), c = param.choice(\"x\", default = \"y\"), d = param.int(3), e = param.size(None), f = param.duration(time.second))\n",
 			want: []string{
 				`1:16: param.duration: default "10": want a duration with a unit, such as 30s, 5m or 1h30m, got "10"`,
