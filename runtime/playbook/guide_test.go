@@ -85,9 +85,11 @@ func TestGuideExamples(t *testing.T) {
 			}
 			want := 0
 			if s, ok := b.Get("exit"); ok {
-				if want, err = strconv.Atoi(s); err != nil {
+				n, err := strconv.Atoi(s)
+				if err != nil {
 					t.Fatalf("docs/playbooks.md:%d: exit=%s", b.Line, s)
 				}
+				want = n
 			}
 			fleet := closing(t, fleettest.FromSandbox(nodes))
 			r := runSource(t, context.Background(), "", Options{File: file, Fleet: fleet, Args: args, DryRun: b.Has("dry-run"),
