@@ -121,32 +121,34 @@ func (a filterArg) message() message.Filter {
 	return a.f.f
 }
 
-// discover(filter=None, *, timeout="2s", method="mc", nodes=None, limit=None, collective=None, seed=None)
+// discover(filter=None, *, timeout="2s", method=None, nodes=None, limit=None, collective=None,
+// seed=None, options=None)
 func discover(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		flt        filterArg
 		timeout    = Duration(2 * time.Second)
-		method     = optString("mc")
+		method     optString
 		nodes      nodesArg
 		limit      countArg
 		collective optString
 		seed       optInt
+		options    optionsArg
 	)
 	if err := maxPositional(b, args, 1); err != nil {
 		return nil, err
 	}
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "filter?", &flt, "timeout?", &timeout,
-		"method?", &method, "nodes?", &nodes, "limit?", &limit, "collective?", &collective, "seed?", &seed); err != nil {
+		"method?", &method, "nodes?", &nodes, "limit?", &limit, "collective?", &collective, "seed?", &seed,
+		"options?", &options); err != nil {
 		return nil, err
 	}
-	switch method {
-	case "mc":
-	case "nodes":
+	if method == "nodes" {
 		if !nodes.set {
 			return nil, fmt.Errorf("discover: method \"nodes\" needs nodes=")
 		}
-	default:
-		return nil, fmt.Errorf("discover: method: want \"mc\" or \"nodes\", got %q", method)
+		method = ""
+	} else if err := checkMethod(method, flt.message()); err != nil {
+		return nil, fmt.Errorf("discover: %w", err)
 	}
 	fleet, err := fleetOf(thread, b.Name())
 	if err != nil {
@@ -159,7 +161,8 @@ func discover(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		return nodes.nodes, nil // an empty list never means "everything"
 	}
 	opts := client.DiscoverOptions{Filter: flt.message(), Timeout: time.Duration(timeout),
-		Collective: string(collective), Limit: limit.s, LimitSeed: int64(seed)}
+		Collective: string(collective), Limit: limit.s, LimitSeed: int64(seed),
+		Method: string(method), MethodOptions: options.m}
 	if nodes.set {
 		opts.Nodes = nodes.nodes.IDs()
 	}
@@ -193,14 +196,20 @@ func rpc(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 		ttl           = Duration(60 * time.Second)
 		discTimeout   Duration
 		collective    optString
+		method        optString
+		options       optionsArg
 	)
 	if err := maxPositional(b, args, 3); err != nil {
 		return nil, err
 	}
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "agent", &agent, "action", &action, "args?", &input,
 		"nodes?", &nodes, "filter?", &flt, "timeout?", &timeout, "batch?", &batch, "batch_sleep?", &batchSleep,
-		"limit?", &limit, "ttl?", &ttl, "discovery_timeout?", &discTimeout, "collective?", &collective); err != nil {
+		"limit?", &limit, "ttl?", &ttl, "discovery_timeout?", &discTimeout, "collective?", &collective,
+		"method?", &method, "options?", &options); err != nil {
 		return nil, err
+	}
+	if err := checkMethod(method, flt.message()); err != nil {
+		return nil, fmt.Errorf("rpc: %w", err)
 	}
 	if ttl < Duration(time.Second) {
 		// the wire carries whole seconds: a shorter TTL would expire on arrival
@@ -243,7 +252,8 @@ func rpc(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	}
 	opts := client.CallOptions{Filter: flt.message(), Timeout: time.Duration(timeout),
 		DiscoveryTimeout: time.Duration(discTimeout), Collective: string(collective), Batch: batch.s,
-		BatchSleep: time.Duration(batchSleep), Limit: limit.s, TTL: time.Duration(ttl)}
+		BatchSleep: time.Duration(batchSleep), Limit: limit.s, TTL: time.Duration(ttl),
+		Method: string(method), MethodOptions: options.m}
 	if nodes.set {
 		opts.Nodes = nodes.nodes.IDs()
 	}

@@ -9,11 +9,14 @@
 // durations or numbers of seconds; None for an optional argument means its default. Counts
 // marked "N%" take an int or a percentage string.
 //
-//	discover(filter=None, *, timeout="2s", method="mc", nodes=None, limit=None,
-//	         collective=None, seed=None) -> NodeSet
-//	    method "mc" broadcasts; nodes=[...] (or method="nodes") uses the given list. An empty
-//	    nodes list gives an empty NodeSet and never broadcasts. limit is N or "N%", seed
-//	    makes the limit's random choice repeatable.
+//	discover(filter=None, *, timeout="2s", method=None, nodes=None, limit=None,
+//	         collective=None, seed=None, options=None) -> NodeSet
+//	    method is the discovery method: "mc" broadcasts; "flatfile", "inventory", "external"
+//	    and "puppetdb" ask a source (docs/discovery.md), with options={"file": ...} as --do
+//	    passes them; None is the client's default_discovery_method, else mc. A filter the
+//	    method cannot evaluate is refused before anything runs. nodes=[...] (or
+//	    method="nodes") uses the given list. An empty nodes list gives an empty NodeSet and
+//	    never broadcasts. limit is N or "N%", seed makes the limit's random choice repeatable.
 //	filter(*words) -> filter                 mco -W: "fact=value" (any fact operator) or a class
 //	filter.fact(name, value, op="==")        ops == != < > <= >= =~; a "/re/" value with == means =~
 //	filter.cls(name)                         class filter, name or "/re/"
@@ -23,11 +26,14 @@
 //	    f & g is AND (identity entries stay ORed); a plain string wherever a filter is taken
 //	    means filter(string).
 //	rpc(agent, action, args=None, *, nodes=None, filter=None, timeout=None, batch=None,
-//	    batch_sleep="1s", limit=None, ttl=60, discovery_timeout=None, collective=None) -> ResultSet
+//	    batch_sleep="1s", limit=None, ttl=60, discovery_timeout=None, collective=None,
+//	    method=None, options=None) -> ResultSet
 //	    args are checked against the agent's DDL (required inputs' defaults filled in first)
 //	    before anything is sent: "rpc: AGENT.ACTION: <DDL message>". nodes takes a NodeSet, a
 //	    list of identities, one identity or a ResultSet (the nodes that replied); an empty
-//	    list returns an empty ResultSet without a call. batch and limit are N or "N%";
+//	    list returns an empty ResultSet without a call. Without nodes, the call discovers with
+//	    method and options as discover() does; the nodes a source other than mc names are
+//	    called directly, and those that do not answer are missing. batch and limit are N or "N%";
 //	    batch_sleep="0s" pauses not at all between batches; ttl is at least 1s (whole
 //	    seconds on the wire).
 //	rolling(nodes, step, *, window=1, canaries=0, batch=None, max_failures=0, sleep="0s",
@@ -78,7 +84,8 @@
 //
 //	NodeSet      sorted, deduplicated identities: len, in, iteration, s[i], s[i:j], | & - (with
 //	             NodeSets or lists), ==, hashable; .batches(n) -> [NodeSet], .sample(n,
-//	             seed=None) (repeatable with a seed), .list(); true when non-empty
+//	             seed=None) (repeatable with a seed), .list(), .diff(other) -> (NodeSet, NodeSet)
+//	             (the identities only in s, and only in other); true when non-empty
 //	ResultSet    iteration over Result by sender, len (replies), s[i], "id" in rs; .ok and
 //	             .failed (ResultSets), .missing, .nodes (replied), .targets (NodeSets),
 //	             .all_ok, .agent, .action, .elapsed, .batches ([NodeSet] as sent),

@@ -23,8 +23,8 @@ type HelpEntry struct {
 // help() prints it and doc.go must mention every signature in it (TestHelpMatchesDoc).
 func HelpEntries() []HelpEntry {
 	return []HelpEntry{
-		{"discover", `discover(filter=None, *, timeout="2s", method="mc", nodes=None, limit=None, collective=None, seed=None) -> NodeSet`,
-			`The nodes that match filter. method "mc" broadcasts; nodes=[...] (or method="nodes") uses the given list, and an empty list never broadcasts. limit is N or "N%"; seed makes the limit's random choice repeatable.`},
+		{"discover", `discover(filter=None, *, timeout="2s", method=None, nodes=None, limit=None, collective=None, seed=None, options=None) -> NodeSet`,
+			`The nodes that match filter. method "mc" broadcasts; "flatfile", "inventory", "external" and "puppetdb" ask a source, with options={"file": ...} as --do passes them; None is the configured default, else mc. A filter the method cannot evaluate is refused. nodes=[...] (or method="nodes") uses the given list, and an empty list never broadcasts. limit is N or "N%"; seed makes the limit's random choice repeatable.`},
 		{"filter", `filter(*words) -> filter`,
 			`An mco -W filter: each word is "fact=value" (any fact operator) or a class. Filters print, compare and hash; f & g is AND (identity entries stay ORed). A plain string wherever a filter is taken means filter(string). Methods: filter.fact, filter.cls, filter.identity, filter.agent, filter.compound.`},
 		{"filter.fact", `filter.fact(name, value, op="==")`,
@@ -33,8 +33,8 @@ func HelpEntries() []HelpEntry {
 		{"filter.identity", `filter.identity(*ids)`, `Identities, ORed as in MCollective.`},
 		{"filter.agent", `filter.agent(name)`, `The nodes that serve the agent.`},
 		{"filter.compound", `filter.compound(expr)`, `An mco -S expression; a syntax error shows the column with a caret.`},
-		{"rpc", `rpc(agent, action, args=None, *, nodes=None, filter=None, timeout=None, batch=None, batch_sleep="1s", limit=None, ttl=60, discovery_timeout=None, collective=None) -> ResultSet`,
-			`Calls agent.action. args are checked against the agent's DDL before anything is sent. nodes takes a NodeSet, a list of identities, one identity or a ResultSet; an empty list returns an empty ResultSet without a call. batch and limit are N or "N%"; ttl is at least 1s.`},
+		{"rpc", `rpc(agent, action, args=None, *, nodes=None, filter=None, timeout=None, batch=None, batch_sleep="1s", limit=None, ttl=60, discovery_timeout=None, collective=None, method=None, options=None) -> ResultSet`,
+			`Calls agent.action. args are checked against the agent's DDL before anything is sent. nodes takes a NodeSet, a list of identities, one identity or a ResultSet; an empty list returns an empty ResultSet without a call. Without nodes it discovers with method and options as discover() does; a source's nodes that do not answer are missing. batch and limit are N or "N%"; ttl is at least 1s.`},
 		{"rolling", `rolling(nodes, step, *, window=1, canaries=0, batch=None, max_failures=0, sleep="0s", gate=None) -> RollingReport`,
 			`Runs step(batch_nodes) over the nodes in order: one canary batch first, then batches of batch nodes or windows of window nodes. step returns a ResultSet, struct(failed=, missing=), None (all done) or a bool. gate(batch_nodes) runs after each step; false fails the batch and stops. A failed canary stops at once; otherwise rolling stops when the failures exceed max_failures (a count or "N%").`},
 		{"wait_until", `wait_until(fn, *, timeout="5m", every="5s") -> fn's first true value`,
@@ -64,6 +64,7 @@ func HelpEntries() []HelpEntry {
 		{"NodeSet.batches", `.batches(n) -> [NodeSet]`, `The set split, in order, into sets of at most n identities (n may be "N%").`},
 		{"NodeSet.sample", `.sample(n, seed=None)`, `n identities chosen at random; repeatable with a seed.`},
 		{"NodeSet.list", `.list()`, `The identities as a list of strings.`},
+		{"NodeSet.diff", `.diff(other) -> (NodeSet, NodeSet)`, `The identities only in this set, and those only in other: live, pdb = discover().diff(discover(method="puppetdb")).`},
 
 		{"ResultSet", `ResultSet`,
 			`The replies of one rpc(): iteration over Result by sender, len (replies), s[i], "id" in rs; true when there is at least one reply.`},

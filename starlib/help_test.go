@@ -98,9 +98,9 @@ func TestHelpBuiltin(t *testing.T) {
 // TestParamsFromSignatures: check's keyword lists come from the help table's signatures.
 func TestParamsFromSignatures(t *testing.T) {
 	for name, want := range map[string][]string{
-		"discover": {"filter", "timeout", "method", "nodes", "limit", "collective", "seed"},
+		"discover": {"filter", "timeout", "method", "nodes", "limit", "collective", "seed", "options"},
 		"rpc": {"agent", "action", "args", "nodes", "filter", "timeout", "batch", "batch_sleep", "limit", "ttl",
-			"discovery_timeout", "collective"},
+			"discovery_timeout", "collective", "method", "options"},
 		"rolling":         {"nodes", "step", "window", "canaries", "batch", "max_failures", "sleep", "gate"},
 		"wait_until":      {"fn", "timeout", "every"},
 		"sleep":           {"duration"},

@@ -11,6 +11,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/runtime/discovery"
 	"go.starlark.net/syntax"
 )
 
@@ -177,6 +178,7 @@ var nodeSetMethods = map[string]*starlark.Builtin{
 	"batches": starlark.NewBuiltin("batches", nodeSetBatches),
 	"sample":  starlark.NewBuiltin("sample", nodeSetSample),
 	"list":    starlark.NewBuiltin("list", nodeSetList),
+	"diff":    starlark.NewBuiltin("diff", nodeSetDiff),
 }
 
 // Attr implements starlark.HasAttrs.
@@ -188,7 +190,26 @@ func (s *NodeSet) Attr(name string) (starlark.Value, error) {
 }
 
 // AttrNames implements starlark.HasAttrs.
-func (s *NodeSet) AttrNames() []string { return []string{"batches", "list", "sample"} }
+func (s *NodeSet) AttrNames() []string { return []string{"batches", "diff", "list", "sample"} }
+
+// nodeSetDiff is s.diff(other) -> (only in s, only in other): two NodeSets, for comparing two
+// discovery sources, e.g. live, known = discover(), discover(method="puppetdb").
+func nodeSetDiff(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var other nodesArg
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "other", &other); err != nil {
+		return nil, err
+	}
+	s := b.Receiver().(*NodeSet)
+	onlyS, onlyOther := discovery.Diff(s.ids, other.nodes.ids)
+	return starlark.Tuple{&NodeSet{ids: nonNilIDs(onlyS)}, &NodeSet{ids: nonNilIDs(onlyOther)}}, nil
+}
+
+func nonNilIDs(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
+}
 
 // Batches splits the set, in order, into sets of at most n identities.
 func (s *NodeSet) Batches(n int) []*NodeSet {

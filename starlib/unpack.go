@@ -2,12 +2,15 @@ package starlib
 
 import (
 	"fmt"
-	"github.com/mcorun/mcorun/runtime/client"
 	"strconv"
 	"time"
 
 	startime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
+
+	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/runtime/discovery"
+	"github.com/mcorun/mcorun/runtime/message"
 )
 
 // Duration is an argument that takes a duration string such as "2s" or "5m", a time.duration
@@ -229,4 +232,48 @@ func (n *optInt) Unpack(v starlark.Value) error {
 		return nil
 	}
 	return fmt.Errorf("want int, got %s", v.Type())
+}
+
+// optionsArg is a discovery method's options: a dict of strings to strings (or numbers and
+// bools, written as text), or None.
+type optionsArg struct{ m map[string]string }
+
+var _ starlark.Unpacker = (*optionsArg)(nil)
+
+func (o *optionsArg) Unpack(v starlark.Value) error {
+	switch x := v.(type) {
+	case starlark.NoneType:
+		return nil
+	case *starlark.Dict:
+		o.m = make(map[string]string, x.Len())
+		for _, item := range x.Items() {
+			k, ok := starlark.AsString(item[0])
+			if !ok {
+				return fmt.Errorf("want a dict with string keys, got key %s", item[0].Type())
+			}
+			switch val := item[1].(type) {
+			case starlark.String:
+				o.m[k] = string(val)
+			case starlark.Int, starlark.Float, starlark.Bool:
+				o.m[k] = val.String()
+			default:
+				return fmt.Errorf("option %q: want a string, got %s", k, item[1].Type())
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("want a dict of options, got %s", v.Type())
+}
+
+// checkMethod refuses an unknown discovery method, or a filter it cannot evaluate, before
+// anything runs ("" is the fleet's default method, checked when it runs).
+func checkMethod(method optString, f message.Filter) error {
+	if method == "" {
+		return nil
+	}
+	m, err := discovery.Canonical(string(method))
+	if err != nil {
+		return fmt.Errorf("method: %w", err)
+	}
+	return discovery.Check(m, f, "")
 }

@@ -10,7 +10,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mcorun/mcorun/runtime/broker"
+	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/testenv"
 )
 
@@ -114,5 +117,98 @@ logger_type = console
 	code := run([]string{"--config", cfg, "--embedded-broker", "--broker-listen", "127.0.0.1:notaport"}, &stderr)
 	if code != exitFailure || !strings.Contains(stderr.String(), "embedded broker") {
 		t.Fatalf("bad listen address: exit %d, stderr:\n%s", code, stderr.String())
+	}
+}
+
+// A non-loopback embedded broker needs configured, non-empty logins: mcod refuses to start
+// without them and says which keys to set, instead of admitting mcollective/secret (no pool)
+// or an empty login (a pool entry without .user and .password).
+func TestEmbeddedBrokerOpenListenerNeedsLogins(t *testing.T) {
+	base := `identity = x
+securityprovider = psk
+plugin.psk = k
+connector = rabbitmq
+logger_type = console
+`
+	for _, tc := range []struct{ name, cfg string }{
+		{"no pool", ""},
+		{"pool without logins", "plugin.rabbitmq.pool.size = 1\nplugin.rabbitmq.pool.1.host = 127.0.0.1\n"},
+		{"pool with an empty password", "plugin.rabbitmq.pool.size = 1\nplugin.rabbitmq.pool.1.host = 127.0.0.1\nplugin.rabbitmq.pool.1.user = u\nplugin.rabbitmq.pool.1.password =\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "server.cfg")
+			write(t, cfg, base+tc.cfg)
+			var stderr syncBuffer
+			done := make(chan int, 1)
+			go func() {
+				done <- run([]string{"--config", cfg, "--embedded-broker", "--broker-listen", "0.0.0.0:0"}, &stderr)
+			}()
+			select {
+			case code := <-done:
+				if code != exitUsage || !strings.Contains(stderr.String(), "plugin.rabbitmq.pool.1.user") ||
+					!strings.Contains(stderr.String(), "not a loopback address") {
+					t.Fatalf("exit %d, want %d with a message naming the keys to set; stderr:\n%s", code, exitUsage, stderr.String())
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("mcod started an embedded broker on 0.0.0.0 without configured logins; stderr:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+func TestConnectionLimitFitsTheOpenFileLimit(t *testing.T) {
+	for _, tc := range []struct {
+		limit, fds, want int
+		lowered          bool
+	}{
+		{0, 0, broker.DefaultMaxConnections, false},
+		{0, 1 << 20, broker.DefaultMaxConnections, false},
+		{0, 1024, 1024 - broker.LoopbackReserve - fdHeadroom, true},
+		{900, 1024, 1024 - broker.LoopbackReserve - fdHeadroom, true},
+		{500, 1024, 500, false},
+		{100, 1024, 100, false},
+		{100, 64, 1, true},
+	} {
+		got, lowered := connectionLimit(tc.limit, tc.fds)
+		if got != tc.want || lowered != tc.lowered {
+			t.Errorf("connectionLimit(%d, %d) = %d, %v; want %d, %v", tc.limit, tc.fds, got, lowered, tc.want, tc.lowered)
+		}
+	}
+}
+
+func TestBrokerLimitSettings(t *testing.T) {
+	cfg, err := config.Parse(strings.NewReader(`plugin.mcod.broker.max_connections = 20000
+plugin.mcod.broker.max_frame_bytes = 1048576
+plugin.mcod.broker.outbox_bytes = 8388608
+plugin.mcod.broker.connect_timeout = 2.5
+`), "server.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) > 0 {
+		t.Errorf("warnings for the broker's keys: %q", cfg.Warnings)
+	}
+	o, err := brokerLimits(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.MaxConnections != 20000 || o.MaxFrameBytes != 1<<20 || o.OutboxBytes != 8<<20 || o.ConnectTimeout != 2500*time.Millisecond {
+		t.Errorf("limits %+v", o)
+	}
+	for _, bad := range []string{
+		"plugin.mcod.broker.max_connections = 0",
+		"plugin.mcod.broker.max_connections = many",
+		"plugin.mcod.broker.max_frame_bytes = 100",
+		"plugin.mcod.broker.outbox_bytes = 1",
+		"plugin.mcod.broker.connect_timeout = 0",
+	} {
+		cfg, err := config.Parse(strings.NewReader(bad+"\n"), "server.cfg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _, _ := strings.Cut(bad, " ")
+		if _, err := brokerLimits(cfg); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: err %v, want one naming %s", bad, err, key)
+		}
 	}
 }

@@ -50,8 +50,11 @@ forever, logging each attempt.
 
 With --embedded-broker it also hosts a STOMP broker in-process (on --broker-listen,
 loopback by default), so one machine needs nothing else. When the config has no
-plugin.rabbitmq.pool.*, mcod connects to that broker itself as mcollective/secret
-(or STOMP_USER/STOMP_PASSWORD). The broker admits the logins of the config's pool.
+plugin.rabbitmq.pool.* and the broker listens on loopback, mcod connects to it itself
+as mcollective/secret (or STOMP_USER/STOMP_PASSWORD). The broker admits the logins of
+the config's pool, each with a user and a password; on any other address they must be
+configured, or mcod refuses to start. Its limits are plugin.mcod.broker.* settings
+(docs/security.md).
 Other nodes and clients point their pool at it, with these settings (stock mco
 needs all three; the embedded broker speaks STOMP 1.1+ and has no temp-queues):
   plugin.rabbitmq.heartbeat_interval = 30

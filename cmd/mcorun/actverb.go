@@ -36,9 +36,9 @@ func discoverAndCall(ctx context.Context, s *session, fl fleet, agent, action st
 	e := s.e
 	start := time.Now()
 	if !s.flags.json {
-		fmt.Fprintf(e.stderr, "Discovering hosts using the %s method for %d second(s) .... ", discoveryMethod(s.nodes), s.discoveryTimeout())
+		fmt.Fprintf(e.stderr, "Discovering hosts using the %s method for %d second(s) .... ", s.discoveryMethod(), s.discoveryTimeout())
 	}
-	nodes, err := fl.Discover(ctx, s.flags.discoverOptions(s.filter, s.nodes))
+	nodes, err := fl.Discover(ctx, s.flags.callDiscoverOptions(s.filter, s.nodes, agent))
 	if err != nil {
 		if !s.flags.json {
 			fmt.Fprintln(e.stderr)

@@ -13,9 +13,9 @@ import (
 //
 //	0  ok: every discovered node replied and succeeded
 //	1  nothing was discovered (verbs), or the command could not run: broker unreachable,
-//	   or the playbook failed
+//	   a discovery source failed, or the playbook failed
 //	2  usage or configuration error: bad flag, bad filter, bad key=value, missing or broken
-//	   config file; nothing was sent
+//	   config file, a filter the discovery method cannot evaluate; nothing was sent
 //	3  some nodes failed (replied with an error status)
 //	4  some nodes did not reply (discovered but missing)
 //	5  some nodes failed and some did not reply
@@ -39,7 +39,7 @@ const (
 // exitHelp is the exit code table as shown by mcorun --help.
 const exitHelp = `Exit codes:
   0  ok
-  1  nothing discovered, broker unreachable, or playbook failed
+  1  nothing discovered, broker or discovery source failed, or playbook failed
   2  usage or configuration error (nothing was sent)
   3  some nodes failed
   4  some nodes did not reply

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +17,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/client"
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/discovery"
 	"github.com/mcorun/mcorun/runtime/filter"
 	"github.com/mcorun/mcorun/runtime/message"
 )
@@ -41,6 +42,16 @@ type commonFlags struct {
 	limitSeed        int64
 	one              bool
 	nodesFile        string
+	dm               string
+	do               []string
+
+	// method and methodOpts are the discovery method and its options chosen from --dm,
+	// --do and the config (chooseMethod).
+	method     string
+	methodOpts map[string]string
+	// callAgent is the agent a verb added to the agent filter itself (rpc adds its agent, as
+	// mco does); a source that knows no agents ignores that entry.
+	callAgent string
 
 	json       bool
 	verbose    bool
@@ -86,6 +97,8 @@ var flagAliases = map[string]string{
 	"ln":                "limit-nodes",
 	"limit":             "limit-nodes",
 	"no-progress":       "np",
+	"discovery-method":  "dm",
+	"discovery-option":  "do",
 }
 
 // newFlagSet returns a flag set for verb with the common flags registered into c.
@@ -113,7 +126,9 @@ func newFlagSet(verb string, c *commonFlags) *pflag.FlagSet {
 	fs.StringVar(&c.limit, "limit-nodes", "", "send to only N (or N%) of the discovered nodes (--ln, --limit)")
 	fs.Int64Var(&c.limitSeed, "limit-seed", 0, "seed for a random but repeatable --limit-nodes choice")
 	fs.BoolVarP(&c.one, "one", "1", false, "send to only one discovered node")
-	fs.StringVar(&c.nodesFile, "nodes", "", "file of identities to use instead of discovery, one a line ('-' for stdin)")
+	fs.StringVar(&c.nodesFile, "nodes", "", "file of identities to use instead of discovery: one a line, a JSON or YAML list, or an rpc --json document ('-' for stdin)")
+	fs.StringVar(&c.dm, "dm", "", "discovery method: mc, flatfile, inventory, external or puppetdb (--discovery-method; default the config's default_discovery_method, else mc)")
+	fs.StringArrayVar(&c.do, "do", nil, "discovery method option KEY=VALUE, e.g. file=inventory.yaml (--discovery-option)")
 	fs.BoolVarP(&c.json, "json", "j", false, "print one JSON document")
 	fs.BoolVarP(&c.verbose, "verbose", "v", false, "more detail")
 	fs.BoolVar(&c.noProgress, "np", false, "no progress bar (--no-progress)")
@@ -233,7 +248,50 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// readNodes reads --nodes: identities one a line, '#' comments and blank lines skipped.
+// chooseMethod settles the discovery method and its options: --dm, else the config's
+// default_discovery_method, else mc; --nodes is the flatfile method's given list. A filter the
+// method cannot evaluate is refused here, before anything is sent.
+func (c *commonFlags) chooseMethod(cfg *config.Config, f message.Filter, given bool) error {
+	method := c.dm
+	if method == "" {
+		method = cfg.DefaultDiscoveryMethod
+	}
+	m, err := discovery.Canonical(method)
+	if err != nil {
+		if c.dm == "" {
+			return fmt.Errorf("%w: %s: default_discovery_method: %w", errConfig, cfg.ConfigFile, err)
+		}
+		return fmt.Errorf("--dm: %w", err)
+	}
+	opts, err := discovery.ParseOptions(c.do)
+	if err != nil {
+		return fmt.Errorf("--do: %w", err)
+	}
+	if given {
+		if c.dm != "" && m != discovery.Flatfile {
+			return fmt.Errorf("--nodes gives the nodes, so --dm %s cannot: drop one of them", m)
+		}
+		if len(opts) > 0 {
+			return fmt.Errorf("--do applies to a discovery method, not to --nodes; use --dm flatfile --do file=FILE instead")
+		}
+		c.method, c.methodOpts = discovery.Flatfile, nil
+		return nil
+	}
+	if len(opts) == 0 {
+		opts = nil
+	}
+	if m == discovery.MC && opts != nil {
+		return fmt.Errorf("--do: the mc discovery method takes no options; choose a method with --dm")
+	}
+	if err := discovery.Check(m, f, c.callAgent); err != nil {
+		return err
+	}
+	c.method, c.methodOpts = m, opts
+	return nil
+}
+
+// readNodes reads --nodes: identities one a line, '#' comments and blank lines skipped, or
+// any other list the flatfile discovery method reads (runtime/discovery.ParseNodeList).
 func readNodes(e *env, name string) ([]string, error) {
 	if name == "" {
 		return nil, nil
@@ -249,24 +307,26 @@ func readNodes(e *env, name string) ([]string, error) {
 		defer f.Close()
 		r = f
 	}
-	seen := map[string]bool{}
-	var nodes []string
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") || seen[line] {
-			continue
-		}
-		seen[line] = true
-		nodes = append(nodes, line)
-	}
-	if err := sc.Err(); err != nil {
+	b, err := io.ReadAll(io.LimitReader(r, discovery.MaxFileSize+1))
+	if err != nil {
 		return nil, fmt.Errorf("--nodes %s: %w", name, err)
 	}
-	if len(nodes) == 0 {
-		return nil, fmt.Errorf("--nodes %s: no identities in the file", name)
+	if len(b) > discovery.MaxFileSize {
+		return nil, fmt.Errorf("--nodes %s: larger than %d bytes", name, discovery.MaxFileSize)
 	}
-	return nodes, nil
+	nodes, err := discovery.ParseNodeList(b, name, "")
+	if err != nil {
+		return nil, fmt.Errorf("--nodes: %w", err)
+	}
+	seen := make(map[string]bool, len(nodes))
+	out := nodes[:0]
+	for _, n := range nodes {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // discoverOptions builds the per-call discovery options.
@@ -276,7 +336,23 @@ func (c *commonFlags) discoverOptions(f message.Filter, nodes []string) client.D
 		Timeout:    time.Duration(c.discoveryTimeout),
 		Nodes:      nodes,
 		Collective: c.collective,
+		Method:     c.method, MethodOptions: c.methodOpts,
 	}
+}
+
+// callDiscoverOptions are the discovery options of a verb that goes on to call agent. A
+// source other than mc is asked for the nodes with the agent, as the call's own plan asks:
+// an inventory node, or a PuppetDB node, without it is not targeted.
+func (c *commonFlags) callDiscoverOptions(f message.Filter, nodes []string, agent string) client.DiscoverOptions {
+	o := c.discoverOptions(f, nodes)
+	if c.method == "" || c.method == discovery.MC {
+		return o
+	}
+	o.CallAgent = agent
+	if !slices.Contains(f.Agent, agent) {
+		o.Filter.Agent = append(slices.Clone(f.Agent), agent)
+	}
+	return o
 }
 
 // listOptions are the discovery options of the verbs whose output is the discovered list
@@ -302,6 +378,8 @@ func (c *commonFlags) callOptions(f message.Filter, nodes []string, given bool) 
 		Filter:           f,
 		Nodes:            direct,
 		Discovered:       discovered,
+		Method:           c.method,
+		MethodOptions:    c.methodOpts,
 		Timeout:          time.Duration(c.timeout),
 		DiscoveryTimeout: time.Duration(c.discoveryTimeout),
 		Collective:       c.collective,

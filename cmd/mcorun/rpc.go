@@ -53,6 +53,7 @@ func runRPC(ctx context.Context, e *env, args []string) int {
 	}
 	agent, action := fs.Arg(0), fs.Arg(1)
 	c.agents = append(c.agents, agent)
+	c.callAgent = agent
 	s, code, ok := prepare(e, "rpc", &c)
 	if !ok {
 		return code
@@ -96,9 +97,9 @@ func runRPC(ctx context.Context, e *env, args []string) int {
 
 	start := time.Now()
 	if !c.json {
-		fmt.Fprintf(e.stderr, "Discovering hosts using the %s method for %d second(s) .... ", discoveryMethod(s.nodes), s.discoveryTimeout())
+		fmt.Fprintf(e.stderr, "Discovering hosts using the %s method for %d second(s) .... ", s.discoveryMethod(), s.discoveryTimeout())
 	}
-	nodes, err := fl.Discover(ctx, c.discoverOptions(s.filter, s.nodes))
+	nodes, err := fl.Discover(ctx, c.callDiscoverOptions(s.filter, s.nodes, agent))
 	if err != nil {
 		if !c.json {
 			fmt.Fprintln(e.stderr)

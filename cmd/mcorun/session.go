@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/discovery"
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
@@ -49,6 +50,9 @@ func prepare(e *env, verb string, c *commonFlags) (s *session, code int, ok bool
 	// a DDL (built in or in a libdir) that declares the field it compares.
 	f, err := c.buildFilter(ddl.DataFromLibDirs(cfg.LibDir))
 	if err != nil {
+		return nil, usageErr(e, verb, err), false
+	}
+	if err := c.chooseMethod(cfg, f, nodes != nil); err != nil {
 		return nil, usageErr(e, verb, err), false
 	}
 	s = &session{e: e, verb: verb, flags: c, cfg: cfg, filter: f, nodes: nodes}
@@ -102,7 +106,7 @@ func (s *session) connect(ctx context.Context) (fleet, func(), int, bool) {
 // fail prints err and returns its exit code: the usage code for config errors, else 1.
 func (s *session) fail(err error) int {
 	fmt.Fprintf(s.e.stderr, "mcorun %s: %v\n", s.verb, err)
-	if errors.Is(err, errConfig) {
+	if errors.Is(err, errConfig) || errors.Is(err, discovery.ErrUnsupportedFilter) {
 		return exitUsage
 	}
 	return exitFailure

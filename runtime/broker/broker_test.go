@@ -253,3 +253,36 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		t.Fatal("dial after Close succeeded")
 	}
 }
+
+// A pool entry with a host but no user or password gave the broker the login table
+// {"": ""}: on 0.0.0.0, a CONNECT with no login then got CONNECTED.
+func TestOpenListenerNeverAdmitsAnEmptyLogin(t *testing.T) {
+	for _, users := range []map[string]string{
+		{"": ""},
+		{"": "secret"},
+		{"mcollective": ""},
+		{},
+	} {
+		b, err := Start(context.Background(), Options{Addr: "0.0.0.0:0", Users: users})
+		if err == nil {
+			c, derr := stomp.Dial("tcp", b.Addr(), stomp.ConnOpt.HeartBeat(0, 0), quiet)
+			if derr == nil {
+				_ = c.Disconnect()
+				t.Errorf("users %q on %s: a CONNECT with no login got CONNECTED", users, b.Addr())
+			}
+			_ = b.Close()
+			t.Errorf("users %q: Start on 0.0.0.0 succeeded, want it refused", users)
+			continue
+		}
+		if !strings.Contains(err.Error(), "login") {
+			t.Errorf("users %q: Start refused with %q, which does not say what to set", users, err)
+		}
+	}
+}
+
+func TestAuthenticateNeverMatchesAnEmptyLogin(t *testing.T) {
+	b := &Broker{opts: Options{Users: map[string]string{"": ""}}, log: slog.New(slog.DiscardHandler)}
+	if (stompConfig{b}).Authenticate("", "") {
+		t.Fatal("the empty login matched the table {\"\": \"\"}")
+	}
+}

@@ -73,12 +73,15 @@ func (r *router) handle(req client.Request) {
 			return
 		}
 		subs := r.table.Route(dest)
+		size := frameSize(req.Frame)
 		for i, sub := range subs {
 			f := req.Frame
 			if i < len(subs)-1 {
-				f = f.Clone()
+				// Each delivery gets its own headers (go-stomp sets the subscription
+				// and message-id); the body is only read, so they share it.
+				f = &frame.Frame{Command: f.Command, Header: f.Header.Clone(), Body: f.Body}
 			}
-			r.subs[sub].push(f)
+			r.subs[sub].push(f, size)
 		}
 	case client.RequeueOp:
 		// Only queue subscriptions requeue; the broker has none.
@@ -94,27 +97,45 @@ type outbox struct {
 	wake    chan struct{} // capacity 1
 	stop    chan struct{}
 	once    sync.Once
-	dropped atomic.Uint64
+	dropped atomic.Uint64 // since the subscription began
+	drops   throttle
 
 	mu    sync.Mutex
 	queue []*frame.Frame
+	// bytes counts every message pushed and not yet handed to the connection, including
+	// the batch run is handing over.
+	bytes int
+}
+
+// frameSize is about what f takes in memory: its body and its headers.
+func frameSize(f *frame.Frame) int {
+	n := len(f.Command) + len(f.Body)
+	for i := range f.Header.Len() {
+		k, v := f.Header.GetAt(i)
+		n += len(k) + len(v) + 2
+	}
+	return n
 }
 
 func newOutbox(b *Broker, sub *client.Subscription, dest string) *outbox {
 	return &outbox{b: b, sub: sub, dest: dest, wake: make(chan struct{}, 1), stop: make(chan struct{})}
 }
 
-// push queues f without blocking; a full outbox drops it.
-func (o *outbox) push(f *frame.Frame) {
+// push queues f, of frameSize size, without blocking; a full outbox drops it.
+func (o *outbox) push(f *frame.Frame, size int) {
 	o.mu.Lock()
-	if len(o.queue) >= o.b.opts.MaxPending {
+	if len(o.queue) >= o.b.opts.MaxPending || o.bytes > 0 && o.bytes+size > o.b.opts.OutboxBytes {
+		pending, bytes := len(o.queue), o.bytes
 		o.mu.Unlock()
 		n := o.dropped.Add(1)
-		o.b.log.Warn("broker: message dropped: subscriber too slow", "destination", o.dest,
-			"subscription", o.sub.Id(), "pending", o.b.opts.MaxPending, "dropped", n)
+		if ok, _ := o.drops.allow(); ok {
+			o.b.log.Warn("broker: message dropped: subscriber too slow", "destination", o.dest,
+				"subscription", o.sub.Id(), "pending", pending, "pending_bytes", bytes, "dropped", n)
+		}
 		return
 	}
 	o.queue = append(o.queue, f)
+	o.bytes += size
 	o.mu.Unlock()
 	select {
 	case o.wake <- struct{}{}:
@@ -143,7 +164,11 @@ func (o *outbox) run() {
 				return
 			default:
 			}
+			size := frameSize(f) // before go-stomp adds its headers
 			o.sub.SendTopicFrame(f)
+			o.mu.Lock()
+			o.bytes -= size
+			o.mu.Unlock()
 		}
 	}
 }

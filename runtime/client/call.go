@@ -49,6 +49,7 @@ func (c *Client) Settings() Settings {
 		DirectAddressingThreshold: c.opts.DirectAddressingThreshold,
 		DiscoveryTimeout:          c.opts.DiscoveryTimeout,
 		TTL:                       c.opts.TTL,
+		DiscoveryMethod:           c.opts.DiscoveryMethod,
 	}
 }
 
@@ -74,14 +75,10 @@ func (c *Client) call(ctx context.Context, agent, action string, args map[string
 	res := &Results{Agent: agent, Action: action}
 	var found []string
 	if p.Discovery != nil {
-		replies, err := c.ping(ctx, *p.Discovery)
+		found, err = c.discover(ctx, *p.Discovery)
 		res.Discovery = c.opts.Now().Sub(start)
 		if err != nil {
 			return nil, fmt.Errorf("discover: %w", err)
-		}
-		found = make([]string, len(replies))
-		for i, r := range replies {
-			found[i] = r.Sender
 		}
 	}
 	tg := p.Target(found)

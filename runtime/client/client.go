@@ -69,6 +69,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/discovery"
 	"github.com/mcorun/mcorun/runtime/security"
 )
 
@@ -118,6 +119,11 @@ type Options struct {
 	UseReplyExchange bool
 	DiscoveryTimeout time.Duration // 0 = 2s
 	TTL              time.Duration // 0 = 60s
+	// DiscoveryMethod is the default discovery method (default_discovery_method); "" = mc.
+	DiscoveryMethod string
+	// Sources returns the discovery source for a method other than mc; nil means
+	// discovery.New with no settings (the methods' options only).
+	Sources func(method string) (discovery.Method, error)
 	// DDLs finds an agent's DDL; nil means the built-in DDLs only.
 	DDLs   func(agent string) (*ddl.Agent, error)
 	Logger *slog.Logger
@@ -170,6 +176,14 @@ func New(t Transport, opts Options) (*Client, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	method, err := discovery.Canonical(opts.DiscoveryMethod)
+	if err != nil {
+		return nil, fmt.Errorf("client: default_discovery_method: %w", err)
+	}
+	opts.DiscoveryMethod = method
+	if opts.Sources == nil {
+		opts.Sources = func(m string) (discovery.Method, error) { return discovery.New(m, discovery.Settings{}) }
+	}
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
@@ -185,7 +199,6 @@ func New(t Transport, opts Options) (*Client, error) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	n := int(binary.BigEndian.Uint32(b[:]) & 0x7fffffff)
-	var err error
 	if opts.UseReplyExchange {
 		c.reply = connector.ReplyExchangeDest(opts.Identity, os.Getpid(), n)
 		c.sub, err = t.Subscribe(c.reply, c.onMessage)
@@ -217,6 +230,10 @@ func FromConfig(cfg *config.Config, t Transport, log *slog.Logger) (*Client, err
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
+	sources, err := discovery.FromConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
 	ddls, warnings := ddl.FromLibDirs(cfg.LibDir)
 	if log != nil {
 		for _, w := range warnings {
@@ -233,6 +250,8 @@ func FromConfig(cfg *config.Config, t Transport, log *slog.Logger) (*Client, err
 		UseReplyExchange:          rmq.UseReplyExchange,
 		DiscoveryTimeout:          time.Duration(cfg.DiscoveryTimeout) * time.Second,
 		TTL:                       time.Duration(cfg.TTL) * time.Second,
+		DiscoveryMethod:           cfg.DefaultDiscoveryMethod,
+		Sources:                   func(m string) (discovery.Method, error) { return discovery.New(m, sources) },
 		DDLs:                      ddls,
 		Logger:                    log,
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/connector"
+	"github.com/mcorun/mcorun/runtime/discovery"
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
@@ -172,15 +173,60 @@ func (c *Client) Discover(ctx context.Context, opts DiscoverOptions) ([]string, 
 	if len(opts.Nodes) > 0 {
 		return pickLimit(sortedUnique(opts.Nodes), limit, opts.LimitSeed), nil
 	}
-	replies, err := c.ping(ctx, opts)
+	nodes, err := c.discover(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("discover: %w", err)
 	}
-	nodes := make([]string, len(replies))
-	for i, r := range replies {
-		nodes[i] = r.Sender
-	}
 	return pickLimit(nodes, limit, opts.LimitSeed), nil
+}
+
+// method is the discovery method opts ask for: theirs, else the client's default.
+func (c *Client) method(opts DiscoverOptions) (string, error) {
+	if opts.Method == "" {
+		return c.opts.DiscoveryMethod, nil
+	}
+	return discovery.Canonical(opts.Method)
+}
+
+// discover runs opts' discovery method and returns the nodes found, sorted and
+// deduplicated: an mc broadcast, or the source's answer. A filter the method cannot
+// evaluate is refused (discovery.ErrUnsupportedFilter) before anything is read or sent.
+func (c *Client) discover(ctx context.Context, opts DiscoverOptions) ([]string, error) {
+	method, err := c.method(opts)
+	if err != nil {
+		return nil, err
+	}
+	if method == discovery.MC {
+		if len(opts.MethodOptions) > 0 {
+			return nil, fmt.Errorf("the mc discovery method takes no options; options go to the other methods")
+		}
+		replies, err := c.ping(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		nodes := make([]string, len(replies))
+		for i, r := range replies {
+			nodes[i] = r.Sender
+		}
+		return nodes, nil
+	}
+	if err := discovery.Check(method, opts.Filter, opts.CallAgent); err != nil {
+		return nil, err
+	}
+	src, err := c.opts.Sources(method)
+	if err != nil {
+		return nil, err
+	}
+	start := c.opts.Now()
+	nodes, err := src.Discover(ctx, discovery.Request{Filter: opts.Filter, CallAgent: opts.CallAgent,
+		Collective: c.collective(opts.Collective), Options: opts.MethodOptions,
+		Timeout: c.discoveryTimeout(opts.Timeout, opts.Filter)})
+	if err != nil {
+		return nil, err
+	}
+	nodes = sortedUnique(nodes)
+	c.log.Debug("client: discovery done", "method", method, "nodes", len(nodes), "elapsed", c.opts.Now().Sub(start))
+	return nodes, nil
 }
 
 // discoverLimit parses a discovery's limit; like a call's, it must select a node.
@@ -202,6 +248,19 @@ func (c *Client) Ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, e
 	limit, err := discoverLimit(opts.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("ping: %w", err)
+	}
+	if method, err := c.method(opts); err != nil {
+		return nil, fmt.Errorf("ping: %w", err)
+	} else if method != discovery.MC && len(opts.Nodes) == 0 {
+		// A source names the nodes; they are pinged directly.
+		nodes, err := c.discover(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("ping: discover: %w", err)
+		}
+		if len(nodes) == 0 {
+			return nil, nil
+		}
+		opts.Nodes = nodes
 	}
 	replies, err := c.ping(ctx, opts)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/discovery"
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
@@ -20,6 +21,8 @@ type Settings struct {
 	DirectAddressingThreshold int           // 0 = 10
 	DiscoveryTimeout          time.Duration // 0 = 2s
 	TTL                       time.Duration // 0 = 60s
+	// DiscoveryMethod is the default discovery method; "" = mc.
+	DiscoveryMethod string
 }
 
 func (s Settings) withDefaults() Settings {
@@ -55,6 +58,9 @@ type Plan struct {
 	// Known are the nodes given or already discovered, sorted and deduplicated; nil when a
 	// discovery or a broadcast decides them.
 	Known []string
+	// Method is the discovery method that found or finds the nodes (mc, flatfile, inventory,
+	// external, puppetdb); "" when the nodes were given.
+	Method string
 	// Filter is the user's filter.
 	Filter    message.Filter
 	Limit     Size
@@ -112,6 +118,13 @@ func NewPlan(a *ddl.Agent, action string, args map[string]any, opts CallOptions,
 	if err != nil {
 		return nil, err
 	}
+	method := opts.Method
+	if method == "" {
+		method = s.DiscoveryMethod
+	}
+	if method, err = discovery.Canonical(method); err != nil {
+		return nil, err
+	}
 	switch {
 	case batch.IsSet() && s.NoDirectAddressing:
 		return nil, errors.New("batch: batching needs direct addressing (direct_addressing = 1)")
@@ -143,6 +156,15 @@ func NewPlan(a *ddl.Agent, action string, args map[string]any, opts CallOptions,
 	}
 	discTimeout += dataTimeout(opts.Filter)
 	p.Timeout = callTimeout(opts.Timeout, a, discTimeout)
+	if len(opts.Nodes) == 0 {
+		// A source's nodes are the targets whatever the nodes think of the filter: they
+		// are called directly, and the ones that do not answer are missing.
+		p.Method = method
+		p.forced = p.forced || method != discovery.MC
+		if err := discovery.Check(method, withAgent(opts.Filter, agent), agent); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case len(opts.Nodes) > 0:
 		p.forced = true
@@ -153,7 +175,7 @@ func NewPlan(a *ddl.Agent, action string, args map[string]any, opts CallOptions,
 		// mco's fire_and_forget_request: a broadcast with the filter, no discovery.
 	default:
 		p.Discovery = &DiscoverOptions{Filter: withAgent(opts.Filter, agent), Timeout: opts.DiscoveryTimeout,
-			Collective: opts.Collective}
+			Collective: opts.Collective, Method: method, MethodOptions: opts.MethodOptions, CallAgent: agent}
 	}
 	return p, nil
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -136,6 +137,12 @@ func TestPlanRejects(t *testing.T) {
 		{"bad limit", CallOptions{Limit: "x"}, Settings{}, "limit"},
 		{"batch without direct addressing", CallOptions{Batch: "2"}, Settings{NoDirectAddressing: true}, "direct addressing"},
 		{"batched fire and forget", CallOptions{Batch: "2", FireAndForget: true}, Settings{}, "fire-and-forget"},
+		{"unknown method", CallOptions{Method: "ldap"}, Settings{}, `unknown discovery method "ldap"`},
+		{"unknown default method", CallOptions{}, Settings{DiscoveryMethod: "ldap"}, `unknown discovery method "ldap"`},
+		{"fact filter with flatfile", CallOptions{Method: "flatfile", Filter: message.Filter{Fact: []message.FactFilter{{Fact: "a", Value: "1", Operator: "=="}}}},
+			Settings{}, "the flatfile method cannot evaluate fact filters"},
+		{"compound with the default puppetdb", CallOptions{Filter: message.Filter{Compound: [][]message.CompoundItem{{{Kind: message.Statement, Value: "a=1"}}}}},
+			Settings{DiscoveryMethod: "puppetdb"}, "the puppetdb method cannot evaluate compound filters"},
 	} {
 		if _, err := NewPlan(rpcutil, "ping", nil, tc.opts, tc.s); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: NewPlan error = %v, want one naming %q", tc.name, err, tc.want)
@@ -143,6 +150,47 @@ func TestPlanRejects(t *testing.T) {
 	}
 	if _, err := NewPlan(rpcutil, "get_fact", nil, CallOptions{}, Settings{}); !errors.Is(err, ErrInvalidArgs) {
 		t.Errorf("missing input: NewPlan error = %v, want ErrInvalidArgs", err)
+	}
+}
+
+// TestPlanSourceMethod: a source's nodes are called directly, one request each with the
+// filter reset to the agent, however many there are; the plan carries the method, its
+// options and the call's agent to the discovery. mc keeps mco's routing.
+func TestPlanSourceMethod(t *testing.T) {
+	rpcutil, err := ddl.Builtin("rpcutil")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := message.Filter{Fact: []message.FactFilter{{Fact: "a", Value: "1", Operator: "=="}}}
+	nodes := make([]string, 50)
+	for i := range nodes {
+		nodes[i] = fmt.Sprintf("n%02d", i)
+	}
+	p, err := NewPlan(rpcutil, "ping", nil, CallOptions{Filter: user, Method: "inventory", MethodOptions: map[string]string{"file": "x"}}, Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.Discovery
+	if p.Method != "inventory" || d == nil || d.Method != "inventory" || d.MethodOptions["file"] != "x" || d.CallAgent != "rpcutil" {
+		t.Fatalf("plan %+v, discovery %+v", p, d)
+	}
+	tg := p.Target(nodes)
+	if !tg.Directed || len(tg.Nodes) != 50 || !reflect.DeepEqual(tg.Filter, message.Filter{Agent: []string{"rpcutil"}}) {
+		t.Errorf("inventory: directed %v, %d nodes, filter %+v; want 50 directed, agent only", tg.Directed, len(tg.Nodes), tg.Filter)
+	}
+	p, err = NewPlan(rpcutil, "ping", nil, CallOptions{Filter: user, Discovered: nodes}, Settings{DiscoveryMethod: "choria"})
+	if err != nil || p.Method != "puppetdb" {
+		t.Fatalf("default method: %+v, %v", p, err)
+	}
+	if tg := p.Target(nil); !tg.Directed || len(tg.Nodes) != 50 {
+		t.Errorf("puppetdb discovered set: directed %v, %d nodes", tg.Directed, len(tg.Nodes))
+	}
+	p, err = NewPlan(rpcutil, "ping", nil, CallOptions{Filter: user, Discovered: nodes}, Settings{})
+	if err != nil || p.Method != "mc" {
+		t.Fatalf("mc: %+v, %v", p, err)
+	}
+	if tg := p.Target(nil); tg.Directed {
+		t.Errorf("mc: 50 discovered nodes went directed; mco broadcasts beyond the threshold")
 	}
 }
 

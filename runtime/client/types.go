@@ -49,6 +49,14 @@ type DiscoverOptions struct {
 	Collective string        // default: the main collective
 	Limit      string        // "N" or "N%"; empty for all
 	LimitSeed  int64         // 0 picks the first N; otherwise a seeded random choice
+	// Method is the discovery method (runtime/discovery's names: mc, flatfile, inventory,
+	// external, puppetdb); empty for the client's default, else mc.
+	Method string
+	// MethodOptions are the method's options (--do K=V).
+	MethodOptions map[string]string
+	// CallAgent is the agent a call added to Filter; sources that know nothing of agents
+	// ignore that one entry.
+	CallAgent string
 
 	// The completion rule (see the package doc). Zero values mean the defaults.
 	Expect      []string      // stop as soon as every one of these identities replied
@@ -76,12 +84,19 @@ type CallOptions struct {
 	Timeout          time.Duration // reply timeout; default the DDL timeout plus discovery time
 	DiscoveryTimeout time.Duration
 	Collective       string
-	Batch            string        // "N" or "N%"; empty for no batching
-	BatchSleep       time.Duration // between batches; default 1s, negative for none
-	Limit            string        // "N" or "N%"
-	LimitSeed        int64
-	TTL              time.Duration // request TTL; default 60s
-	FireAndForget    bool          // send without process_results and return at once
+	// Method and MethodOptions choose the discovery method, as in DiscoverOptions. A call to
+	// nodes a source other than mc named (discovered by the caller or by the call) is
+	// directed, each node once, with the filter reset to the agent alone: the source, not
+	// the node's own view, decides the targets, and a named node that does not answer is
+	// Missing.
+	Method        string
+	MethodOptions map[string]string
+	Batch         string        // "N" or "N%"; empty for no batching
+	BatchSleep    time.Duration // between batches; default 1s, negative for none
+	Limit         string        // "N" or "N%"
+	LimitSeed     int64
+	TTL           time.Duration // request TTL; default 60s
+	FireAndForget bool          // send without process_results and return at once
 	// OnReply, when set, is called for each reply as it arrives (for progress display).
 	OnReply func(Result)
 }

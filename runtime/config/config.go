@@ -71,6 +71,9 @@ type Config struct {
 	DefaultBatchSleepTime float64
 	// DefaultDiscoveryMethod is the default discovery method ("mc").
 	DefaultDiscoveryMethod string
+	// DefaultDiscoveryOptions are the discovery methods' default options, comma-separated
+	// KEY=VALUE pairs (default_discovery_options, as Choria reads it); empty when unset.
+	DefaultDiscoveryOptions string
 	// Daemonize asks the server to detach; mcod always runs in the foreground.
 	Daemonize bool
 	// Color enables colored client output (true).

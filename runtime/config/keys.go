@@ -62,8 +62,12 @@ var keys = map[string]setter{
 		return "", floatVal(&c.DefaultBatchSleepTime, v)
 	},
 	"default_discovery_method": func(c *Config, v string) (string, error) { c.DefaultDiscoveryMethod = v; return "", nil },
-	"daemonize":                func(c *Config, v string) (string, error) { return "", boolVal(&c.Daemonize, v) },
-	"color":                    func(c *Config, v string) (string, error) { return "", boolVal(&c.Color, v) },
+	"default_discovery_options": func(c *Config, v string) (string, error) {
+		c.DefaultDiscoveryOptions = v
+		return "", nil
+	},
+	"daemonize": func(c *Config, v string) (string, error) { return "", boolVal(&c.Daemonize, v) },
+	"color":     func(c *Config, v string) (string, error) { return "", boolVal(&c.Color, v) },
 
 	// mcod checks the providers when it starts (runtime/authz, runtime/audit) and refuses to
 	// serve with one it does not implement.
@@ -83,19 +87,18 @@ var keys = map[string]setter{
 	},
 
 	// Known to MCollective, type-checked, and ignored here.
-	"registration_collective":   ignoreString,
-	"registration_splay":        ignoreBool,
-	"keeplogs":                  ignoreInt,
-	"max_log_size":              ignoreInt,
-	"logfacility":               ignoreString,
-	"fact_cache_time":           ignoreInt,
-	"ssl_cipher":                ignoreString,
-	"threaded":                  ignoreBool,
-	"soft_shutdown":             ignoreBool,
-	"soft_shutdown_timeout":     ignoreInt,
-	"activate_agents":           ignoreBool,
-	"connection_timeout":        ignoreInt,
-	"default_discovery_options": ignoreString,
+	"registration_collective": ignoreString,
+	"registration_splay":      ignoreBool,
+	"keeplogs":                ignoreInt,
+	"max_log_size":            ignoreInt,
+	"logfacility":             ignoreString,
+	"fact_cache_time":         ignoreInt,
+	"ssl_cipher":              ignoreString,
+	"threaded":                ignoreBool,
+	"soft_shutdown":           ignoreBool,
+	"soft_shutdown_timeout":   ignoreInt,
+	"activate_agents":         ignoreBool,
+	"connection_timeout":      ignoreInt,
 
 	// Deprecated: MCollective 2.12 itself ignores them with a warning.
 	"topicprefix":     deprecated,
@@ -289,6 +292,21 @@ var agentPluginKeys = map[string]bool{
 	"nettest.ping_command": true, "nettest.ping_timeout": true, "nettest.connect_timeout": true,
 }
 
+// brokerPluginKeys are the limits of mcod's embedded broker (cmd/mcod/embedded.go,
+// docs/security.md).
+var brokerPluginKeys = map[string]bool{
+	"mcod.broker.max_connections": true, "mcod.broker.max_frame_bytes": true,
+	"mcod.broker.outbox_bytes": true, "mcod.broker.connect_timeout": true,
+}
+
+// discoveryPluginKeys are the client's discovery sources' settings (runtime/discovery), named
+// after Choria's.
+var discoveryPluginKeys = map[string]bool{
+	"choria.discovery.inventory.source": true, "choria.discovery.external.command": true,
+	"choria.puppetdb_host": true, "choria.puppetdb_port": true,
+	"security.file.certificate": true, "security.file.key": true, "security.file.ca": true,
+}
+
 // pluginKeyStatus reports whether a plugin key (without "plugin.") is read by this project,
 // and if it is known but ignored, why.
 func pluginKeyStatus(key string) (why string, known bool) {
@@ -299,7 +317,7 @@ func pluginKeyStatus(key string) (why string, known bool) {
 		return "", true
 	case key == "ssl.enforce_ttl", strings.HasPrefix(key, "ed25519."):
 		return "", true
-	case authPluginKeys[key], agentPluginKeys[key]:
+	case authPluginKeys[key], agentPluginKeys[key], brokerPluginKeys[key], discoveryPluginKeys[key]:
 		return "", true
 	}
 	if m := rabbitPoolRE.FindStringSubmatch(key); m != nil {

@@ -105,6 +105,9 @@ func String(f message.Filter) string {
 	return strings.Join(parts, ", ")
 }
 
+// CompoundString writes a parsed compound expression back in -S syntax.
+func CompoundString(items []message.CompoundItem) string { return compoundString(items) }
+
 // compoundString writes a compound expression back in -S syntax.
 func compoundString(items []message.CompoundItem) string {
 	var b strings.Builder

@@ -64,7 +64,7 @@ f = filter.fact("os", "Debian", operator = "==") & filter.identity("a", exact = 
 log("x", anything = 1)
 print(struct(a = 1), params(b = 2), filter(role = "web"))
 `, want: []string{
-			`1:14: discover: unexpected keyword argument "filtr" (parameters: filter, timeout, method, nodes, limit, collective, seed)`,
+			`1:14: discover: unexpected keyword argument "filtr" (parameters: filter, timeout, method, nodes, limit, collective, seed, options)`,
 			`2:35: rpc: unexpected keyword argument "batchsize" (parameters: agent, action, args,`,
 			`3:28: rolling: unexpected keyword argument "windows" (parameters: nodes, step,`,
 			`4:33: filter.fact: unexpected keyword argument "operator" (parameters: name, value, op)`,
