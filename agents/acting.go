@@ -3,6 +3,8 @@ package agents
 import (
 	"fmt"
 
+	"github.com/mcorun/mcorun/agents/data"
+
 	"github.com/mcorun/mcorun/agents/nettest"
 	pkgagent "github.com/mcorun/mcorun/agents/package"
 	"github.com/mcorun/mcorun/agents/service"
@@ -19,6 +21,9 @@ type Acting struct {
 	// Shell is nil when the node does not serve the shell agent (plugin.shell.enabled is
 	// false, the default: it runs any command it is sent).
 	Shell *shell.Options
+	// FstatPaths limits the paths the fstat data plugin may examine
+	// (plugin.fstat.allowed_paths); nil allows every path.
+	FstatPaths data.Paths
 }
 
 // Plugins is the server.Options.Plugins of a node serving the Standard set and the agents
@@ -47,9 +52,9 @@ func Plugins(a Acting) (func(agent.Node) ([]*agent.Agent, []*agent.DataPlugin), 
 		}
 		acting = append(acting, sh)
 	}
-	data := []*agent.DataPlugin{svcData, pkg.DataPlugin()}
+	more := []*agent.DataPlugin{svcData, pkg.DataPlugin()}
 	return func(n agent.Node) ([]*agent.Agent, []*agent.DataPlugin) {
-		as, ds := Standard(n)
-		return append(as, acting...), append(ds, data...)
+		as, ds := standard(n, data.FstatWithin(a.FstatPaths))
+		return append(as, acting...), append(ds, more...)
 	}, nil
 }

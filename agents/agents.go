@@ -13,8 +13,13 @@ import (
 
 // Standard returns what every node serves, answering from n: the rpcutil and discovery
 // agents, and the fact, agent, fstat and collective data plugins. Its signature is that of
-// server.Options.Plugins.
+// server.Options.Plugins. Its fstat examines every path, as MCollective's does.
 func Standard(n agent.Node) ([]*agent.Agent, []*agent.DataPlugin) {
+	return standard(n, data.Fstat())
+}
+
+// standard is Standard with the given fstat data plugin.
+func standard(n agent.Node, fstat *agent.DataPlugin) ([]*agent.Agent, []*agent.DataPlugin) {
 	agentDDL := func(name string) (*ddl.Agent, bool) {
 		for _, d := range n.Agents() {
 			if d.Metadata.Name == name {
@@ -24,5 +29,5 @@ func Standard(n agent.Node) ([]*agent.Agent, []*agent.DataPlugin) {
 		return nil, false
 	}
 	return []*agent.Agent{rpcutil.New(n), discovery.New()},
-		[]*agent.DataPlugin{data.Fact(n.Facts), data.AgentPlugin(agentDDL), data.Fstat(), data.Collective(n.Collectives)}
+		[]*agent.DataPlugin{data.Fact(n.Facts), data.AgentPlugin(agentDDL), fstat, data.Collective(n.Collectives)}
 }

@@ -49,6 +49,7 @@ func Predeclared() starlark.StringDict {
 		"struct":     starlark.NewBuiltin("struct", starlarkstruct.Make),
 		"json":       json.Module,
 		"time":       startime.Module,
+		"report":     newReportModule(),
 	}
 }
 
@@ -242,13 +243,12 @@ func rpc(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	if err := agentDDL.Validate(action, data); err != nil {
 		return nil, fmt.Errorf("rpc: %s.%s: %w", agent, action, err)
 	}
-	act := agentDDL.Actions[action]
 	ev := Event{Kind: "rpc", Agent: agent, Action: action, Filter: filterString(flt.f), Args: data}
 	logger := loggerOf(thread)
 	if nodes.set && nodes.nodes.Len() == 0 {
 		ev.Targets = []string{}
 		logger.Step(ev)
-		return NewResultSet(&client.Results{Agent: agent, Action: action}, act)
+		return NewResultSet(&client.Results{Agent: agent, Action: action})
 	}
 	opts := client.CallOptions{Filter: flt.message(), Timeout: time.Duration(timeout),
 		DiscoveryTimeout: time.Duration(discTimeout), Collective: string(collective), Batch: batch.s,
@@ -280,7 +280,7 @@ func rpc(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	}
 	ev.outcome(res)
 	logger.Step(ev)
-	rs, err := NewResultSet(res, act)
+	rs, err := NewResultSet(res)
 	if rs != nil {
 		rs.dryRun = ev.DryRun
 	}

@@ -60,6 +60,11 @@
 //	    5 both. Any other code is refused with an error (2, 6 and 130 are mcorun's own). A
 //	    playbook that does not call exit() exits 0 whatever its rpc calls returned, so
 //	    decide from the replies: if rs.failed and rs.missing: exit(5).
+//	report                                   the run's report data:
+//	report.set(key, value)                   attaches plain data (numbers, strings, lists,
+//	                                         dicts, NodeSets, durations as text) to the
+//	                                         report under "data" (ReportData reads it)
+//	report.get(key, default=None)            what report.set attached, else default
 //	params(**defaults) -> struct             declares the accepted --arg names; each value is
 //	                                         a param.* declaration or a plain default whose
 //	                                         type (int, float, bool, string, list of

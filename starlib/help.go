@@ -57,6 +57,9 @@ func HelpEntries() []HelpEntry {
 		{"struct", `struct(**kwargs)`, `An immutable record with the given fields.`},
 		{"json", `json`, `The json module: json.encode(x), json.decode(s), json.indent(s).`},
 		{"time", `time`, `The time module: time.now(), time.parse_duration(s), durations and times.`},
+		{"report", `report`, `The run's report data: report.set(key, value) attaches plain data (numbers, strings, lists, dicts, NodeSets, durations) to the --report and --json record, under "data"; report.get(key, default=None) reads it back.`},
+		{"report.set", `report.set(key, value)`, `Attaches value to the run's report under data[key], replacing what was there, e.g. report.set("restarted", rs.ok.nodes).`},
+		{"report.get", `report.get(key, default=None)`, `What report.set attached under key, else default.`},
 		{"help", `help(x=None)`, `In the REPL: help() lists the builtins; help(x) describes a builtin, a value's type or a method, e.g. help(rpc), help(web), help("NodeSet.sample").`},
 
 		{"NodeSet", `NodeSet`,

@@ -64,7 +64,7 @@ func TestTableLayout(t *testing.T) {
 		t.Fatal("Table(ResultSet) = false")
 	}
 	t.Logf("\n%s", out)
-	for _, want := range []string{"FACT", "VALUE", "web1", "Debian", "1: failed on purpose"} {
+	for _, want := range []string{"│ fact", "│ value", "web1", "Debian", "1: failed on purpose"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q", want)
 		}

@@ -10,7 +10,6 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/mcorun/mcorun/runtime/client"
-	"github.com/mcorun/mcorun/runtime/ddl"
 
 	"github.com/mcorun/mcorun/runtime/plural"
 )
@@ -25,10 +24,9 @@ import (
 // .summary(field) -> dict value->count, .sum(field), .average(field) -> float or None,
 // .get(identity) -> Result or None. It is true when it holds at least one reply.
 type ResultSet struct {
-	res     *client.Results
-	all     []*Result // OK and Failed merged, sorted by sender
-	outputs *ddl.Action
-	dryRun  bool // a dry run did not send the call: every reply is made up
+	res    *client.Results
+	all    []*Result // OK and Failed merged, sorted by sender
+	dryRun bool      // a dry run did not send the call: every reply is made up
 }
 
 var (
@@ -38,10 +36,10 @@ var (
 	_ starlark.HasAttrs  = (*ResultSet)(nil)
 )
 
-// NewResultSet wraps the results of a call. act, when known, gives the outputs' display
-// names for tables. Reply data that does not convert to Starlark fails.
-func NewResultSet(res *client.Results, act *ddl.Action) (*ResultSet, error) {
-	rs := &ResultSet{res: res, outputs: act}
+// NewResultSet wraps the results of a call. Reply data that does not convert to Starlark
+// fails.
+func NewResultSet(res *client.Results) (*ResultSet, error) {
+	rs := &ResultSet{res: res}
 	for _, group := range [][]client.Result{res.OK, res.Failed} {
 		for _, r := range group {
 			sr, err := NewResult(r)
@@ -61,7 +59,7 @@ func (rs *ResultSet) Results() *client.Results { return rs.res }
 // sub is a ResultSet of some replies of rs, with no missing nodes.
 func (rs *ResultSet) sub(keep func(*Result) bool) *ResultSet {
 	out := &ResultSet{res: &client.Results{Agent: rs.res.Agent, Action: rs.res.Action,
-		RequestID: rs.res.RequestID, Discovery: rs.res.Discovery, Elapsed: rs.res.Elapsed}, outputs: rs.outputs,
+		RequestID: rs.res.RequestID, Discovery: rs.res.Discovery, Elapsed: rs.res.Elapsed},
 		dryRun: rs.dryRun}
 	for _, r := range rs.all {
 		if !keep(r) {

@@ -5,21 +5,27 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
 	"go.starlark.net/starlark"
 
+	"github.com/mcorun/mcorun/runtime/listing"
 	"github.com/mcorun/mcorun/runtime/plural"
 )
 
-// Table renders a NodeSet, ResultSet or RollingReport as a text table, as the REPL prints
-// them. It reports false for other values, which print as their repr.
-func Table(v starlark.Value) (string, bool) {
+// Table renders a NodeSet, ResultSet or RollingReport as a text table with box-drawing
+// borders, as the REPL prints them; see TableWidth. It reports false for other values, which
+// print as their repr.
+func Table(v starlark.Value) (string, bool) { return TableWidth(v, 0) }
+
+// TableWidth is Table cut to width columns (0: no limit), each cut cell ending in
+// listing.Marker. A ResultSet's columns are headed by the data keys code reads
+// (r["disable_message"], rs.values("disable_message")), not the DDL's display names.
+func TableWidth(v starlark.Value, width int) (string, bool) {
 	var header []string
 	var rows [][]string
 	var footer string
 	switch x := v.(type) {
 	case *NodeSet:
-		header = []string{"Node"}
+		header = []string{"NODE"}
 		for _, id := range x.ids {
 			rows = append(rows, []string{id})
 		}
@@ -32,7 +38,7 @@ func Table(v starlark.Value) (string, bool) {
 			footer = fmt.Sprintf("%s.%s: dry run, %d would run", x.res.Agent, x.res.Action, len(x.res.OK))
 		}
 	case *RollingReport:
-		header = []string{"Batch", "Kind", "Nodes", "Done", "Failed", "Missing", "Gate"}
+		header = []string{"BATCH", "KIND", "NODES", "DONE", "FAILED", "MISSING", "GATE"}
 		for _, b := range x.Batches {
 			gate := "-"
 			if b.Gate != nil {
@@ -46,14 +52,7 @@ func Table(v starlark.Value) (string, bool) {
 		return "", false
 	}
 	var b strings.Builder
-	t := tablewriter.NewWriter(&b)
-	t.Header(header)
-	for _, r := range rows {
-		if err := t.Append(r); err != nil {
-			return "", false
-		}
-	}
-	if err := t.Render(); err != nil {
+	if err := listing.Render(&b, header, rows, listing.Style{Fancy: true, Width: width, Verbatim: true}); err != nil {
 		return "", false
 	}
 	b.WriteString(footer)
@@ -62,7 +61,7 @@ func Table(v starlark.Value) (string, bool) {
 }
 
 // resultRows lays out a ResultSet: one row per reply and per missing node, with a column per
-// output (titled by its DDL display name when known).
+// output, headed by its key.
 func resultRows(rs *ResultSet) ([]string, [][]string) {
 	fields := map[string]bool{}
 	for _, r := range rs.all {
@@ -77,16 +76,7 @@ func resultRows(rs *ResultSet) ([]string, [][]string) {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	header := []string{"Node", "Status"}
-	for _, n := range names {
-		title := n
-		if rs.outputs != nil {
-			if o := rs.outputs.Output[n]; o != nil && o.DisplayAs != "" {
-				title = o.DisplayAs
-			}
-		}
-		header = append(header, title)
-	}
+	header := append([]string{"NODE", "STATUS"}, names...)
 	var rows [][]string
 	for _, r := range rs.all {
 		status := "ok"

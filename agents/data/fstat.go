@@ -20,9 +20,16 @@ import (
 // st_mode ("100644"), md5 the hex digest for regular files (0 otherwise) and type one of
 // file, directory, symlink, socket, chardev, blockdev or unknown. A symlink is described
 // itself, not its target.
-func Fstat() *agent.DataPlugin {
+func Fstat() *agent.DataPlugin { return FstatWithin(nil) }
+
+// FstatWithin is Fstat limited to the paths allowed lists: a query for any other path fails,
+// with an error that says nothing about the path, so a filter using it does not match.
+func FstatWithin(allowed Paths) *agent.DataPlugin {
 	return &agent.DataPlugin{DDL: mustDDL("fstat"), Query: func(ctx context.Context, q any) (map[string]any, error) {
 		name, _ := q.(string)
+		if !allowed.Allows(name) {
+			return nil, fmt.Errorf("fstat: %w", errPathNotAllowed)
+		}
 		return fstat(ctx, name, time.Now())
 	}}
 }
@@ -81,13 +88,22 @@ func fstat(ctx context.Context, name string, now time.Time) (map[string]any, err
 	return out, nil
 }
 
-// md5File hashes a file, giving up when ctx ends.
+// md5File hashes the regular file name, giving up when ctx ends. The file is opened
+// non-blocking and without following a symlink, and must still be a regular file once open:
+// a path swapped for a FIFO or a device after fstat's stat is refused rather than read. A
+// read of a pollable file ends when ctx does. A regular file on a hung network or FUSE mount
+// can still block a read; nothing in user space can interrupt that.
 func md5File(ctx context.Context, name string) (string, error) {
-	f, err := os.Open(name)
+	f, err := openRegular(name)
 	if err != nil {
 		return "", fmt.Errorf("open: %w", err)
 	}
 	defer f.Close()
+	if d, ok := ctx.Deadline(); ok {
+		_ = f.SetReadDeadline(d) // os.ErrNoDeadline for a regular file: its reads do not wait
+	}
+	stop := context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Now()) })
+	defer stop()
 	h := md5.New()
 	buf := make([]byte, 64<<10)
 	for {
@@ -104,6 +120,24 @@ func md5File(ctx context.Context, name string) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// openRegular opens name with openFlags and refuses anything but a regular file.
+func openRegular(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, openFlags, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is no longer a regular file (%s)", name, fi.Mode().Type())
+	}
+	return f, nil
 }
 
 // statInfo is the part of a stat(2) result fstat reports beyond os.FileInfo.

@@ -21,3 +21,7 @@ func statOf(fi os.FileInfo) statInfo {
 		atime: time.Unix(st.Atim.Unix()),
 	}
 }
+
+// openFlags open a file for hashing without blocking (a FIFO with no writer, a device) and
+// without following a final symlink.
+const openFlags = os.O_RDONLY | syscall.O_NONBLOCK | syscall.O_NOFOLLOW | syscall.O_NOCTTY

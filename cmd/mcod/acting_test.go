@@ -43,3 +43,13 @@ func TestShellServedOnlyWhenEnabled(t *testing.T) {
 		t.Errorf("unknown service provider: err %v", err)
 	}
 }
+
+func TestExternalRescanSetting(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	for _, bad := range []string{"soon", "-1"} {
+		_, err := externalAgents(t.Context(), parseCfg(t, "plugin.mcod.external.rescan = "+bad+"\n"), nil, nil, log)
+		if err == nil || !strings.Contains(err.Error(), "mcod.external.rescan") || !strings.Contains(err.Error(), "docs/agents.md") {
+			t.Errorf("plugin.mcod.external.rescan = %s: err %v, want one naming the key and the docs", bad, err)
+		}
+	}
+}

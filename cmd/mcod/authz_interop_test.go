@@ -137,10 +137,7 @@ func TestSecretsStayOutOfOutput(t *testing.T) {
 	audit := filepath.Join(f.dir, "n1.audit")
 	f.start(nodeSpec{identity: "n1", facts: "role: web\n", extra: "rpcaudit = 1\nrpcauditprovider = logfile\nplugin.rpcaudit.format = json\nplugin.rpcaudit.logfile = " + audit + "\n"})
 
-	bin := filepath.Join(filepath.Dir(mcodBin), "mcorun")
-	if out, err := exec.Command("go", "build", "-o", bin, "../mcorun").CombinedOutput(); err != nil {
-		t.Fatalf("building mcorun: %v\n%s", err, out)
-	}
+	bin := mcorunBinary(t)
 	cfg := f.clientConfig(t)
 	var printed strings.Builder
 	for _, args := range [][]string{

@@ -22,7 +22,6 @@ import (
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/facts"
-	"github.com/mcorun/mcorun/runtime/security"
 	"github.com/mcorun/mcorun/runtime/server"
 )
 
@@ -44,7 +43,9 @@ Usage:
 It reads an MCollective server.cfg, connects to the broker pool it names
 (plugin.rabbitmq.pool.*), subscribes to its agents (rpcutil, discovery, and
 puppet where Puppet is installed) in every collective, and answers requests
-until SIGINT or SIGTERM, then stops gracefully. It runs in the foreground and
+until SIGINT or SIGTERM, then stops gracefully. External agents (an executable
+beside its JSON DDL in LIBDIR/mcollective/agent/, Choria's protocol) are served
+too, and rescanned every plugin.mcod.external.rescan seconds (default 20). It runs in the foreground and
 logs to the config's logfile, else to stderr; it retries an unreachable broker
 forever, logging each attempt.
 
@@ -189,9 +190,12 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 	if err != nil {
 		return err
 	}
-	sec, err := security.New(cfg)
+	sec, err := nodeSecurity(cfg, logger)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errConfig, err)
+		return err
+	}
+	if c, ok := sec.(io.Closer); ok {
+		defer c.Close()
 	}
 	var rabbit config.Rabbit
 	if o.embedded {
@@ -237,6 +241,10 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 	registerPuppet(ctx, cfg, srv, logger)
+	watcher, err := externalAgents(ctx, cfg, srv, src.Facts, logger)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
 	copts, err := connector.OptionsFromConfig(rabbit, cfg.Identity, logger)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
@@ -264,6 +272,9 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 	if err := srv.Start(conn); err != nil {
 		return err
 	}
+	watched := make(chan struct{})
+	go func() { defer close(watched); watcher.Watch(ctx) }()
+	defer func() { <-watched }()
 	<-ctx.Done()
 	logger.Info("stopping: waiting for in-flight actions", "timeout", o.stopTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), o.stopTimeout)
@@ -281,9 +292,9 @@ func authAndAudit(cfg *config.Config, logger *slog.Logger) (server.Authorizer, s
 			return nil, nil, fmt.Errorf("%w: %s: rpcauthorization is on but rpcauthprovider = %q is not implemented; set rpcauthprovider = %s",
 				errConfig, cfg.ConfigFile, cfg.RPCAuthProvider, authz.ProviderName)
 		}
-		ap, warnings := authz.FromConfig(cfg)
-		for _, w := range warnings {
-			logger.Warn(w)
+		ap, err := authz.FromConfig(cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", errConfig, err)
 		}
 		logger.Info("authorization on", "provider", authz.ProviderName, "policy_dir", ap.Dir())
 		authorizer = ap

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mcorun/mcorun/runtime/discovery"
+	"github.com/mcorun/mcorun/runtime/listing"
 )
 
 const findUsage = `Usage:
@@ -23,6 +24,7 @@ Examples:
   mcorun find -I /^web/ -v
   mcorun find -F role=web --limit-nodes 2
   mcorun find -S 'fstat("/etc/motd").size>0' --json
+  mcorun find -F role=web --format csv
   mcorun find --dm inventory --do file=inventory.yaml -I group:web
   mcorun find --compare mc,puppetdb -F role=web
 
@@ -58,6 +60,7 @@ func runFind(ctx context.Context, e *env, args []string) int {
 		}
 		return nil
 	}
+	addFormatFlag(fs, &c)
 	s, fl, closeFn, code, ok := startVerb(ctx, e, "find", findUsage, fs, &c, args, operands)
 	if !ok {
 		return code
@@ -80,7 +83,11 @@ func runFind(ctx context.Context, e *env, args []string) int {
 			Nodes       []string `json:"nodes"`
 			DiscoveryMS float64  `json:"discovery_ms"`
 		}{nodes, round2(ms(elapsed))}
-		if err := writeJSON(e.stdout, doc); err != nil {
+		rows := make([][]any, len(nodes))
+		for i, n := range nodes {
+			rows[i] = []any{n}
+		}
+		if err := s.writeList(listing.List{Columns: []string{"identity"}, Rows: rows, Doc: doc}); err != nil {
 			return s.fail(err)
 		}
 	} else {

@@ -19,6 +19,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/discovery"
 	"github.com/mcorun/mcorun/runtime/filter"
+	"github.com/mcorun/mcorun/runtime/listing"
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
@@ -54,6 +55,8 @@ type commonFlags struct {
 	callAgent string
 
 	json       bool
+	format     string // --format, on the verbs that print a list; "" until parsed
+	wide       bool   // --wide: tables are not cut to the terminal's width
 	verbose    bool
 	noProgress bool
 }
@@ -130,9 +133,32 @@ func newFlagSet(verb string, c *commonFlags) *pflag.FlagSet {
 	fs.StringVar(&c.dm, "dm", "", "discovery method: mc, flatfile, inventory, external or puppetdb (--discovery-method; default the config's default_discovery_method, else mc)")
 	fs.StringArrayVar(&c.do, "do", nil, "discovery method option KEY=VALUE, e.g. file=inventory.yaml (--discovery-option)")
 	fs.BoolVarP(&c.json, "json", "j", false, "print one JSON document")
+	fs.BoolVar(&c.wide, "wide", false, "do not cut tables to the terminal's width")
 	fs.BoolVarP(&c.verbose, "verbose", "v", false, "more detail")
 	fs.BoolVar(&c.noProgress, "np", false, "no progress bar (--no-progress)")
 	return fs
+}
+
+// addFormatFlag adds --format to the flag set of a verb that prints a list.
+func addFormatFlag(fs *pflag.FlagSet, c *commonFlags) {
+	fs.StringVarP(&c.format, "format", "o", "", "output format: "+listing.Names()+" (default table; --json is --format json)")
+}
+
+// listFormat resolves --format and its alias --json. A format other than table turns on
+// machine output, as --json does (no progress bar, no color, nothing on stderr but errors).
+func (c *commonFlags) listFormat() (listing.Format, error) {
+	f, err := listing.Parse(c.format)
+	if err != nil {
+		return "", fmt.Errorf("--format: %w", err)
+	}
+	if c.json {
+		if c.format != "" && f != listing.JSON {
+			return "", fmt.Errorf("--json is --format json: it cannot go with --format %s", f)
+		}
+		f = listing.JSON
+	}
+	c.json = f.Machine()
+	return f, nil
 }
 
 // parseFlags parses args for verb. It prints help and returns done when asked to, and

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/runtime/listing"
 	"github.com/mcorun/mcorun/runtime/rubyfmt"
 	"github.com/mcorun/mcorun/runtime/value"
 )
@@ -23,6 +24,7 @@ management classes and facts, in the layout of mco inventory.
 Examples:
   mcorun inventory web01.dc1.example.net
   mcorun inventory web01.dc1.example.net --json
+  mcorun inventory web01.dc1.example.net --format csv
 `
 
 func inventoryCommand() *command {
@@ -32,6 +34,7 @@ func inventoryCommand() *command {
 func runInventory(ctx context.Context, e *env, args []string) int {
 	var c commonFlags
 	fs := newFlagSet("inventory", &c)
+	addFormatFlag(fs, &c)
 	s, fl, closeFn, code, ok := startVerb(ctx, e, "inventory", inventoryUsage, fs, &c, args, func(fs *pflag.FlagSet) error {
 		if fs.NArg() != 1 {
 			return fmt.Errorf("want exactly one NODE, got %d arguments", fs.NArg())
@@ -53,8 +56,11 @@ func runInventory(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	if c.json {
-		doc := map[string]any{"identity": inv.Sender, "stats": value.JSON(mapAny(stats.Data)), "inventory": value.JSON(mapAny(inv.Data))}
-		if err := writeJSON(e.stdout, doc); err != nil {
+		stv, invv := value.JSON(mapAny(stats.Data)), value.JSON(mapAny(inv.Data))
+		st, _ := stv.(map[string]any)
+		in, _ := invv.(map[string]any)
+		doc := map[string]any{"identity": inv.Sender, "stats": stv, "inventory": invv}
+		if err := s.writeList(inventoryList(doc, st, in)); err != nil {
 			return s.fail(err)
 		}
 		return exitOK
@@ -97,6 +103,31 @@ func callOne(ctx context.Context, s *session, fl fleet, action, node string, opt
 		return client.Result{}, exitMissing, false
 	}
 	return res.OK[0], 0, true
+}
+
+// inventoryList is the list inventory prints with --format: a row per statistic, agent,
+// data plugin, class and fact of the node (kind, name, value), and doc for json and yaml.
+func inventoryList(doc, stats, inv map[string]any) listing.List {
+	l := listing.List{Columns: []string{"kind", "name", "value"}, Doc: doc}
+	for _, k := range sortedKeys(stats) {
+		l.Rows = append(l.Rows, []any{"stat", k, stats[k]})
+	}
+	for _, k := range []string{"collectives", "main_collective"} {
+		if v, ok := inv[k]; ok {
+			l.Rows = append(l.Rows, []any{"stat", k, v})
+		}
+	}
+	for _, list := range []struct{ kind, key string }{{"agent", "agents"}, {"data_plugin", "data_plugins"}, {"class", "classes"}} {
+		for _, n := range sortedList(inv[list.key]) {
+			l.Rows = append(l.Rows, []any{list.kind, n, nil})
+		}
+	}
+	if facts, ok := inv["facts"].(map[string]any); ok {
+		for _, k := range sortedKeys(facts) {
+			l.Rows = append(l.Rows, []any{"fact", k, facts[k]})
+		}
+	}
+	return l
 }
 
 func mapAny(m map[string]any) map[string]any {

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +29,9 @@ type command struct {
 	usage   string // the verb's own help: synopsis, description and examples
 	run     func(ctx context.Context, e *env, args []string) int
 	hidden  bool // left out of mcorun --help
+	// words are the first operand's values, for shell completion (subcommands such as
+	// bash|zsh); verbs whose operands come from DDLs complete them in complete.go.
+	words []string
 }
 
 // commandTable lists every verb mcorun knows. This is the extension point: a new verb (the
@@ -51,6 +55,8 @@ func commandTable() []*command {
 		replCommand(),
 		keygenCommand(),
 		versionCommand(),
+		completionCommand(),
+		completeCommand(),
 	}
 }
 
@@ -67,6 +73,9 @@ type env struct {
 	stdinTTY  bool
 	stdoutTTY bool
 	stderrTTY bool
+	// width is the terminal's width in columns when stdout is a terminal, else 0: tables
+	// are cut to it (unless --wide).
+	width int
 	// connect opens a client to the fleet the config describes.
 	connect connectFunc
 	// sandboxConfig, when set, is the client config of a running --sandbox fleet; it
@@ -97,6 +106,9 @@ func main() {
 		connect:    connectBroker(defaultDialTimeout),
 		runallPoll: defaultRunallPoll,
 	}
+	if e.stdoutTTY {
+		e.width = terminalWidth(int(os.Stdout.Fd()), os.Getenv("COLUMNS"))
+	}
 	signals := []os.Signal{syscall.SIGINT, syscall.SIGTERM}
 	if len(os.Args) > 1 && os.Args[len(os.Args)-1] == "repl" || slices.Contains(os.Args, "repl") {
 		// In the REPL, Ctrl-C cancels the running statement, not the session.
@@ -106,6 +118,17 @@ func main() {
 	code := interruptedExit(ctx, run(ctx, e, os.Args[1:]), e.stderr)
 	stop()
 	os.Exit(code)
+}
+
+// terminalWidth is the width of the terminal fd, else $COLUMNS, else 0 (no limit).
+func terminalWidth(fd int, columns string) int {
+	if w, _, err := term.GetSize(fd); err == nil && w > 0 {
+		return w
+	}
+	if n, err := strconv.Atoi(columns); err == nil && n > 0 {
+		return n
+	}
+	return 0
 }
 
 // run dispatches args to a verb and returns the exit code.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+
+	"github.com/mcorun/mcorun/runtime/listing"
 )
 
 const pingUsage = `Usage:
@@ -18,6 +20,7 @@ Examples:
   mcorun ping -F role=web
   mcorun ping -1
   mcorun ping -S 'environment=production and !role=db' --json
+  mcorun ping --format jsonl
 `
 
 func pingCommand() *command {
@@ -27,6 +30,7 @@ func pingCommand() *command {
 func runPing(ctx context.Context, e *env, args []string) int {
 	var c commonFlags
 	fs := newFlagSet("ping", &c)
+	addFormatFlag(fs, &c)
 	s, fl, closeFn, code, ok := startVerb(ctx, e, "ping", pingUsage, fs, &c, args, noOperands)
 	if !ok {
 		return code
@@ -38,7 +42,11 @@ func runPing(ctx context.Context, e *env, args []string) int {
 	}
 	sort.SliceStable(replies, func(i, j int) bool { return replies[i].Elapsed < replies[j].Elapsed })
 	if c.json {
-		if err := writeJSON(e.stdout, pingJSON(replies)); err != nil {
+		rows := make([][]any, len(replies))
+		for i, r := range replies {
+			rows[i] = []any{r.Sender, round2(ms(r.Elapsed))}
+		}
+		if err := s.writeList(listing.List{Columns: []string{"sender", "time_ms"}, Rows: rows, Doc: pingJSON(replies)}); err != nil {
 			return s.fail(err)
 		}
 	} else {

@@ -72,9 +72,19 @@ const replUsage = `Usage:
   mcorun repl [flags]
 
 An interactive Starlark session with the playbook builtins (discover, rpc,
-filter, rolling, ...). Values print as tables. help() (or help or ? alone)
-lists the builtins, help(rpc) describes one. Ctrl-C cancels the running
-call, not the session; Ctrl-D ends it. History is kept in ~/.mcorun_history.
+filter, rolling, ...). Values print as tables, cut to the terminal's width
+(--wide: whole), their columns headed by the data keys code reads. help() (or
+help or ? alone) lists the builtins, help(rpc) describes one. Ctrl-C cancels
+the running call, not the session; Ctrl-D ends it.
+
+TAB completes names, attributes after "x.", keyword arguments, and in rpc()
+the agents, actions and inputs of the DDLs: rpc("ser<TAB> gives "service".
+
+Blocks (def, if, for, while) may hold blank lines, so code pastes as it is: a
+block ends at a line typed at the left margin, or at two empty lines (press
+Enter twice). History is kept in ~/.mcorun_history; within a session the up
+arrow recalls a whole block.
+
 Without a terminal, statements are read from standard input; errors name the
 input's line, every statement runs, and the exit code is 1 if any failed.
 docs/playbooks.md is the guide to the builtins.
@@ -269,12 +279,14 @@ func runRepl(ctx context.Context, e *env, args []string) int {
 	fs := pflag.NewFlagSet("mcorun repl", pflag.ContinueOnError)
 	fs.StringVar(&c.configFile, "config", "", "client config file (default ~/.mcollective, else /etc/mcollective/client.cfg)")
 	fs.BoolVarP(&c.verbose, "verbose", "v", false, "more detail, including config warnings")
-	_, fl, closeFn, code, ok := startVerb(ctx, e, "repl", replUsage, fs, &c, args, noOperands)
+	fs.BoolVar(&c.wide, "wide", false, "do not cut tables to the terminal's width")
+	s, fl, closeFn, code, ok := startVerb(ctx, e, "repl", replUsage, fs, &c, args, noOperands)
 	if !ok {
 		return code
 	}
 	defer closeFn()
-	err := repl.Run(ctx, repl.Options{Fleet: fl, In: e.stdin, Out: e.stdout, Err: e.stderr, Interactive: e.stdinTTY && e.stdoutTTY})
+	err := repl.Run(ctx, repl.Options{Fleet: fl, In: e.stdin, Out: e.stdout, Err: e.stderr, Interactive: e.stdinTTY && e.stdoutTTY,
+		Width: tableStyle(e, &c).Width, Agents: knownAgents(s.cfg)})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "mcorun repl: %v\n", err)
 		return exitFailure

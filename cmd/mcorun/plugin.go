@@ -10,12 +10,11 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/pflag"
 
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/listing"
 )
 
 const pluginUsage = `Usage:
@@ -63,7 +62,7 @@ func runPlugin(_ context.Context, e *env, args []string) int {
 	data := fs.Bool("data", false, "plugin ddl: NAME is a data plugin")
 	fs.VisitAll(func(f *pflag.Flag) {
 		// plugin doc and ddl read DDLs only: the filter and scope flags mean nothing here.
-		if f.Name != "config" && f.Name != "json" && f.Name != "data" {
+		if f.Name != "config" && f.Name != "json" && f.Name != "data" && f.Name != "wide" {
 			f.Hidden = true
 		}
 	})
@@ -84,13 +83,13 @@ func runPlugin(_ context.Context, e *env, args []string) int {
 		return exitUsage
 	}
 	agents, dataPlugins := knownAgents(cfg), knownData(cfg)
-	fancy := e.stdoutTTY && e.getenv("NO_COLOR") == ""
+	st := tableStyle(e, &c)
 	if fs.NArg() == 1 {
 		if c.json {
 			_ = writeJSON(e.stdout, map[string]any{"agents": sortedKeys(agents), "data_plugins": sortedKeys(dataPlugins)})
 			return exitOK
 		}
-		writePluginList(e.stdout, fancy, agents, dataPlugins)
+		writePluginList(e.stdout, st, agents, dataPlugins)
 		return exitOK
 	}
 	name := fs.Arg(1)
@@ -99,7 +98,7 @@ func runPlugin(_ context.Context, e *env, args []string) int {
 			_ = writeJSON(e.stdout, a)
 			return exitOK
 		}
-		fmt.Fprint(e.stdout, formatDoc(a, fancy))
+		fmt.Fprint(e.stdout, formatDoc(a, st))
 		return exitOK
 	}
 	// A data plugin when no agent has the name; NAME_data names the data plugin of an agent's
@@ -113,7 +112,7 @@ func runPlugin(_ context.Context, e *env, args []string) int {
 		_ = writeJSON(e.stdout, d)
 		return exitOK
 	}
-	fmt.Fprint(e.stdout, formatDataDoc(d, fancy))
+	fmt.Fprint(e.stdout, formatDataDoc(d, st))
 	return exitOK
 }
 
@@ -185,35 +184,24 @@ func knownAgents(cfg *config.Config) map[string]*ddl.Agent {
 	return out
 }
 
-// newTable returns a table writer: box drawing on a terminal, ASCII borders otherwise.
-func newTable(w io.Writer, fancy bool, header ...any) *tablewriter.Table {
-	style := tw.StyleASCII
-	if fancy {
-		style = tw.StyleLight
-	}
-	t := tablewriter.NewTable(w, tablewriter.WithSymbols(tw.NewSymbols(style)))
-	t.Header(header...)
-	return t
-}
-
-func writePluginList(w io.Writer, fancy bool, agents map[string]*ddl.Agent, data map[string]*ddl.Data) {
+func writePluginList(w io.Writer, st listing.Style, agents map[string]*ddl.Agent, data map[string]*ddl.Data) {
 	fmt.Fprintln(w, "Agents:")
-	t := newTable(w, fancy, "Agent", "Version", "Description")
+	var rows [][]string
 	for _, n := range sortedKeys(agents) {
-		_ = t.Append(n, agents[n].Metadata.Version, agents[n].Metadata.Description)
+		rows = append(rows, []string{n, agents[n].Metadata.Version, agents[n].Metadata.Description})
 	}
-	_ = t.Render()
+	_ = listing.Render(w, []string{"Agent", "Version", "Description"}, rows, st)
 	fmt.Fprintln(w, "\nData plugins:")
-	t = newTable(w, fancy, "Data plugin", "Version", "Description")
+	rows = nil
 	for _, n := range sortedKeys(data) {
-		_ = t.Append(n, data[n].Metadata.Version, data[n].Metadata.Description)
+		rows = append(rows, []string{n, data[n].Metadata.Version, data[n].Metadata.Description})
 	}
-	_ = t.Render()
+	_ = listing.Render(w, []string{"Data plugin", "Version", "Description"}, rows, st)
 }
 
 // formatDoc renders an agent DDL: mco's metadata block, then each action with tables of
 // its inputs and outputs.
-func formatDoc(a *ddl.Agent, fancy bool) string {
+func formatDoc(a *ddl.Agent, st listing.Style) string {
 	var b strings.Builder
 	writeMetadata(&b, a.Metadata)
 	actions := make([]string, 0, len(a.Actions))
@@ -229,9 +217,9 @@ func formatDoc(a *ddl.Agent, fancy bool) string {
 			fmt.Fprintf(&b, "       Display: %s\n", act.Display)
 		}
 		b.WriteString("\n       INPUT:\n")
-		writeInputs(&b, fancy, act.Input, "This action does not have any inputs")
+		writeInputs(&b, st, act.Input, "This action does not have any inputs")
 		b.WriteString("\n       OUTPUT:\n")
-		writeOutputs(&b, fancy, act.Output, "This action does not have any outputs")
+		writeOutputs(&b, st, act.Output, "This action does not have any outputs")
 		if len(act.Aggregate) > 0 {
 			var aggs []string
 			for _, ag := range act.Aggregate {
@@ -253,12 +241,12 @@ func writeMetadata(b *strings.Builder, m ddl.Metadata) {
 }
 
 // writeInputs writes a table of inputs, or none when there are none.
-func writeInputs(b *strings.Builder, fancy bool, inputs map[string]*ddl.Input, none string) {
+func writeInputs(b *strings.Builder, st listing.Style, inputs map[string]*ddl.Input, none string) {
 	if len(inputs) == 0 {
 		b.WriteString("          " + none + "\n")
 		return
 	}
-	t := newTable(b, fancy, "Input", "Type", "Optional", "Validation", "Max length", "Default", "Description")
+	var rows [][]string
 	for _, k := range sortedKeys(inputs) {
 		in := inputs[k]
 		validation := in.Validation
@@ -269,23 +257,23 @@ func writeInputs(b *strings.Builder, fancy bool, inputs map[string]*ddl.Input, n
 		if in.MaxLength > 0 {
 			maxLen = fmt.Sprint(in.MaxLength)
 		}
-		_ = t.Append(k, in.Type, fmt.Sprint(in.Optional), validation, maxLen, defaultString(in.Default), in.Description)
+		rows = append(rows, []string{k, in.Type, fmt.Sprint(in.Optional), validation, maxLen, defaultString(in.Default), in.Description})
 	}
-	_ = t.Render()
+	_ = listing.Render(b, []string{"Input", "Type", "Optional", "Validation", "Max length", "Default", "Description"}, rows, st)
 }
 
 // writeOutputs writes a table of outputs, or none when there are none.
-func writeOutputs(b *strings.Builder, fancy bool, outputs map[string]*ddl.Output, none string) {
+func writeOutputs(b *strings.Builder, st listing.Style, outputs map[string]*ddl.Output, none string) {
 	if len(outputs) == 0 {
 		b.WriteString("          " + none + "\n")
 		return
 	}
-	t := newTable(b, fancy, "Output", "Display as", "Default", "Description")
+	var rows [][]string
 	for _, k := range sortedKeys(outputs) {
 		o := outputs[k]
-		_ = t.Append(k, o.DisplayAs, defaultString(o.Default), o.Description)
+		rows = append(rows, []string{k, o.DisplayAs, defaultString(o.Default), o.Description})
 	}
-	_ = t.Render()
+	_ = listing.Render(b, []string{"Output", "Display as", "Default", "Description"}, rows, st)
 }
 
 func defaultString(v any) string {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/listing"
 )
 
 // knownData returns the data plugin DDLs: the built-in ones and the NAME_data.json files
@@ -35,7 +36,7 @@ func knownData(cfg *config.Config) map[string]*ddl.Data {
 
 // formatDataDoc renders a data plugin DDL: mco's metadata block, its query input and its
 // outputs, the fields a compound filter can compare.
-func formatDataDoc(d *ddl.Data, fancy bool) string {
+func formatDataDoc(d *ddl.Data, st listing.Style) string {
 	var b strings.Builder
 	writeMetadata(&b, d.Metadata)
 	name := d.Metadata.Name
@@ -44,9 +45,9 @@ func formatDataDoc(d *ddl.Data, fancy bool) string {
 	if d.Query != nil {
 		inputs["query"] = d.Query
 	}
-	writeInputs(&b, fancy, inputs, "This data plugin takes no query")
+	writeInputs(&b, st, inputs, "This data plugin takes no query")
 	b.WriteString("\nOUTPUT:\n")
-	writeOutputs(&b, fancy, d.Output, "This data plugin does not have any outputs")
+	writeOutputs(&b, st, d.Output, "This data plugin does not have any outputs")
 	if len(d.Output) > 0 {
 		query := ""
 		if d.Query != nil {

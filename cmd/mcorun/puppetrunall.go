@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/runtime/clock"
+	"github.com/mcorun/mcorun/runtime/listing"
 	"github.com/mcorun/mcorun/runtime/message"
-
 	"github.com/mcorun/mcorun/runtime/plural"
 )
 
@@ -31,6 +33,17 @@ const (
 
 // defaultRunallPoll is the time between status polls of runall, mco's one second.
 const defaultRunallPoll = time.Second
+
+// A status poll of the nodes that answer waits at most minRound (or two poll intervals, if
+// longer): status answers in milliseconds, so a node silent that long has missed the poll.
+// From then on it is polled on its own schedule, with the call's full timeout, so a dead
+// node never holds up the polls of the others. Once nothing else is running, a node silent
+// for lagGrace is given up as not answering, rather than after maxMissed full
+// timeouts in a row.
+const (
+	minRound = 2 * time.Second
+	lagGrace = 10 * time.Second
+)
 
 // runallConfig are the settings of one rollout.
 type runallConfig struct {
@@ -60,7 +73,8 @@ type nodeRun struct {
 
 	prevLastRun  int64 // lastrun before this run
 	seenApplying bool
-	missed       int
+	missed       int       // status polls unanswered in a row
+	silentSince  time.Time // when the first of those polls was sent
 	started      time.Time
 }
 
@@ -87,13 +101,23 @@ type rollout struct {
 type puppetRunner struct {
 	fl  fleet
 	cfg runallConfig
+	clk clock.Clock // the time of the polls and the run and start timeouts
+}
+
+// clock is the runner's clock, the real one unless set.
+func (rn *puppetRunner) clock() clock.Clock {
+	if rn.clk == nil {
+		return clock.Real{}
+	}
+	return rn.clk
 }
 
 // rollout runs Puppet once on each host with a sliding window of cfg.concurrency runs,
 // waiting for every run it started to finish.
 func (rn *puppetRunner) rollout(ctx context.Context, hosts []string) *rollout {
 	cfg := rn.cfg
-	start := time.Now()
+	clk := rn.clock()
+	start := clk.Now()
 	ro := &rollout{Concurrency: cfg.concurrency, MaxFailures: cfg.maxFailures}
 	runs := map[string]*nodeRun{}
 	for _, h := range hosts {
@@ -108,7 +132,7 @@ func (rn *puppetRunner) rollout(ctx context.Context, hosts []string) *rollout {
 	}
 	// The nodes already applying a catalog take a slot until they finish, as with mco.
 	busy := map[string]bool{}
-	for _, res := range rn.status(ctx, queue) {
+	for _, res := range rn.status(ctx, queue, 0) {
 		if res.Code != message.OK {
 			continue
 		}
@@ -124,6 +148,8 @@ func (rn *puppetRunner) rollout(ctx context.Context, hosts []string) *rollout {
 	}
 	running := map[string]*nodeRun{}
 	failures := 0
+	lag := &lagPoll{}
+	defer lag.stop()
 	for ctx.Err() == nil {
 		for len(running)+len(busy) < cfg.concurrency && len(queue) > 0 && !ro.Stopped {
 			i := 0
@@ -146,12 +172,13 @@ func (rn *puppetRunner) rollout(ctx context.Context, hosts []string) *rollout {
 		if len(running) == 0 && len(busy) == 0 && (len(queue) == 0 || ro.Stopped) {
 			break
 		}
-		select {
-		case <-ctx.Done():
+		if clock.Sleep(ctx, clk, cfg.poll) != nil {
 			continue
-		case <-time.After(cfg.poll):
 		}
-		finished := rn.poll(ctx, running, busy)
+		finished := rn.poll(ctx, running, busy, lag)
+		if len(busy) == 0 && (len(queue) == 0 || ro.Stopped) {
+			finished = append(finished, rn.giveUp(running, lag)...)
+		}
 		rn.summarize(ctx, finished)
 		for _, r := range finished {
 			if r.failure() {
@@ -171,7 +198,7 @@ func (rn *puppetRunner) rollout(ctx context.Context, hosts []string) *rollout {
 	for _, r := range running {
 		r.Outcome = outcomeRunning
 	}
-	ro.ElapsedS = round2(time.Since(start).Seconds())
+	ro.ElapsedS = round2(clk.Now().Sub(start).Seconds())
 	return ro
 }
 
@@ -190,7 +217,7 @@ func (rn *puppetRunner) start(ctx context.Context, r *nodeRun) bool {
 	opts.Nodes = []string{r.Node}
 	args := maps.Clone(rn.cfg.runArgs)
 	args["force"] = true
-	r.started = time.Now()
+	r.started = rn.clock().Now()
 	res, err := rn.fl.Call(ctx, "puppet", "runonce", args, opts)
 	switch {
 	case err != nil && (res == nil || len(res.OK)+len(res.Failed) == 0):
@@ -210,30 +237,48 @@ func (rn *puppetRunner) start(ctx context.Context, r *nodeRun) bool {
 }
 
 // poll asks the running and busy nodes for their status and returns the runs that ended,
-// removing them from running. Busy nodes that stopped applying are freed.
-func (rn *puppetRunner) poll(ctx context.Context, running map[string]*nodeRun, busy map[string]bool) []*nodeRun {
-	var hosts []string
-	for h := range running {
-		hosts = append(hosts, h)
+// removing them from running. Busy nodes that stopped applying are freed. The nodes that
+// answered the last poll are asked together, for at most the round timeout; the nodes that
+// missed a poll are asked on their own schedule by lag, and their answers are taken here
+// once they are in.
+func (rn *puppetRunner) poll(ctx context.Context, running map[string]*nodeRun, busy map[string]bool, lag *lagPoll) []*nodeRun {
+	var live []string
+	for h, r := range running {
+		if r.missed == 0 {
+			live = append(live, h)
+		}
 	}
 	for h := range busy {
-		hosts = append(hosts, h)
+		live = append(live, h)
 	}
-	sort.Strings(hosts)
-	if len(hosts) == 0 {
-		return nil
-	}
+	sort.Strings(live)
+	asked := map[string]bool{}
 	replies := map[string]client.Result{}
-	for _, res := range rn.status(ctx, hosts) {
-		replies[res.Sender] = res
+	if len(live) > 0 {
+		for _, res := range rn.status(ctx, live, rn.roundTimeout()) {
+			replies[res.Sender] = res
+		}
+		for _, h := range live {
+			asked[h] = true
+		}
+	}
+	if hosts, res, ok := lag.take(); ok {
+		for _, x := range res {
+			replies[x.Sender] = x
+		}
+		for _, h := range hosts {
+			asked[h] = true
+		}
 	}
 	if ctx.Err() != nil {
 		return nil
 	}
+	now := rn.clock().Now()
+	hosts := slices.Sorted(maps.Keys(asked))
 	var ended []*nodeRun
 	end := func(r *nodeRun, outcome, msg string) {
 		r.Outcome, r.Message = outcome, msg
-		r.WallTime = round2(time.Since(r.started).Seconds())
+		r.WallTime = round2(now.Sub(r.started).Seconds())
 		delete(running, r.Node)
 		ended = append(ended, r)
 	}
@@ -246,7 +291,13 @@ func (rn *puppetRunner) poll(ctx context.Context, running map[string]*nodeRun, b
 			continue
 		}
 		r := running[h]
+		if r == nil {
+			continue
+		}
 		if !ok || res.Code != message.OK {
+			if r.missed == 0 {
+				r.silentSince = now
+			}
 			r.missed++
 			rn.cfg.log("%s did not respond to the status action", h)
 			if r.missed >= rn.cfg.maxMissed {
@@ -263,14 +314,103 @@ func (rn *puppetRunner) poll(ctx context.Context, running map[string]*nodeRun, b
 			end(r, outcomeOK, "")
 			continue
 		}
-		switch age := time.Since(r.started); {
+		switch age := now.Sub(r.started); {
 		case age > rn.cfg.runTimeout:
 			end(r, outcomeTimeout, fmt.Sprintf("not finished after %s", rn.cfg.runTimeout))
 		case !r.seenApplying && age > rn.cfg.startTimeout:
 			end(r, outcomeNoStart, fmt.Sprintf("no run seen within %s", rn.cfg.startTimeout))
 		}
 	}
+	if lag.idle() {
+		var behind []string
+		for h, r := range running {
+			if r.missed > 0 {
+				behind = append(behind, h)
+			}
+		}
+		if len(behind) > 0 {
+			sort.Strings(behind)
+			lag.start(ctx, rn, behind)
+		}
+	}
 	return ended
+}
+
+// giveUp ends the runs of nodes that have been silent for the grace time, once they are all
+// that is left to wait for: every other run has ended, and no new one will start.
+func (rn *puppetRunner) giveUp(running map[string]*nodeRun, lag *lagPoll) []*nodeRun {
+	now := rn.clock().Now()
+	for _, r := range running {
+		if r.missed == 0 || now.Sub(r.silentSince) < lagGrace {
+			return nil
+		}
+	}
+	var ended []*nodeRun
+	for _, h := range slices.Sorted(maps.Keys(running)) {
+		r := running[h]
+		r.Outcome = outcomeNoResponse
+		r.Message = fmt.Sprintf("no status reply for %s, after every other run had ended", now.Sub(r.silentSince).Round(time.Second))
+		r.WallTime = round2(now.Sub(r.started).Seconds())
+		delete(running, h)
+		ended = append(ended, r)
+	}
+	if len(ended) > 0 {
+		lag.stop()
+	}
+	return ended
+}
+
+// roundTimeout is how long a poll of the nodes that answer waits: minRound or two poll
+// intervals, and no longer than an explicit --timeout.
+func (rn *puppetRunner) roundTimeout() time.Duration {
+	d := max(minRound, 2*rn.cfg.poll)
+	if t := rn.cfg.call.Timeout; t > 0 && t < d {
+		d = t
+	}
+	return d
+}
+
+// lagPoll is the status poll of the nodes that missed one, run on its own goroutine so that
+// its wait for them holds up nothing else. At most one is in flight.
+type lagPoll struct {
+	hosts  []string
+	cancel context.CancelFunc
+	res    chan []client.Result // one result, then the poll is over
+}
+
+func (l *lagPoll) idle() bool { return l.res == nil }
+
+// start asks hosts for their status with the call's full timeout.
+func (l *lagPoll) start(ctx context.Context, rn *puppetRunner, hosts []string) {
+	ctx, l.cancel = context.WithCancel(ctx)
+	l.hosts, l.res = hosts, make(chan []client.Result, 1)
+	res := l.res
+	rn.clock().Go(func() { res <- rn.status(ctx, hosts, rn.cfg.call.Timeout) })
+}
+
+// take returns the poll's hosts and replies when it is over, without waiting.
+func (l *lagPoll) take() ([]string, []client.Result, bool) {
+	if l.idle() {
+		return nil, nil, false
+	}
+	select {
+	case res := <-l.res:
+		hosts := l.hosts
+		l.cancel()
+		*l = lagPoll{}
+		return hosts, res, true
+	default:
+		return nil, nil, false
+	}
+}
+
+// stop cancels a poll in flight; it ends at once, with its context.
+func (l *lagPoll) stop() {
+	if l.idle() {
+		return
+	}
+	l.cancel()
+	*l = lagPoll{}
 }
 
 // summarize fills in the finished runs' outcomes from last_run_summary.
@@ -336,10 +476,14 @@ func (r *nodeRun) fromSummary(d map[string]any) {
 	}
 }
 
-// status calls status on hosts directly and returns the replies.
-func (rn *puppetRunner) status(ctx context.Context, hosts []string) []client.Result {
+// status calls status on hosts directly and returns the replies; a timeout of 0 is the
+// call's default.
+func (rn *puppetRunner) status(ctx context.Context, hosts []string, timeout time.Duration) []client.Result {
 	opts := rn.cfg.call
 	opts.Nodes = hosts
+	if timeout > 0 {
+		opts.Timeout = timeout
+	}
 	res, _ := rn.fl.Call(ctx, "puppet", "status", nil, opts)
 	if res == nil {
 		return nil
@@ -381,8 +525,8 @@ func (ro *rollout) exitCode() int {
 }
 
 // writeRollout prints the per-node table and the totals line.
-func writeRollout(w io.Writer, c colorizer, fancy bool, ro *rollout) {
-	t := newTable(w, fancy, "Node", "Outcome", "Failed", "Changed", "Seconds", "Message")
+func writeRollout(w io.Writer, c colorizer, st listing.Style, ro *rollout) {
+	var rows [][]string
 	for _, r := range ro.Nodes {
 		failed, changed, secs := "", "", ""
 		if r.Outcome == outcomeOK || r.Outcome == outcomeFailed {
@@ -397,9 +541,9 @@ func writeRollout(w io.Writer, c colorizer, fancy bool, ro *rollout) {
 		default:
 			outcome = c.yellow(outcome)
 		}
-		_ = t.Append(r.Node, outcome, failed, changed, secs, r.Message)
+		rows = append(rows, []string{r.Node, outcome, failed, changed, secs, r.Message})
 	}
-	_ = t.Render()
+	_ = listing.Render(w, []string{"Node", "Outcome", "Failed", "Changed", "Seconds", "Message"}, rows, st)
 	n := ro.counts()
 	var parts []string
 	for _, o := range []string{outcomeOK, outcomeFailed, outcomeRefused, outcomeNoStart, outcomeTimeout, outcomeNoResponse, outcomeNoSummary, outcomeSkipped, outcomeCancelled, outcomeRunning} {
@@ -422,6 +566,7 @@ func (pc *puppetCall) runall(ctx context.Context, p puppetFlags, concurrency int
 	if s.flags.json {
 		logw = e.stderr
 	}
+	clk := e.clockOrReal()
 	poll := e.runallPoll
 	if poll <= 0 {
 		poll = defaultRunallPoll
@@ -431,7 +576,7 @@ func (pc *puppetCall) runall(ctx context.Context, p puppetFlags, concurrency int
 		poll: poll, runTimeout: 30 * time.Minute, startTimeout: time.Minute, maxMissed: 5,
 		call: client.CallOptions{Timeout: time.Duration(s.flags.timeout), Collective: s.flags.collective},
 		log: func(format string, args ...any) {
-			fmt.Fprintf(logw, "%s: %s\n", time.Now().Format("2006-01-02 15:04:05"), fmt.Sprintf(format, args...))
+			fmt.Fprintf(logw, "%s: %s\n", clk.Now().Format("2006-01-02 15:04:05"), fmt.Sprintf(format, args...))
 		},
 	}
 	if p.runTimeout > 0 {
@@ -440,27 +585,25 @@ func (pc *puppetCall) runall(ctx context.Context, p puppetFlags, concurrency int
 	if p.startTimeout > 0 {
 		cfg.startTimeout = time.Duration(p.startTimeout)
 	}
-	rn := &puppetRunner{fl: pc.fl, cfg: cfg}
+	rn := &puppetRunner{fl: pc.fl, cfg: cfg, clk: clk}
 	if p.rerun > 0 {
 		cfg.log("Performing ongoing Puppet run management with a minimum runtime of %d seconds between loops", int(time.Duration(p.rerun).Seconds()))
 	}
 	for {
-		begin := time.Now()
+		begin := clk.Now()
 		code := pc.runallOnce(ctx, rn)
 		if p.rerun == 0 || ctx.Err() != nil {
 			return code
 		}
-		took := time.Since(begin)
+		took := clk.Now().Sub(begin)
 		wait := time.Duration(p.rerun) - took
 		if wait <= 0 {
 			cfg.log("Running all hosts took %d seconds; starting a new loop immediately due to minimum run time configuration of %d seconds", int(took.Seconds()), int(time.Duration(p.rerun).Seconds()))
 			continue
 		}
 		cfg.log("Running all hosts took %d seconds; sleeping for %d seconds due to minimum run time configuration of %d seconds", int(took.Seconds()), int(wait.Seconds()), int(time.Duration(p.rerun).Seconds()))
-		select {
-		case <-ctx.Done():
+		if clock.Sleep(ctx, clk, wait) != nil {
 			return code
-		case <-time.After(wait):
 		}
 	}
 }
@@ -499,7 +642,7 @@ func (pc *puppetCall) runallOnce(ctx context.Context, rn *puppetRunner) int {
 		}
 	} else {
 		fmt.Fprintln(e.stdout)
-		writeRollout(e.stdout, s.color, e.stdoutTTY, ro)
+		writeRollout(e.stdout, s.color, tableStyle(e, s.flags), ro)
 	}
 	if ctx.Err() != nil {
 		return exitFailure

@@ -39,6 +39,12 @@ func startPTY(ctx context.Context, t *testing.T, env []string, args ...string) *
 	t.Helper()
 	cmd := exec.CommandContext(ctx, mcorunBin, args...)
 	cmd.Env = env
+	return startPTYCmd(t, cmd)
+}
+
+// startPTYCmd starts cmd (made with exec.CommandContext) under a pty of a fixed size.
+func startPTYCmd(t *testing.T, cmd *exec.Cmd) *ptySession {
+	t.Helper()
 	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 160})
 	if err != nil {
 		t.Fatalf("start under a pty: %v", err)
@@ -241,5 +247,76 @@ func TestReplUnderPTY(t *testing.T) {
 		if !strings.Contains(string(hist), want) {
 			t.Errorf("history lacks %q:\n%s", want, hist)
 		}
+	}
+}
+
+// TestReplCompletionAndBlocksUnderPTY types into mcorun repl under a pseudo-terminal: TAB
+// completes agents, actions, inputs and methods from what is on the screen; a def with a
+// blank line inside, typed as pasted, runs whole; and the up arrow recalls the block as one
+// history entry.
+func TestReplCompletionAndBlocksUnderPTY(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	home := t.TempDir()
+	env := append(os.Environ(), "HOME="+home, "NO_COLOR=1", "TERM=xterm")
+	s := startPTY(ctx, t, env, "--sandbox", "3", "repl")
+	out := s.expect(prompt, 60*time.Second)
+	if !strings.Contains(out, "TAB completes") {
+		t.Errorf("the banner does not mention completion:\n%s", out)
+	}
+
+	// rpc("ser<TAB> -> rpc("service"; "re<TAB> -> "restart"; {"se<TAB> -> {"service".
+	s.send(`rs = rpc("ser` + "\t")
+	s.expect(`rpc("service"`, 10*time.Second)
+	s.send(`, "re` + "\t")
+	s.expect(`"restart"`, 10*time.Second)
+	s.send(`, {"se` + "\t")
+	s.expect(`{"service"`, 10*time.Second)
+	s.send(`: "nginx"}, tt` + "\t") // rpc's keyword argument ttl
+	s.expect(`ttl=`, 10*time.Second)
+	out = s.line(`60, filter="role=web")`)
+	if strings.Contains(out, "Error") {
+		t.Fatalf("the completed rpc failed:\n%s", out)
+	}
+	// Methods after "x.", and the data keys code reads as the columns.
+	s.send("rs.fai\t")
+	s.expect("rs.failed", 10*time.Second)
+	s.line("")
+	out = s.line("rs")
+	if !strings.Contains(out, "│ status ") || strings.Contains(out, "Service Status") {
+		t.Errorf("the table is not headed by the data key:\n%s", out)
+	}
+
+	// A def with a blank line inside, as pasted; the block ends at two empty lines.
+	for _, l := range []string{"def answer():", "    x = 40", "", "    return x + 2"} {
+		s.enter(l)
+	}
+	s.enter("")
+	s.enter("")
+	s.expect(prompt, 10*time.Second)
+	out = s.line("answer()")
+	if !strings.Contains(out, "42") {
+		t.Fatalf("the def with a blank line inside did not run whole:\n%s", out)
+	}
+
+	// Undefine it, then define it again from the history: three times up (past
+	// "answer = None" and "answer()") recalls the whole def as one entry.
+	s.line("answer = None")
+	s.send("\x1b[A\x1b[A\x1b[A")
+	out = s.expect("return x + 2", 10*time.Second)
+	if !strings.Contains(out, "def answer():") {
+		t.Errorf("the up arrow did not recall the whole block:\n%q", out)
+	}
+	s.send("\r")
+	s.expect(prompt, 10*time.Second)
+	out = s.line("answer() + 1")
+	if !strings.Contains(out, "43") {
+		t.Errorf("the recalled block did not define answer() again:\n%s", out)
+	}
+	s.send("\x04")
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("mcorun repl did not end on Ctrl-D; output:\n%s", s.all())
 	}
 }

@@ -27,6 +27,7 @@ Examples:
   mcorun rpc rpcutil agent_inventory -I web01.dc1.example.net --display all
   mcorun rpc rpcutil daemon_stats --batch 10 --batch-sleep 2
   mcorun rpc rpcutil get_fact fact=role --json | jq .replies
+  mcorun rpc rpcutil get_fact fact=role --format csv
 `
 
 func rpcCommand() *command {
@@ -38,6 +39,7 @@ func runRPC(ctx context.Context, e *env, args []string) int {
 	var display string
 	fs := newFlagSet("rpc", &c)
 	fs.StringVar(&display, "display", "", "which replies to print: ok, failed or all (default the DDL's choice)")
+	addFormatFlag(fs, &c)
 	if done, err := parseFlags(e, fs, rpcUsage, args); done {
 		return exitOK
 	} else if err != nil {
@@ -112,7 +114,7 @@ func runRPC(ctx context.Context, e *env, args []string) int {
 	}
 	if len(nodes) == 0 {
 		if c.json {
-			_ = writeJSON(e.stdout, rpcJSON(agent, action, &client.Results{Agent: agent, Action: action}, nil, 0, 0))
+			_ = s.writeList(rpcList(rpcJSON(agent, action, &client.Results{Agent: agent, Action: action}, nil, 0, 0)))
 		} else {
 			fmt.Fprintln(e.stderr, "\nNo request sent, we did not discover any nodes.")
 		}
@@ -141,7 +143,7 @@ func runRPC(ctx context.Context, e *env, args []string) int {
 	sortResults(replies)
 	aggs := computeAggregates(act, replies)
 	if c.json {
-		if err := writeJSON(e.stdout, rpcJSON(agent, action, res, aggs, discoveryTime, agentTime)); err != nil {
+		if err := s.writeList(rpcList(rpcJSON(agent, action, res, aggs, discoveryTime, agentTime))); err != nil {
 			return s.fail(err)
 		}
 		return exitForResults(res)

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/client"
+	"github.com/mcorun/mcorun/runtime/listing"
 	"github.com/mcorun/mcorun/runtime/value"
 )
 
@@ -65,6 +67,46 @@ func rpcJSON(agent, action string, res *client.Results, aggs []aggregate, discov
 		}
 	}
 	return doc
+}
+
+// rpcList is the list rpc prints with --format: a row per reply and per node that did not
+// reply (outcome ok, failed or missing), a column per output the replies hold (named
+// data.KEY when the name is taken), and doc for json and yaml.
+func rpcList(doc rpcDocJSON) listing.List {
+	fixed := []string{"sender", "outcome", "statuscode", "statusmsg", "elapsed_ms"}
+	keys := map[string]bool{}
+	for _, r := range doc.Replies {
+		for k := range r.Data.(map[string]any) {
+			keys[k] = true
+		}
+	}
+	dataKeys := sortedKeys(keys)
+	cols := append([]string(nil), fixed...)
+	for _, k := range dataKeys {
+		if slices.Contains(fixed, k) {
+			k = "data." + k
+		}
+		cols = append(cols, k)
+	}
+	l := listing.List{Columns: cols, Doc: doc}
+	for _, r := range doc.Replies {
+		outcome := "ok"
+		if r.StatusCode != 0 {
+			outcome = "failed"
+		}
+		row := []any{r.Sender, outcome, r.StatusCode, r.StatusMsg, r.ElapsedMS}
+		data := r.Data.(map[string]any)
+		for _, k := range dataKeys {
+			row = append(row, data[k])
+		}
+		l.Rows = append(l.Rows, row)
+	}
+	for _, n := range doc.Missing {
+		row := make([]any, len(cols))
+		row[0], row[1] = n, "missing"
+		l.Rows = append(l.Rows, row)
+	}
+	return l
 }
 
 func nonNil(s []string) []string {

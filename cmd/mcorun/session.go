@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/discovery"
+	"github.com/mcorun/mcorun/runtime/listing"
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
@@ -26,12 +26,17 @@ type session struct {
 	filter message.Filter
 	nodes  []string // from --nodes; nil means discover
 	color  colorizer
+	format listing.Format // --format (or --json); Table is the verb's own layout
 }
 
 // prepare loads the config, builds the filter and reads --nodes. A failure is a usage or
 // config error: it has been printed and code is the exit code.
 func prepare(e *env, verb string, c *commonFlags) (s *session, code int, ok bool) {
 	if err := c.check(); err != nil {
+		return nil, usageErr(e, verb, err), false
+	}
+	format, err := c.listFormat()
+	if err != nil {
 		return nil, usageErr(e, verb, err), false
 	}
 	if _, err := c.buildFilter(nil); err != nil {
@@ -55,7 +60,7 @@ func prepare(e *env, verb string, c *commonFlags) (s *session, code int, ok bool
 	if err := c.chooseMethod(cfg, f, nodes != nil); err != nil {
 		return nil, usageErr(e, verb, err), false
 	}
-	s = &session{e: e, verb: verb, flags: c, cfg: cfg, filter: f, nodes: nodes}
+	s = &session{e: e, verb: verb, flags: c, cfg: cfg, filter: f, nodes: nodes, format: format}
 	s.color = colorizer{on: e.stdoutTTY && e.getenv("NO_COLOR") == "" && cfg.Color && !c.json}
 	return s, 0, true
 }
@@ -157,10 +162,22 @@ func (c colorizer) bold(s string) string   { return c.wrap("1", s) }
 // ms formats a duration in milliseconds as mco does.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// tableStyle is how a verb draws its tables: box drawing on a terminal (ASCII otherwise, or
+// with NO_COLOR), cut to the terminal's width unless --wide.
+func tableStyle(e *env, c *commonFlags) listing.Style {
+	st := listing.Style{Fancy: e.stdoutTTY && e.getenv("NO_COLOR") == ""}
+	if !c.wide {
+		st.Width = e.width
+	}
+	return st
+}
+
+// writeList prints a verb's list in the machine format --format (or --json) chose.
+func (s *session) writeList(l listing.List) error {
+	return listing.Write(s.e.stdout, s.format, l)
+}
+
 // writeJSON writes v as one indented JSON document.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return listing.Write(w, listing.JSON, listing.List{Doc: v})
 }

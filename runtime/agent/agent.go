@@ -24,6 +24,7 @@ type Request struct {
 	RequestID  string
 	Collective string
 	Time       time.Time // when the request was sent (its msgtime)
+	TTL        int64     // the request's time to live, in seconds
 }
 
 // Reply is the reply an action fills in. Data starts with every DDL output set to its default.
@@ -51,6 +52,9 @@ type Agent struct {
 	// discovery agent is: it answers the decoded request body directly, with the reply body.
 	// Actions is then unused, and no DDL validation, authorization or audit applies.
 	Handle func(body any) any
+	// Grace is time an action gets beyond its DDL timeout, for work around it: an external
+	// agent's process start and its reply.
+	Grace time.Duration
 }
 
 // Name is the agent's name from its DDL metadata.

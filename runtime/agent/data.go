@@ -23,7 +23,9 @@ var ErrDataTimeout = errors.New("data plugin timed out")
 // (fstat("/etc/motd").size > 0) and rpcutil's get_data action, as MCollective's Data plugins
 // do. Query returns only the outputs it sets; Lookup adds the DDL defaults for the rest.
 type DataPlugin struct {
-	DDL   *ddl.Data
+	DDL *ddl.Data
+	// Query answers one query. It must end soon after ctx does: Lookup waits for it, so
+	// that the work never outlives the worker slot that runs it.
 	Query func(ctx context.Context, query any) (map[string]any, error)
 }
 
@@ -32,9 +34,9 @@ func (p *DataPlugin) Name() string { return p.DDL.Metadata.Name }
 
 // Lookup runs a query as MCollective's Data::Base#lookup does: it validates the query against
 // the DDL (a *ddl.ValidationError on failure), runs Query under the DDL timeout (one second
-// when the DDL has none), and returns every DDL output, defaults first, overlaid with the
-// plugin's results. A string query for a boolean or numeric input is converted first, as
-// rpcutil get_data does.
+// when the DDL has none; an error wrapping ErrDataTimeout once it has passed), and returns
+// every DDL output, defaults first, overlaid with the plugin's results. A string query for a
+// boolean or numeric input is converted first, as rpcutil get_data does.
 func (p *DataPlugin) Lookup(ctx context.Context, query any) (map[string]any, error) {
 	if s, ok := query.(string); ok && p.DDL.Query != nil && p.DDL.Query.Type != "string" {
 		if v, err := p.DDL.Query.Convert(s); err == nil {
@@ -50,29 +52,21 @@ func (p *DataPlugin) Lookup(ctx context.Context, query any) (map[string]any, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-
-	type result struct {
-		m   map[string]any
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		m, err := p.Query(ctx, query)
-		done <- result{m, err}
-	}()
-	select {
-	case r := <-done:
-		if r.err != nil {
-			return nil, r.err
-		}
-		out := p.DDL.Defaults()
-		for k, v := range r.m {
-			out[k] = v
-		}
-		return out, nil
-	case <-ctx.Done():
+	// Query runs here, not on a goroutine of its own: the caller's worker slot stays taken
+	// until the work has ended, so a plugin that overruns its timeout cannot make the node run
+	// more work at once than its bound. Plugins must therefore end soon after ctx does.
+	m, err := p.Query(ctx, query)
+	if ctx.Err() != nil {
 		return nil, &kindError{msg: fmt.Sprintf("Data plugin %s_data timed out on query '%v'", p.Name(), query), kind: ErrDataTimeout}
 	}
+	if err != nil {
+		return nil, err
+	}
+	out := p.DDL.Defaults()
+	for k, v := range m {
+		out[k] = v
+	}
+	return out, nil
 }
 
 // DataRegistry holds the data plugins a node offers, by name ("fstat").

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/match"
@@ -60,20 +59,19 @@ func New(opts Options) *ActionPolicy {
 //
 //   - policy_dir: the policy directory; by default "policies" beside the config file, which is
 //     where the Ruby plugin looks (<configdir>/policies, e.g. /etc/mcollective/policies);
-//   - allow_unconfigured, enable_default: booleans read as the Ruby plugin reads them (true
-//     when the value starts with "1" or contains "y"; "true" is false there, and here);
+//   - allow_unconfigured, enable_default: booleans read as every boolean setting is
+//     (config.ParseBool: 1/0, y/n, yes/no, true/false in any case). Anything else is an error
+//     naming the key: the Ruby plugin's /^1|y/ would read "deny" as true, and a typo in a
+//     security setting must never open access;
 //   - default_name: the default policy's name ("default").
-func FromConfig(cfg *config.Config) (*ActionPolicy, []string) {
-	var warnings []string
-	flag := func(key string) bool {
-		v, ok := cfg.Plugin[key]
-		if !ok {
-			return false
-		}
-		if !pluginBoolRE.MatchString(strings.TrimSpace(v)) {
-			warnings = append(warnings, fmt.Sprintf("plugin.%s = %q: the actionpolicy plugin only knows 0, 1, y, n, yes, no; read as %t", key, v, rubyFlag(v)))
-		}
-		return rubyFlag(v)
+func FromConfig(cfg *config.Config) (*ActionPolicy, error) {
+	allow, err := cfg.PluginBool("actionpolicy.allow_unconfigured", false)
+	if err != nil {
+		return nil, err
+	}
+	enable, err := cfg.PluginBool("actionpolicy.enable_default", false)
+	if err != nil {
+		return nil, err
 	}
 	dir := cfg.PluginString("actionpolicy.policy_dir", "")
 	if dir == "" {
@@ -81,19 +79,11 @@ func FromConfig(cfg *config.Config) (*ActionPolicy, []string) {
 	}
 	return New(Options{
 		Dir:               dir,
-		AllowUnconfigured: flag("actionpolicy.allow_unconfigured"),
-		EnableDefault:     flag("actionpolicy.enable_default"),
+		AllowUnconfigured: allow,
+		EnableDefault:     enable,
 		DefaultName:       cfg.PluginString("actionpolicy.default_name", "default"),
-	}), warnings
+	}), nil
 }
-
-var (
-	pluginBoolRE = regexp.MustCompile(`^(?i:0|1|y|n|yes|no)$`)
-	rubyFlagRE   = regexp.MustCompile(`(?i)^1|y`)
-)
-
-// rubyFlag is the Ruby plugin's `value =~ /^1|y/i`.
-func rubyFlag(v string) bool { return rubyFlagRE.MatchString(v) }
 
 // Dir returns the policy directory.
 func (a *ActionPolicy) Dir() string { return a.opts.Dir }

@@ -202,15 +202,19 @@ func TestFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ap, warnings := FromConfig(cfg)
-	if ap.Dir() != "/etc/mcollective/policies" || !ap.opts.AllowUnconfigured || ap.opts.EnableDefault || ap.opts.DefaultName != "default" {
-		t.Fatalf("options = %+v", ap.opts)
+	ap, err := FromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "enable_default") {
-		t.Fatalf("warnings = %q", warnings)
+	if ap.Dir() != "/etc/mcollective/policies" || !ap.opts.AllowUnconfigured || !ap.opts.EnableDefault || ap.opts.DefaultName != "default" {
+		t.Fatalf("options = %+v", ap.opts)
 	}
 	cfg.Plugin["actionpolicy.policy_dir"] = "/srv/policies"
 	if ap, _ := FromConfig(cfg); ap.Dir() != "/srv/policies" {
 		t.Fatalf("dir = %s", ap.Dir())
+	}
+	cfg.Plugin["actionpolicy.allow_unconfigured"] = "deny"
+	if _, err := FromConfig(cfg); err == nil || !strings.Contains(err.Error(), "actionpolicy.allow_unconfigured") {
+		t.Fatalf("allow_unconfigured = deny: err %v, want a refusal naming the key", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/discovery"
+	"github.com/mcorun/mcorun/runtime/match"
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
@@ -113,6 +114,9 @@ func NewPlan(a *ddl.Agent, action string, args map[string]any, opts CallOptions,
 	a.SetInputDefaults(action, data)
 	if err := a.Validate(action, data); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgs, err)
+	}
+	if err := match.CheckSize(opts.Filter); err != nil {
+		return nil, fmt.Errorf("%w; nodes refuse such a request, so narrow the filter or split the call", err)
 	}
 	batch, limit, err := CallSizes(opts.Batch, opts.Limit)
 	if err != nil {

@@ -143,6 +143,7 @@ func TestPlanRejects(t *testing.T) {
 			Settings{}, "the flatfile method cannot evaluate fact filters"},
 		{"compound with the default puppetdb", CallOptions{Filter: message.Filter{Compound: [][]message.CompoundItem{{{Kind: message.Statement, Value: "a=1"}}}}},
 			Settings{DiscoveryMethod: "puppetdb"}, "the puppetdb method cannot evaluate compound filters"},
+		{"oversized filter", CallOptions{Filter: message.Filter{Identity: slices.Repeat([]string{strings.Repeat("n", 1000)}, 1100)}}, Settings{}, "filter holds"},
 	} {
 		if _, err := NewPlan(rpcutil, "ping", nil, tc.opts, tc.s); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: NewPlan error = %v, want one naming %q", tc.name, err, tc.want)

@@ -280,12 +280,13 @@ var authPluginKeys = map[string]bool{
 	"rpcaudit.logfile": true, "rpcaudit.format": true, "rpcaudit.redact": true,
 }
 
-// agentPluginKeys are the settings of mcod's state directory and of the agents that act on
-// a node (docs/agents.md). They are exact keys, so that a misspelt one (plugin.shell.enable)
-// is warned about by name rather than silently read as its default.
+// agentPluginKeys are the settings of mcod's state directory, of the fstat data plugin
+// (docs/security.md), of external agents and of the agents that act on a node
+// (docs/agents.md). They are exact keys, so that a misspelt one (plugin.shell.enable) is
+// warned about by name rather than silently read as its default.
 var agentPluginKeys = map[string]bool{
-	"mcod.state_dir": true,
-	"shell.enabled":  true, "shell.state_path": true, "shell.max_output": true, "shell.timeout": true,
+	"mcod.state_dir": true, "fstat.allowed_paths": true, "mcod.external.rescan": true,
+	"shell.enabled": true, "shell.state_path": true, "shell.max_output": true, "shell.timeout": true,
 	"shell.directory":  true,
 	"service.provider": true, "service.sysv.servicecmd": true, "service.service.servicecmd": true,
 	"package.provider": true, "package.yum_bin": true, "package.yum_clean_mode": true,

@@ -79,8 +79,9 @@ func (c *Config) PluginFloat(key string, def float64) (float64, error) {
 	return f, nil
 }
 
-// pluginSeconds reads a non-negative number of seconds.
-func (c *Config) pluginSeconds(key string, def float64) (time.Duration, error) {
+// PluginSeconds returns the plugin setting key as a non-negative number of seconds (a
+// fraction allowed), or def seconds when unset.
+func (c *Config) PluginSeconds(key string, def float64) (time.Duration, error) {
 	f, err := c.PluginFloat(key, def)
 	if err != nil {
 		return 0, err
@@ -154,11 +155,11 @@ func (c *Config) RabbitMQ() (Rabbit, error) {
 	get(func() (e error) { r.Base64, e = c.PluginBool("rabbitmq.base64", false); return })
 	get(func() (e error) { r.BackOffMultiplier, e = c.PluginFloat("rabbitmq.back_off_multiplier", 2); return })
 	get(func() (e error) {
-		r.InitialReconnectDelay, e = c.pluginSeconds("rabbitmq.initial_reconnect_delay", 0.01)
+		r.InitialReconnectDelay, e = c.PluginSeconds("rabbitmq.initial_reconnect_delay", 0.01)
 		return
 	})
-	get(func() (e error) { r.MaxReconnectDelay, e = c.pluginSeconds("rabbitmq.max_reconnect_delay", 30); return })
-	get(func() (e error) { r.ConnectTimeout, e = c.pluginSeconds("rabbitmq.connect_timeout", 30); return })
+	get(func() (e error) { r.MaxReconnectDelay, e = c.PluginSeconds("rabbitmq.max_reconnect_delay", 30); return })
+	get(func() (e error) { r.ConnectTimeout, e = c.PluginSeconds("rabbitmq.connect_timeout", 30); return })
 	get(func() (e error) {
 		r.MaxReconnectAttempts, e = c.PluginInt("rabbitmq.max_reconnect_attempts", 0)
 		return

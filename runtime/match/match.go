@@ -54,13 +54,18 @@ type AgentLister interface {
 // Match reports whether node n is targeted by filter f. The zero Filter matches every node.
 // A data plugin failure inside a compound expression makes that expression false, as in
 // MCollective. The error is non-nil only for a malformed filter (it wraps ErrMalformed), and a
-// malformed filter never matches.
+// malformed filter never matches; a filter over the limits of this package (MaxFilterBytes,
+// MaxFilterRegexBytes, MaxRegexSource, MaxRegexProgram) is malformed, and its error also wraps
+// ErrTooLarge.
 //
 // MCollective evaluates every entry even after one fails; Match stops at the first failing
 // entry, which gives the same answer with fewer data plugin calls.
 func Match(ctx context.Context, f message.Filter, n Node) (bool, error) {
 	if f.Empty() {
 		return true, nil
+	}
+	if err := CheckSize(f); err != nil {
+		return false, err
 	}
 	ok, err := match(ctx, f, n)
 	if err != nil {

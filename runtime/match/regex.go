@@ -3,6 +3,7 @@ package match
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -31,13 +32,22 @@ func IsRegex(s string) bool {
 // Compile compiles a Ruby regular expression source with Ruby option bits (1 ignorecase,
 // 2 extended, 4 multiline) into an equivalent Go regular expression. Constructs that Go cannot
 // express, such as backreferences, lookaround and extended mode, give an error wrapping
-// ErrMalformed. Compiled expressions are cached, so repeated filters cost a map lookup.
+// ErrMalformed. A source over MaxRegexSource bytes, or one whose program exceeds
+// MaxRegexProgram instructions, gives an error wrapping ErrTooLarge. Compiled expressions are
+// cached, so repeated filters cost a map lookup.
 func Compile(source string, options byte) (*regexp.Regexp, error) {
+	if len(source) > MaxRegexSource {
+		return nil, errRegexTooLarge("bytes", len(source), MaxRegexSource)
+	}
 	return cache.get(source, options)
 }
 
-// regexCacheSize bounds the number of compiled expressions kept.
-const regexCacheSize = 512
+// regexCacheEntries and regexCacheBytes bound the compiled expressions kept: their number, and
+// the memory they are estimated to hold (see regexCost).
+const (
+	regexCacheEntries = 512
+	regexCacheBytes   = 16 << 20
+)
 
 type regexKey struct {
 	source  string
@@ -45,18 +55,26 @@ type regexKey struct {
 }
 
 type regexEntry struct {
-	re  *regexp.Regexp
-	err error
+	re   *regexp.Regexp
+	err  error
+	cost int
 }
 
-// regexCache is a bounded, concurrency-safe memo of compiled expressions. It holds no
-// configuration; it only saves recompiling the same filter on every request.
+// regexCache is a concurrency-safe memo of compiled expressions, bounded in entries and in
+// estimated bytes. It holds no configuration; it only saves recompiling the same filter on
+// every request.
 type regexCache struct {
-	mu sync.Mutex
-	m  map[regexKey]regexEntry
+	mu     sync.Mutex
+	m      map[regexKey]regexEntry
+	bytes  int // the sum of the entries' costs
+	budget int
 }
 
-var cache = &regexCache{m: make(map[regexKey]regexEntry)}
+func newRegexCache(budget int) *regexCache {
+	return &regexCache{m: make(map[regexKey]regexEntry), budget: budget}
+}
+
+var cache = newRegexCache(regexCacheBytes)
 
 func (c *regexCache) get(source string, options byte) (*regexp.Regexp, error) {
 	k := regexKey{source, options}
@@ -66,25 +84,43 @@ func (c *regexCache) get(source string, options byte) (*regexp.Regexp, error) {
 	if ok {
 		return e.re, e.err
 	}
-	re, err := compileRuby(source, options)
+	re, insts, err := compileRuby(source, options)
+	e = regexEntry{re, err, regexCost(source, insts)}
+	if e.cost > c.budget/4 {
+		return re, err // too big to keep: it would push out many others
+	}
 	c.mu.Lock()
-	if len(c.m) >= regexCacheSize {
-		for old := range c.m { // evict an arbitrary entry
-			delete(c.m, old)
+	defer c.mu.Unlock()
+	if old, ok := c.m[k]; ok { // compiled meanwhile by another request
+		c.bytes -= old.cost
+	}
+	for old, oe := range c.m { // evict arbitrary entries until this one fits
+		if len(c.m) < regexCacheEntries && c.bytes+e.cost <= c.budget {
 			break
 		}
+		delete(c.m, old)
+		c.bytes -= oe.cost
 	}
-	c.m[k] = regexEntry{re, err}
-	c.mu.Unlock()
+	c.m[k] = e
+	c.bytes += e.cost
 	return re, err
 }
 
-// compileRuby translates a Ruby (Onigmo) regular expression into Go's syntax and compiles it.
-// In Ruby ^ and $ always match at line boundaries, so the result always runs in Go's (?m);
-// Ruby's multiline option (and inline m flag) means "dot matches newline", Go's s flag.
-func compileRuby(source string, options byte) (*regexp.Regexp, error) {
+// regexCost estimates the bytes a cached expression holds: its key and the compiled
+// program, whose instructions Go keeps in more than one form (the program, and the one-pass
+// and backtracking machines built from it).
+func regexCost(source string, insts int) int {
+	const perInst = 128
+	return 2*len(source) + 256 + perInst*insts
+}
+
+// compileRuby translates a Ruby (Onigmo) regular expression into Go's syntax and compiles it,
+// returning the size of its program in instructions. In Ruby ^ and $ always match at line
+// boundaries, so the result always runs in Go's (?m); Ruby's multiline option (and inline m
+// flag) means "dot matches newline", Go's s flag.
+func compileRuby(source string, options byte) (*regexp.Regexp, int, error) {
 	if options&optExtended != 0 {
-		return nil, fmt.Errorf("%w: regexp /%s/: extended mode is not supported", ErrMalformed, source)
+		return nil, 0, fmt.Errorf("%w: regexp /%s/: extended mode is not supported", ErrMalformed, source)
 	}
 	flags := "m"
 	if options&optIgnoreCase != 0 {
@@ -95,13 +131,34 @@ func compileRuby(source string, options byte) (*regexp.Regexp, error) {
 	}
 	body, err := translate(source)
 	if err != nil {
-		return nil, fmt.Errorf("%w: regexp /%s/: %w", ErrMalformed, source, err)
+		return nil, 0, fmt.Errorf("%w: regexp /%s/: %w", ErrMalformed, source, err)
 	}
-	re, err := regexp.Compile("(?" + flags + ")" + body)
+	expr := "(?" + flags + ")" + body
+	insts, err := programSize(expr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: regexp /%s/: %w", ErrMalformed, source, err)
+		return nil, 0, fmt.Errorf("%w: regexp /%s/: %w", ErrMalformed, source, err)
 	}
-	return re, nil
+	if insts > MaxRegexProgram {
+		return nil, 0, errRegexTooLarge("instructions", insts, MaxRegexProgram)
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: regexp /%s/: %w", ErrMalformed, source, err)
+	}
+	return re, insts, nil
+}
+
+// programSize is the number of instructions Go compiles expr into, as regexp.Compile does.
+func programSize(expr string) (int, error) {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return 0, err
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 0, err
+	}
+	return len(prog.Inst), nil
 }
 
 // errUnsupported reports a Ruby construct that has no Go equivalent.

@@ -294,7 +294,7 @@ func (c *checker) keywords(call *syntax.CallExpr) {
 			name = fn.Name
 		}
 	case *syntax.DotExpr:
-		for _, mod := range []string{"filter", "param"} {
+		for _, mod := range []string{"filter", "param", "report"} {
 			if isBuiltin(fn.X, mod) {
 				name = mod + "." + fn.Name.Name
 			}

@@ -67,3 +67,25 @@ func header(src []byte) string {
 	}
 	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
+
+// ParamNames returns the names its literal params(...) call declares, the --arg names a
+// playbook takes, in their order; none without such a call.
+func ParamNames(filename string, src []byte) ([]string, error) {
+	f, err := starlib.FileOptions().Parse(filename, src, 0)
+	if err != nil {
+		return nil, err
+	}
+	call := findParams(f)
+	if call == nil {
+		return nil, nil
+	}
+	var names []string
+	for _, a := range call.Args {
+		if kw, ok := a.(*syntax.BinaryExpr); ok && kw.Op == syntax.EQ {
+			if id, ok := kw.X.(*syntax.Ident); ok {
+				names = append(names, id.Name)
+			}
+		}
+	}
+	return names, nil
+}

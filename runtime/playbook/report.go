@@ -22,7 +22,10 @@ type Report struct {
 	DryRun   bool              `json:"dry_run"`
 	Steps    []Step            `json:"steps"`
 	Log      []LogLine         `json:"log"`
-	Outcome  ReportOutcome     `json:"outcome"`
+	// Data is what the playbook attached with report.set: its results, for the programs
+	// that read the report.
+	Data    map[string]any `json:"data"`
+	Outcome ReportOutcome  `json:"outcome"`
 }
 
 // Step is one discover or rpc call of the run, or one wait_until (a starlib.Event).
@@ -81,6 +84,16 @@ func (r *recorder) line(at time.Time, kind, msg string, fields map[string]any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.rep.Log = append(r.rep.Log, LogLine{Time: at, Kind: kind, Msg: msg, Fields: jsonSafe(fields)})
+}
+
+// data records what the playbook attached with report.set.
+func (r *recorder) data(d map[string]any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rep.Data = jsonSafe(d)
+	if r.rep.Data == nil {
+		r.rep.Data = map[string]any{}
+	}
 }
 
 func nonNil(s []string) []string {

@@ -71,7 +71,7 @@ func Run(ctx context.Context, o Options) Outcome {
 	if clock == nil {
 		clock = starlib.WallClock{}
 	}
-	rep := &Report{Playbook: o.File, Args: map[string]string{}, DryRun: o.DryRun, Started: clock.Now().UTC(),
+	rep := &Report{Playbook: o.File, Args: map[string]string{}, Data: map[string]any{}, DryRun: o.DryRun, Started: clock.Now().UTC(),
 		Steps: []Step{}, Log: []LogLine{}}
 	maps.Copy(rep.Args, o.Args)
 	rec := &recorder{rep: rep}
@@ -241,6 +241,7 @@ func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder)
 	_, err := starlib.Run(thread, o.File, src, starlib.RunOptions{})
 	close(done)
 	<-stopped
+	rec.data(starlib.ReportData(thread))
 	var exit *starlib.ExitError
 	if err == nil || errors.As(err, &exit) && exit.Code == ExitOK && ctx.Err() == nil {
 		if err := starlib.CheckArgs(thread); err != nil {

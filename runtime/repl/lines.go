@@ -8,13 +8,11 @@ import (
 
 var positionType = reflect.TypeOf(syntax.Position{})
 
-// shiftLines moves every position in f down by n lines. The parser numbers each statement
-// from line 1; a session reading a script shifts each one to where it is in the input, so
-// that errors (and the frames of functions it defines) name the input's line.
-func shiftLines(f *syntax.File, n int32) {
-	if n == 0 {
-		return
-	}
+// mapLines moves every position in f to line(its line). The parser numbers each statement
+// from line 1 and never sees the blank lines kept inside a block; a session maps each line
+// to where it is in the input, so that errors (and the frames of functions it defines) name
+// the input's line.
+func mapLines(f *syntax.File, line func(int32) int32) {
 	for _, stmt := range f.Stmts {
 		syntax.Walk(stmt, func(node syntax.Node) bool {
 			if node == nil {
@@ -24,15 +22,15 @@ func shiftLines(f *syntax.File, n int32) {
 			if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
 				return true
 			}
-			shiftStruct(v.Elem(), n)
+			mapStruct(v.Elem(), line)
 			return true
 		})
 	}
 }
 
-// shiftStruct shifts the Position fields of one syntax node (its own, not its children's,
+// mapStruct maps the Position fields of one syntax node (its own, not its children's,
 // which the walk visits).
-func shiftStruct(s reflect.Value, n int32) {
+func mapStruct(s reflect.Value, line func(int32) int32) {
 	for i := 0; i < s.NumField(); i++ {
 		fv := s.Field(i)
 		if fv.Type() != positionType || !fv.CanSet() {
@@ -40,7 +38,7 @@ func shiftStruct(s reflect.Value, n int32) {
 		}
 		p := fv.Addr().Interface().(*syntax.Position)
 		if p.Line > 0 {
-			p.Line += n
+			p.Line = line(p.Line)
 		}
 	}
 }

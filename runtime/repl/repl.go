@@ -2,8 +2,10 @@
 // playbook (package starlib) on a fleet, with line editing and history on a terminal, and
 // values that have a table form (NodeSet, ResultSet, RollingReport) printed as tables.
 //
-// Each input is one statement, or one compound statement (def, if, for, while) that ends
-// with a blank line, as in Python's REPL. An expression's value is printed and kept in _.
+// Each input is one statement, or one compound statement (def, if, for, while). Blank
+// lines inside a block are kept when the next line is indented, so that code pastes as it
+// is; a block ends at a line at the left margin or at two empty lines (see input). The
+// history keeps each statement whole: recalling a block recalls all its lines. An expression's value is printed and kept in _.
 // An error, a syntax error included, is printed and the session goes on. Reading a script
 // (not Interactive), errors name the script's line, and Run returns ErrFailed at the end
 // when a statement failed. An interrupt
@@ -30,6 +32,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/playbook"
 	"github.com/mcorun/mcorun/starlib"
 )
@@ -50,6 +53,12 @@ type Options struct {
 	// HistoryFile is where an interactive session keeps its history; empty means
 	// ~/.mcorun_history.
 	HistoryFile string
+	// Agents are the agent DDLs completion offers in rpc() (agents, actions, inputs); nil
+	// means the built-in ones.
+	Agents map[string]*ddl.Agent
+	// Width is the terminal's width: tables are cut to it, each cut cell marked. 0 means
+	// no limit.
+	Width int
 	// Interrupts cancel the running statement. nil means SIGINT (Ctrl-C) in an interactive
 	// session and nothing otherwise.
 	Interrupts <-chan os.Signal
@@ -103,6 +112,7 @@ func Run(ctx context.Context, o Options) error {
 			return []byte(line + "\n"), nil
 		}
 		reset = rl.SetPrompt
+		s.save = func(entry string) { _ = rl.SaveHistory(entry) }
 		fmt.Fprintln(o.Err, Banner)
 		if o.Interrupts == nil {
 			ch := make(chan os.Signal, 1)
@@ -124,6 +134,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		reset = func(string) {}
 	}
+	s.in = &input{read: read}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -158,6 +169,9 @@ type session struct {
 	// hit is set when an interrupt cancelled the running statement; its errors then say
 	// "interrupted" rather than how the cancellation reached them.
 	hit atomic.Bool
+
+	in   *input       // the statements' lines
+	save func(string) // adds a statement to the history; nil when there is none
 
 	lines       int32 // input lines read so far
 	statements  int   // statements run, failed or not
@@ -195,7 +209,9 @@ func (s *session) readline() (*readline.Instance, error) {
 		history = DefaultHistoryFile()
 	}
 	cfg := &readline.Config{Prompt: ">>> ", HistoryFile: history, Stdout: s.o.Out, Stderr: s.o.Err,
-		InterruptPrompt: "^C", EOFPrompt: "", HistorySearchFold: true}
+		InterruptPrompt: "^C", EOFPrompt: "", HistorySearchFold: true,
+		// Each statement goes in the history whole, a block as one entry (Run's save).
+		DisableAutoSaveHistory: true, AutoComplete: completer{s}}
 	if rc, ok := s.o.In.(io.ReadCloser); ok && s.o.In != os.Stdin {
 		cfg.Stdin = rc
 	}
@@ -226,29 +242,33 @@ func (s *session) println(w io.Writer, msg string) {
 func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
 	eof, interrupted, first, bareHelp := false, false, true, false
 	start := s.lines // the lines before this statement
+	st := &statement{in: s.in}
 	f, err := s.opts.ParseCompoundStmt("<stdin>", func() ([]byte, error) {
-		b, err := read()
+		b, err := st.read()
 		switch {
 		case errors.Is(err, io.EOF):
 			eof = true
 		case errors.Is(err, readline.ErrInterrupt):
 			interrupted = true
+			s.in.queue = nil // Ctrl-C drops the block being typed
 		case err == nil && first && isBareHelp(b):
 			// "help" or "?" alone: the overview, as help() prints it
 			bareHelp = true
 			b = []byte("\n")
 		}
 		first = false
-		if len(b) > 0 {
-			s.lines++
-		}
 		return b, err
 	})
+	s.lines += st.used
+	if s.save != nil && !interrupted && !isEmpty(st.text) {
+		s.save(strings.TrimRight(string(st.text), "\n"))
+	}
 	// A script's errors name its lines; an interactive statement's, as in Python, its own.
 	shift := start
 	if s.o.Interactive {
 		shift = 0
 	}
+	line := func(l int32) int32 { return shift + st.inputLine(l) }
 	if err != nil {
 		if eof {
 			return io.EOF
@@ -257,7 +277,7 @@ func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
 			return readline.ErrInterrupt
 		}
 		if se, ok := err.(syntax.Error); ok && se.Pos.Line > 0 {
-			se.Pos.Line += shift
+			se.Pos.Line = line(se.Pos.Line)
 			err = se
 		}
 		s.statements++
@@ -271,7 +291,7 @@ func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
 	if len(f.Stmts) == 0 {
 		return nil
 	}
-	shiftLines(f, shift)
+	mapLines(f, line)
 	s.statements++
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -306,7 +326,7 @@ func (s *session) rep(ctx context.Context, read func() ([]byte, error)) error {
 		}
 		s.globals["_"] = v
 		if v != starlark.None {
-			s.println(s.o.Out, Format(v))
+			s.println(s.o.Out, formatWidth(v, s.o.Width))
 		}
 		return nil
 	}
@@ -345,8 +365,11 @@ func (s *session) printFailure(err error, interrupted bool) {
 
 // Format renders a value as the REPL prints it: a table when it has one (starlib.Table),
 // otherwise its repr.
-func Format(v starlark.Value) string {
-	if t, ok := starlib.Table(v); ok {
+func Format(v starlark.Value) string { return formatWidth(v, 0) }
+
+// formatWidth is Format with tables cut to width columns (0: no limit).
+func formatWidth(v starlark.Value, width int) string {
+	if t, ok := starlib.TableWidth(v, width); ok {
 		return strings.TrimRight(t, "\n")
 	}
 	return v.String()

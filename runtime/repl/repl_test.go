@@ -94,9 +94,29 @@ func TestResultTable(t *testing.T) {
 	fleet := testFleet(t)
 	fleet.Silence("web2")
 	out := runSession(t, `rpc("service", "status", {"service": "nginx"}, filter = "role=web")`+"\n", Options{Fleet: fleet})
-	for _, want := range []string{"SERVICE STATUS", "│ web1 │ ok", "running", "│ web2 │ no reply", "service.status: 3 ok, 0 failed, 1 missing"} {
+	// The data column is headed by the key code reads (r["status"]), not "Service Status".
+	for _, want := range []string{"│ status ", "│ web1 │ ok", "running", "│ web2 │ no reply", "service.status: 3 ok, 0 failed, 1 missing"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(strings.ToLower(out), "service status") {
+		t.Errorf("the table shows the display name:\n%s", out)
+	}
+}
+
+// A session with a width cuts its tables to it.
+func TestTableWidth(t *testing.T) {
+	fleet := testFleet(t)
+	out := runSession(t, `rpc("rpcutil", "daemon_stats", filter = "role=web")`+"\n", Options{Fleet: fleet, Width: 60})
+	if !strings.Contains(out, "…") {
+		t.Errorf("nothing cut at width 60:\n%s", out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "│") || strings.HasPrefix(line, "┌") {
+			if n := len([]rune(line)); n > 60 {
+				t.Errorf("line of %d runes: %q", n, line)
+			}
 		}
 	}
 }

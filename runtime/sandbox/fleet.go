@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -33,6 +34,7 @@ var defaultFleet []byte
 //	    vary: {rack: [r1, r2]}             # cycled through by node number
 //	    classes: [base, web::nginx]
 //	    puppet: {run_time: 1s-3s, fail: [6]} # the simulated Puppet; see PuppetSpec
+//	    external: agents                   # a libdir of external agents, served for real
 type Fleet struct {
 	Templates []Template `yaml:"templates"`
 }
@@ -62,6 +64,10 @@ type Template struct {
 	// Shell, when false, turns the shell agent off on the template's nodes. The shell
 	// agent runs real commands on this machine, in the node's own working directory.
 	Shell *bool `yaml:"shell"`
+	// External is a libdir whose external agents (LIBDIR/mcollective/agent/NAME beside
+	// NAME.json, docs/agents.md) the template's nodes serve: real processes on this
+	// machine. A relative path is relative to the fleet file's directory.
+	External string `yaml:"external"`
 }
 
 // Node is one simulated node of a fleet.
@@ -83,6 +89,8 @@ type Node struct {
 	Packages pkgagent.SimConfig
 	// Shell reports whether the node serves the shell agent.
 	Shell bool
+	// External is the libdir of the external agents the node serves; "" for none.
+	External string
 	// Dir is a scratch directory of the node's own, such as for its simulated Puppet's
 	// state. Start creates it when Options.Plugins is set, and Close removes it.
 	Dir string
@@ -120,6 +128,15 @@ func ParseFleet(b []byte, name string) (*Fleet, error) {
 	} else if err != nil {
 		return nil, &FleetError{File: name, Err: yamlError(err)}
 	}
+	for i, t := range f.Templates {
+		if t.External != "" && !filepath.IsAbs(t.External) {
+			abs, err := filepath.Abs(filepath.Join(filepath.Dir(name), t.External))
+			if err != nil {
+				return nil, &FleetError{File: name, Err: fmt.Errorf("template %d (%s): external: %w", i+1, t.Identity, err)}
+			}
+			f.Templates[i].External = abs
+		}
+	}
 	if err := f.check(); err != nil {
 		return nil, &FleetError{File: name, Err: err}
 	}
@@ -151,6 +168,11 @@ func (f *Fleet) check() error {
 		if t.Puppet != nil {
 			if err := t.Puppet.check(); err != nil {
 				return fmt.Errorf("template %d (%s): %w", i+1, t.Identity, err)
+			}
+		}
+		if t.External != "" {
+			if st, err := os.Stat(t.External); err != nil || !st.IsDir() {
+				return fmt.Errorf("template %d (%s): external: %s is not a directory: want a libdir holding mcollective/agent/", i+1, t.Identity, t.External)
 			}
 		}
 		if err := t.checkActing(); err != nil {
@@ -238,5 +260,5 @@ func (t Template) node(num int) Node {
 		}
 	}
 	return Node{Identity: id, Facts: fs, Classes: slices.Clone(t.Classes), Puppet: t.Puppet.simOptions(id, num),
-		Services: t.simServices(num), Packages: t.simPackages(num), Shell: t.Shell == nil || *t.Shell}
+		Services: t.simServices(num), Packages: t.simPackages(num), Shell: t.Shell == nil || *t.Shell, External: t.External}
 }

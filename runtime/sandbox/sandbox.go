@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/mcorun/mcorun/agents"
+	"github.com/mcorun/mcorun/agents/external"
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/broker"
 	"github.com/mcorun/mcorun/runtime/clock"
@@ -221,6 +222,11 @@ func (s *Sandbox) startNode(ctx context.Context, n Node, sec security.Provider, 
 			srv.RegisterData(d)
 		}
 	}
+	if n.External != "" {
+		w := external.New(external.Options{LibDirs: []string{n.External}, ConfigDir: n.Dir,
+			Facts: func() map[string]any { return n.Facts }, Logger: log}, srv)
+		w.Scan(ctx)
+	}
 	conn, err := s.dial(ctx, n.Identity)
 	if err != nil {
 		return nil, nil, closer, err
@@ -265,7 +271,8 @@ func (s *Sandbox) Identities() []string {
 
 // ClientConfig returns a client configuration for the sandbox, as a client.cfg would give
 // it: connector rabbitmq with the broker as its pool, psk security with PSK, use_reply_exchange,
-// identity ClientIdentity. Environment overrides (MCOLLECTIVE_PSK, STOMP_USER, ...) are
+// identity ClientIdentity, and as libdir the nodes' external agent libdirs, for their DDLs.
+// Environment overrides (MCOLLECTIVE_PSK, STOMP_USER, ...) are
 // ignored, so the caller's environment cannot point it elsewhere.
 func (s *Sandbox) ClientConfig() *config.Config {
 	host, port := s.hostPort()
@@ -286,6 +293,16 @@ func (s *Sandbox) ClientConfig() *config.Config {
 		"plugin.rabbitmq.pool.1.user = " + ClientIdentity,
 		"plugin.rabbitmq.pool.1.password = " + PSK,
 	}, "\n") + "\n"
+	// The client reads the DDLs of the nodes' external agents where the nodes find them.
+	var libdirs []string
+	for _, n := range s.nodes {
+		if n.External != "" && !slices.Contains(libdirs, n.External) {
+			libdirs = append(libdirs, n.External)
+		}
+	}
+	if len(libdirs) > 0 {
+		text += "libdir = " + strings.Join(libdirs, ":") + "\n"
+	}
 	cfg, err := config.Parse(strings.NewReader(text), "sandbox")
 	if err != nil {
 		panic(fmt.Sprintf("sandbox: client config: %v", err)) // fixed text; the tests parse it

@@ -112,6 +112,7 @@ func TestParseFleetErrors(t *testing.T) {
 		{"wrong kind of block", "templates: [{identity: 'w{n}', count: 1, classes: web}]", `line 1: "web" is a string, want a list`},
 		{"unknown service key", "templates: [{identity: 'w{n}', count: 1, services: {nginx: {sate: running}}}]", `unknown key "sate" in a service (keys: state,`},
 		{"empty file", "", "fleet t.yaml: the file is empty: want a templates: list"},
+		{"external not a directory", "templates: [{identity: 'w{n}', count: 1, external: /no-such-libdir}]", "external: /no-such-libdir is not a directory: want a libdir holding mcollective/agent/"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := ParseFleet([]byte(tc.yaml), "t.yaml")

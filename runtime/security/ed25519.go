@@ -51,7 +51,8 @@ const (
 // /etc/mcollective/ed25519/clients), trusted_servers (default
 // /etc/mcollective/ed25519/servers), clock_skew (seconds, default 30), max_ttl (seconds,
 // default 3600) and replay_cache_size (default 262144). Trust stores are read on every
-// message, so adding or removing a .pub file takes effect at once.
+// message, so adding or removing a .pub file takes effect at once. A node keeps its replay
+// cache across restarts with PersistReplays.
 type Ed25519 struct {
 	priv           ed25519.PrivateKey
 	name           string
@@ -114,6 +115,21 @@ func NewEd25519(cfg *config.Config) (*Ed25519, error) {
 	p.replay = newReplayCache(size)
 	return p, nil
 }
+
+// PersistReplays keeps the replay cache in dir, so that a request accepted before a restart
+// is still refused after it: the ids of dir's replay log that have not expired are loaded,
+// and every id accepted from now on is written there before its request is accepted. A
+// node calls it once, before it verifies any request; dir is created (mode 0700) if needed.
+// Close writes the log to disk.
+func (p *Ed25519) PersistReplays(dir string) error {
+	if err := p.replay.openLog(dir, p.now().Unix()); err != nil {
+		return fmt.Errorf("security: ed25519: replay log in %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Close fsyncs and closes the replay log, if PersistReplays opened one.
+func (p *Ed25519) Close() error { return p.replay.closeLog() }
 
 // LoadEd25519PrivateKey reads a PKCS#8 PEM Ed25519 private key, refusing a file that group
 // or others may access.

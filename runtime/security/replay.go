@@ -3,7 +3,10 @@ package security
 import (
 	"container/heap"
 	"errors"
+	"os"
 	"sync"
+
+	"github.com/gofrs/flock"
 )
 
 // ErrReplay means a request was refused as a replay: its requestid was already seen while
@@ -13,12 +16,19 @@ var ErrReplay = errors.New("security: replayed request")
 // replayCache remembers the requestids of accepted requests until they expire. An entry
 // expires at msgtime + ttl + skew, after which the provider refuses the request as too old
 // anyway, so forgetting it cannot let a replay in. Memory is bounded by max entries: when
-// the cache is full of unexpired ids, new requests are refused (closed, not open).
+// the cache is full of unexpired ids, new requests are refused (closed, not open). A node
+// keeps the ids across restarts in a replay log (replaylog.go).
 type replayCache struct {
 	mu   sync.Mutex
 	max  int
 	seen map[string]int64 // requestid -> expiry, unix seconds
 	exp  expiryHeap
+
+	// The replay log (replaylog.go), when a node keeps the cache across restarts.
+	path     string
+	log      *os.File
+	lock     *flock.Flock // on the log's directory while it is open
+	logLines int          // lines in the log file
 }
 
 func newReplayCache(max int) *replayCache {
@@ -41,6 +51,9 @@ func (c *replayCache) add(id string, expiry, now int64) (bool, error) {
 	}
 	if len(c.seen) >= c.max {
 		return false, errors.New("replay cache full")
+	}
+	if err := c.appendLog(id, expiry); err != nil {
+		return false, err
 	}
 	c.seen[id] = expiry
 	heap.Push(&c.exp, expiryEntry{id: id, at: expiry})

@@ -40,7 +40,7 @@ type SSL struct {
 	serverPriv *rsa.PrivateKey // signs replies; nil when no server private key is configured
 	serverPub  *rsa.PublicKey  // verifies replies; nil when plugin.ssl_server_public is unset
 	certDir    string          // plugin.ssl_client_cert_dir
-	// enforceTTL is false only for plugin.ssl.enforce_ttl = 0. legacyOK is true when
+	// enforceTTL is false only for plugin.ssl.enforce_ttl = 0 (or another false value). legacyOK is true when
 	// plugin.ssl.enforce_ttl is unset, so bodies without the ssl wrapper are accepted.
 	enforceTTL bool
 	legacyOK   bool
@@ -65,8 +65,12 @@ func NewSSL(cfg *config.Config) (*SSL, error) {
 		return nil, fmt.Errorf("security: ssl: plugin.ssl_serializer = %q is not supported; use marshal (the default) on every client and server", s)
 	}
 	p := &SSL{certDir: cfg.PluginString("ssl_client_cert_dir", ""), missing: map[string]string{}}
-	et, set := cfg.Plugin["ssl.enforce_ttl"]
-	p.enforceTTL, p.legacyOK = et != "0", !set
+	_, set := cfg.Plugin["ssl.enforce_ttl"]
+	et, err := cfg.PluginBool("ssl.enforce_ttl", true)
+	if err != nil {
+		return nil, fmt.Errorf("security: ssl: %w", err)
+	}
+	p.enforceTTL, p.legacyOK = et, !set
 
 	privFile, ok := cfg.Env("MCOLLECTIVE_SSL_PRIVATE")
 	if !ok {
@@ -76,7 +80,6 @@ func NewSSL(cfg *config.Config) (*SSL, error) {
 	if !ok {
 		pubFile = cfg.PluginString("ssl_client_public", "")
 	}
-	var err error
 	if privFile != "" {
 		if p.clientPriv, err = loadRSAPrivate(privFile); err != nil {
 			return nil, fmt.Errorf("security: ssl: client private key: %w", err)

@@ -298,3 +298,24 @@ func TestEncode64(t *testing.T) {
 		}
 	}
 }
+
+// TestSSLEnforceTTLIsBoolean checks that plugin.ssl.enforce_ttl reads like every boolean
+// setting: false turns enforcement off as 0 does, and a typo is refused naming the key.
+func TestSSLEnforceTTLIsBoolean(t *testing.T) {
+	f := newSSLFleet(t, "alice")
+	if p := f.server(t, map[string]string{"ssl.enforce_ttl": "false"}); p.enforceTTL || p.legacyOK {
+		t.Errorf("enforce_ttl = false: enforce %t, legacy %t; want neither", p.enforceTTL, p.legacyOK)
+	}
+	if p := f.server(t, map[string]string{"ssl.enforce_ttl": "Yes"}); !p.enforceTTL || p.legacyOK {
+		t.Errorf("enforce_ttl = Yes: enforce %t, legacy %t; want enforced", p.enforceTTL, p.legacyOK)
+	}
+	cfg := config.Defaults("test.cfg")
+	cfg.SecurityProvider = "ssl"
+	cfg.LookupEnv = func(string) (string, bool) { return "", false }
+	cfg.Plugin["ssl_server_private"], cfg.Plugin["ssl_server_public"] = f.serverPrivate, f.serverPublic
+	cfg.Plugin["ssl_client_cert_dir"] = f.certDir
+	cfg.Plugin["ssl.enforce_ttl"] = "nope"
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "ssl.enforce_ttl") {
+		t.Errorf("enforce_ttl = nope: err %v, want a refusal naming the key", err)
+	}
+}

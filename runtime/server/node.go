@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/mcorun/mcorun/runtime/agent"
@@ -18,7 +20,7 @@ func (n node) Fact(name string) (any, bool) { return n.s.opts.Facts.Fact(name) }
 func (n node) Classes() []string            { return n.s.opts.Classes.List() }
 func (n node) Agents() []string             { return n.s.Agents() }
 func (n node) HasAgent(name string) bool {
-	_, ok := n.s.agents[name]
+	_, ok := n.s.agent(name)
 	return ok
 }
 func (n node) Data(ctx context.Context, plugin string, query any) (map[string]any, error) {
@@ -42,9 +44,10 @@ func (n agentNode) Data(ctx context.Context, source string, query any) (map[stri
 }
 
 func (n agentNode) Agents() []*ddl.Agent {
-	names := n.s.Agents()
-	out := make([]*ddl.Agent, 0, len(names))
-	for _, name := range names {
+	n.s.amu.RLock()
+	defer n.s.amu.RUnlock()
+	out := make([]*ddl.Agent, 0, len(n.s.agents))
+	for _, name := range slices.Sorted(maps.Keys(n.s.agents)) {
 		out = append(out, n.s.agents[name].DDL)
 	}
 	return out

@@ -62,16 +62,26 @@ func (s *Server) process(m connector.Message) {
 		s.drop(m, req, "unknown collective", fmt.Errorf("collective %q is not one of %v", req.Collective, s.opts.Collectives))
 		return
 	}
-	a, known := s.agents[req.Agent]
+	a, known := s.agent(req.Agent)
 	if !known {
 		s.drop(m, req, "unknown agent", fmt.Errorf("agent %q is not served here", req.Agent))
 		return
 	}
 	ctx, cancel := s.opts.Clock.WithTimeout(context.Background(), s.timeout(a))
 	defer cancel()
-	ok, err := match.Match(ctx, req.Filter, node{s})
+	calls := &dataCalls{node: node{s}}
+	ok, err := match.Match(ctx, req.Filter, calls)
+	if len(calls.calls) > 0 {
+		s.auditLine("data plugins in filter", req, "calls", calls.calls, "matched", ok)
+	}
 	if err != nil {
-		s.log.Warn("malformed filter", "requestid", req.RequestID, "err", err)
+		s.stats.filtered.Add(1)
+		reason := "malformed filter"
+		if errors.Is(err, match.ErrTooLarge) {
+			reason = "filter too large"
+		}
+		s.drop(m, req, reason, err)
+		return
 	}
 	if !ok {
 		s.stats.filtered.Add(1)
@@ -86,6 +96,7 @@ func (s *Server) process(m connector.Message) {
 	}
 	var replyBody []byte
 	if a.Handle != nil {
+		s.auditLine("discovery", req)
 		replyBody, err = message.EncodeBody(a.Handle(body))
 	} else {
 		replyBody, err = s.runRPC(ctx, a, req, body)
@@ -190,7 +201,7 @@ func (s *Server) dispatch(ctx context.Context, a *agent.Agent, req *message.Requ
 	areq := &agent.Request{
 		Agent: req.Agent, Action: rr.Action, Data: rr.Data, CallerID: req.CallerID,
 		SenderID: req.SenderID, RequestID: req.RequestID, Collective: req.Collective,
-		Time: time.Unix(req.MsgTime, 0),
+		Time: time.Unix(req.MsgTime, 0), TTL: req.TTL,
 	}
 	done := s.opts.Clock.NewEvent()
 	var finished atomic.Bool
@@ -270,9 +281,9 @@ func (s *Server) drop(m connector.Message, req *message.Request, reason string, 
 
 func (s *Server) timeout(a *agent.Agent) time.Duration {
 	if t := a.DDL.Metadata.Timeout; t > 0 {
-		return time.Duration(t) * time.Second
+		return time.Duration(t)*time.Second + a.Grace
 	}
-	return 10 * time.Second
+	return 10*time.Second + a.Grace
 }
 
 // statusOf maps a DDL validation error to its status code, InvalidData by default.

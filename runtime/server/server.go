@@ -90,6 +90,7 @@ type Options struct {
 type Server struct {
 	opts    Options
 	log     *slog.Logger
+	amu     sync.RWMutex // guards agents: Add, Replace and Remove change them while serving
 	agents  map[string]*agent.Agent
 	data    agent.DataRegistry
 	stats   stats
@@ -97,11 +98,13 @@ type Server struct {
 	sem     chan struct{}
 	quit    chan struct{} // closed by Shutdown: requests still waiting for a worker are dropped
 
-	mu       sync.Mutex // also orders inflight.Add before Shutdown's inflight.Wait
-	subs     []*connector.Subscription
+	mu       sync.Mutex                         // also orders inflight.Add before Shutdown's inflight.Wait
+	subs     map[string]*connector.Subscription // by destination
 	t        Transport
 	inflight sync.WaitGroup
 	stopping atomic.Bool
+
+	auditRate auditLimiter // the audit lines of discovery and data plugin use
 }
 
 // New returns a server for opts serving the agents and data plugins opts.Plugins gives.
@@ -147,6 +150,7 @@ func New(opts Options) (*Server, error) {
 		started: opts.Now(),
 		sem:     make(chan struct{}, opts.MaxConcurrent),
 		quit:    make(chan struct{}),
+		subs:    map[string]*connector.Subscription{},
 	}
 	if opts.Plugins != nil {
 		as, ds := opts.Plugins(agentNode{s})
@@ -160,9 +164,96 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Register adds an agent. It must be called before Start.
+// Register adds an agent, replacing one of the same name. It must be called before Start;
+// Add, Replace and Remove change the agents of a server that is serving.
 func (s *Server) Register(a *agent.Agent) {
+	s.amu.Lock()
+	defer s.amu.Unlock()
 	s.agents[a.Name()] = a
+}
+
+// Add serves a new agent. Once the server started, it also subscribes to the agent in every
+// collective. A name already served (a built-in agent's, say) is refused.
+func (s *Server) Add(a *agent.Agent) error {
+	name := a.Name()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping.Load() {
+		return fmt.Errorf("server: cannot add agent %s: the node is stopping", name)
+	}
+	s.amu.Lock()
+	if _, ok := s.agents[name]; ok {
+		s.amu.Unlock()
+		return fmt.Errorf("server: an agent named %s is already served", name)
+	}
+	s.agents[name] = a
+	s.amu.Unlock()
+	if s.t == nil {
+		return nil
+	}
+	for _, c := range s.opts.Collectives {
+		d := connector.BroadcastDest(c, name)
+		sub, err := s.t.Subscribe(d, s.Handle)
+		if err != nil {
+			s.unsubscribeLocked(name)
+			s.amu.Lock()
+			delete(s.agents, name)
+			s.amu.Unlock()
+			return fmt.Errorf("server: subscribe %s: %w", d, err)
+		}
+		s.subs[d] = sub
+	}
+	return nil
+}
+
+// Replace swaps the agent served under a's name for a. Requests already running finish with
+// the agent they started with.
+func (s *Server) Replace(a *agent.Agent) error {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	if _, ok := s.agents[a.Name()]; !ok {
+		return fmt.Errorf("server: cannot replace agent %s: it is not served", a.Name())
+	}
+	s.agents[a.Name()] = a
+	return nil
+}
+
+// Remove stops serving the named agent: it unsubscribes from it in every collective, and a
+// request for it that still arrives is dropped as for an unknown agent. Requests already
+// running finish.
+func (s *Server) Remove(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.amu.Lock()
+	_, ok := s.agents[name]
+	delete(s.agents, name)
+	s.amu.Unlock()
+	if !ok {
+		return fmt.Errorf("server: cannot remove agent %s: it is not served", name)
+	}
+	s.unsubscribeLocked(name)
+	return nil
+}
+
+// unsubscribeLocked ends the agent's subscriptions in every collective; s.mu is held.
+func (s *Server) unsubscribeLocked(name string) {
+	for _, c := range s.opts.Collectives {
+		d := connector.BroadcastDest(c, name)
+		if sub := s.subs[d]; sub != nil {
+			if err := sub.Unsubscribe(); err != nil {
+				s.log.Warn("cannot unsubscribe", "destination", d, "err", err)
+			}
+		}
+		delete(s.subs, d)
+	}
+}
+
+// agent returns the agent served under name.
+func (s *Server) agent(name string) (*agent.Agent, bool) {
+	s.amu.RLock()
+	defer s.amu.RUnlock()
+	a, ok := s.agents[name]
+	return a, ok
 }
 
 // RegisterData adds a data plugin, e.g. puppet. It must be called before Start.
@@ -172,6 +263,8 @@ func (s *Server) RegisterData(p *agent.DataPlugin) {
 
 // Agents lists the served agent names, sorted.
 func (s *Server) Agents() []string {
+	s.amu.RLock()
+	defer s.amu.RUnlock()
 	return slices.Sorted(maps.Keys(s.agents))
 }
 
@@ -195,7 +288,7 @@ func (s *Server) Start(t Transport) error {
 		if err != nil {
 			return fmt.Errorf("server: subscribe %s: %w", d, err)
 		}
-		s.subs = append(s.subs, sub)
+		s.subs[d] = sub
 	}
 	s.log.Info("serving", "identity", s.opts.Identity, "collectives", s.opts.Collectives,
 		"agents", s.Agents(), "subscriptions", len(dests))
@@ -210,7 +303,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		close(s.quit)
 	}
 	subs := s.subs
-	s.subs = nil
+	s.subs = map[string]*connector.Subscription{}
 	s.mu.Unlock()
 	for _, sub := range subs {
 		if sub != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -355,5 +356,35 @@ func TestTargetsAndAge(t *testing.T) {
 	s.Handle(edited(t, echo(), func(r *message.Request) { r.Targets = []string{"n2", "n1"} }))
 	if rr := awaitReply(t, tr); rr.StatusCode != message.OK {
 		t.Fatalf("directed to n1: status %v", rr.StatusCode)
+	}
+}
+
+// TestOversizedFilterDropped checks that a filter over the matcher's limits is a logged drop
+// naming why, as every other drop is, and that a malformed one is too.
+func TestOversizedFilterDropped(t *testing.T) {
+	s, tr, logs := newTestServer(t)
+	sec := psk(t)
+	for name, tc := range map[string]struct {
+		f   message.Filter
+		log string
+	}{
+		"long regex":     {message.Filter{Identity: []string{"/^(" + strings.Repeat("n1|", 600_000) + "x)$/"}}, `reason="filter too large"`},
+		"huge program":   {message.Filter{CFClass: []string{"/" + strings.Repeat("(x{1000})", 30) + "/"}}, `reason="filter too large"`},
+		"backreference":  {message.Filter{Identity: []string{`/(a)\1/`}}, `reason="malformed filter"`},
+		"too many bytes": {message.Filter{Identity: slices.Repeat([]string{strings.Repeat("n", 1000)}, 1100)}, `reason="filter too large"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			logs.Reset()
+			s.Handle(request(t, sec, "tester", "echo", map[string]any{"msg": "x"}, tc.f))
+			s.inflight.Wait()
+			select {
+			case <-tr.sent:
+				t.Fatal("a reply was sent")
+			default:
+			}
+			if !strings.Contains(logs.String(), tc.log) || !strings.Contains(logs.String(), "dropped request") {
+				t.Fatalf("log lacks a drop with %q:\n%.2000s", tc.log, logs.String())
+			}
+		})
 	}
 }

@@ -143,7 +143,7 @@ const ServeTimeout = 20 * time.Second
 // LaunchMCod writes n's facts, classes and config into dir, named after its identity, and
 // starts the mcod binary bin on that config with StartProcess, without waiting for it. The
 // config is common (the collective, security and connector lines), then the node's identity,
-// YAML fact source, classes file, log file and log level, then n.Extra. It returns the
+// YAML fact source, classes file, log file, log level and state directory, then n.Extra. It returns the
 // node's log file.
 func LaunchMCod(t testing.TB, bin, dir, common string, n MCodNode) (log string) {
 	t.Helper()
@@ -160,7 +160,8 @@ plugin.yaml = %s
 classesfile = %s
 logfile = %s
 loglevel = %s
-%s`, n.Identity, p(".yaml"), p(".classes"), p(".log"), level, n.Extra))
+plugin.mcod.state_dir = %s
+%s`, n.Identity, p(".yaml"), p(".classes"), p(".log"), level, p(".state"), n.Extra))
 	StartProcess(t, Process{Name: n.Identity, Args: append([]string{bin, "--config", p(".cfg")}, n.Args...), Log: p(".log")})
 	return p(".log")
 }

@@ -17,7 +17,8 @@ import (
 	"github.com/mcorun/mcorun/runtime/message"
 )
 
-// Call runs a's action with the inputs in (nil for none) as the caller uid=0.
+// Call runs a's action with the inputs in (nil for none) as the caller uid=0, in the
+// collective "mcollective".
 func Call(tb testing.TB, a *agent.Agent, action string, in map[string]any) *agent.Reply {
 	tb.Helper()
 	data := maps.Clone(in)
@@ -40,9 +41,11 @@ func Call(tb testing.TB, a *agent.Agent, action string, in map[string]any) *agen
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
+	timeout += a.Grace
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	rep := &agent.Reply{Status: message.OK, Message: "OK", Data: a.DDL.Defaults(action)}
-	act(ctx, &agent.Request{Agent: a.Name(), Action: action, Data: data, CallerID: "uid=0"}, rep)
+	act(ctx, &agent.Request{Agent: a.Name(), Action: action, Data: data, CallerID: "uid=0",
+		Collective: "mcollective", RequestID: "0123456789abcdef0123456789abcdef", SenderID: "agenttest", Time: time.Now(), TTL: 60}, rep)
 	return rep
 }
