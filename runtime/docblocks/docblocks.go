@@ -13,6 +13,7 @@ package docblocks
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // Block is one fenced code block.
@@ -127,4 +128,70 @@ func Section(doc, begin, end string) (string, error) {
 		return "", fmt.Errorf("want the lines %q and %q, in that order", begin, end)
 	}
 	return doc[i+len(begin)+1 : j], nil
+}
+
+// Anchors returns the anchors GitHub gives a document's headings (outside code blocks):
+// lowercased, punctuation other than "-" and "_" dropped, spaces turned into "-", and a
+// repeated anchor suffixed "-1", "-2", ...
+func Anchors(md string) map[string]bool {
+	anchors := map[string]bool{}
+	seen := map[string]int{}
+	inCode := false
+	for _, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(line, "```") {
+			inCode = !inCode
+			continue
+		}
+		if inCode || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		title := strings.TrimSpace(strings.TrimLeft(line, "#"))
+		var b strings.Builder
+		for _, r := range strings.ToLower(title) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		a := b.String()
+		if n := seen[a]; n > 0 {
+			anchors[fmt.Sprintf("%s-%d", a, n)] = true
+		} else {
+			anchors[a] = true
+		}
+		seen[a]++
+	}
+	return anchors
+}
+
+// Links returns the targets of a document's Markdown links, [text](target), outside code
+// blocks.
+func Links(md string) []string {
+	var links []string
+	inCode := false
+	for _, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(line, "```") {
+			inCode = !inCode
+			continue
+		}
+		if inCode {
+			continue
+		}
+		for rest := line; ; {
+			i := strings.Index(rest, "](")
+			if i < 0 {
+				break
+			}
+			rest = rest[i+2:]
+			j := strings.IndexByte(rest, ')')
+			if j < 0 {
+				break
+			}
+			links = append(links, rest[:j])
+			rest = rest[j+1:]
+		}
+	}
+	return links
 }

@@ -1,6 +1,8 @@
 package docblocks
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -53,5 +55,55 @@ func TestSplice(t *testing.T) {
 	}
 	if _, err := Section(doc, "<!-- nope -->", "<!-- end -->"); err == nil {
 		t.Error("missing marker accepted")
+	}
+}
+
+func TestAnchorsAndLinks(t *testing.T) {
+	md := "# Writing playbooks\n## Ending a run: fail() and exit()\n## Waiting: wait_until() and sleep()\n" +
+		"```sh\n# not a heading\n[x](#nope)\n```\n## Notes\n### Notes\nSee [a](#notes-1), [b](other.md) and [c](#notes).\n"
+	got := Anchors(md)
+	for _, want := range []string{"writing-playbooks", "ending-a-run-fail-and-exit", "waiting-wait_until-and-sleep", "notes", "notes-1"} {
+		if !got[want] {
+			t.Errorf("no anchor %q in %v", want, got)
+		}
+	}
+	if got["not-a-heading"] || len(got) != 5 {
+		t.Errorf("anchors %v", got)
+	}
+	if l := strings.Join(Links(md), " "); l != "#notes-1 other.md #notes" {
+		t.Errorf("links %q", l)
+	}
+}
+
+// TestDocumentLinks requires the links of the user guides and the README to reach: an
+// anchor of the same document, or a file of the repository (with its anchor, if any).
+func TestDocumentLinks(t *testing.T) {
+	pending := map[string]bool{"docs/journal.md": true} // lands with the run journal
+	for _, doc := range []string{"README.md", "docs/playbooks.md", "docs/testing.md"} {
+		md, err := os.ReadFile(filepath.Join("..", "..", doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, link := range Links(string(md)) {
+			if strings.Contains(link, "://") || strings.HasPrefix(link, "mailto:") {
+				continue
+			}
+			file, anchor, _ := strings.Cut(link, "#")
+			target := doc
+			if file != "" {
+				target = filepath.ToSlash(filepath.Join(filepath.Dir(doc), file))
+			}
+			if pending[target] {
+				continue
+			}
+			text, err := os.ReadFile(filepath.Join("..", "..", target))
+			if err != nil {
+				t.Errorf("%s: link %q: %v", doc, link, err)
+				continue
+			}
+			if anchor != "" && !Anchors(string(text))[anchor] {
+				t.Errorf("%s: link %q: %s has no heading with that anchor", doc, link, target)
+			}
+		}
 	}
 }
