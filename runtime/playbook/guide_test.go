@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mcorun/mcorun/runtime/docblocks"
+	"github.com/mcorun/mcorun/runtime/golden"
 	"github.com/mcorun/mcorun/runtime/playbook/fleettest"
 	"github.com/mcorun/mcorun/runtime/sandbox"
 	"github.com/mcorun/mcorun/starlib"
@@ -47,8 +49,17 @@ func guideBlocks(t *testing.T) []docblocks.Block {
 //
 // A "```text output" block right after a run block must appear in the run's stdout
 // (print() lines), or with the attribute stderr in its stderr, trailing spaces aside.
+// With -update, an output block that does not is replaced by the run's whole output:
+// review the diff of docs/playbooks.md.
 func TestGuideExamples(t *testing.T) {
 	blocks := guideBlocks(t)
+	var mu sync.Mutex
+	updates := map[int]string{} // an output block's first line -> its new text
+	t.Cleanup(func() {
+		if len(updates) > 0 {
+			rewriteOutputs(t, filepath.Join("..", "..", "docs", "playbooks.md"), updates)
+		}
+	})
 	fleetFile := sandbox.DefaultFleet()
 	nodes, err := fleetFile.Nodes(20)
 	if err != nil {
@@ -104,7 +115,11 @@ func TestGuideExamples(t *testing.T) {
 			if b.Output.Has("stderr") {
 				got = r.stderr
 			}
-			if !strings.Contains(trimLines(got), trimLines(b.Output.Text)) {
+			if !strings.Contains(trimLines(got), trimLines(b.Output.Text)) && golden.Updating() {
+				mu.Lock()
+				updates[b.Output.Line] = trimLines(got)
+				mu.Unlock()
+			} else if !strings.Contains(trimLines(got), trimLines(b.Output.Text)) {
 				t.Errorf("docs/playbooks.md:%d: the output block at line %d is not in the run's output:\n%s\nstderr:\n%s", b.Line, b.Output.Line, got, r.stderr)
 			}
 		})
@@ -112,6 +127,31 @@ func TestGuideExamples(t *testing.T) {
 	if runs < 20 {
 		t.Errorf("only %d examples run in docs/playbooks.md", runs)
 	}
+}
+
+// rewriteOutputs replaces the text of the output blocks that start at the given lines.
+func rewriteOutputs(t *testing.T, path string, updates map[int]string) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(src), "\n")
+	var out []string
+	for i := 0; i < len(lines); i++ {
+		out = append(out, lines[i])
+		text, ok := updates[i+1]
+		if !ok {
+			continue
+		}
+		out = append(out, strings.TrimRight(text, "\n")+"\n")
+		for i+1 < len(lines) && strings.TrimRight(lines[i+1], "\r\n") != "```" {
+			i++ // the old text
+		}
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(out, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rewrote %d output blocks of %s", len(updates), path)
 }
 
 // trimLines drops the trailing spaces of every line.
