@@ -7,7 +7,8 @@
 //
 // A word with "=" is a key and value (a key may repeat: Block.All), any other word a flag
 // (Block.Has). A block of language "text" whose first attribute is "output", right after a
-// code block (blank lines between are allowed), is that block's expected output.
+// code block or another output block (blank lines between are allowed), is an expected
+// output of that code block.
 package docblocks
 
 import (
@@ -18,11 +19,11 @@ import (
 
 // Block is one fenced code block.
 type Block struct {
-	Lang   string
-	Attrs  []string // the info string's words after the language, in order
-	Line   int      // the line of the opening fence, from 1
-	Text   string   // the block's lines, each ending in "\n"
-	Output *Block   // the "text output" block that follows it, or nil
+	Lang    string
+	Attrs   []string // the info string's words after the language, in order
+	Line    int      // the line of the opening fence, from 1
+	Text    string   // the block's lines, each ending in "\n"
+	Outputs []Block  // the "text output" blocks that follow it
 }
 
 // Has reports whether the block has the flag attribute name.
@@ -86,8 +87,8 @@ func Parse(md string) ([]Block, error) {
 		}
 		b.Text = text.String()
 		if b.Lang == "text" && b.Has("output") && len(blocks) > 0 && blank(lines[lastEnd:start]) {
-			out := b
-			blocks[len(blocks)-1].Output = &out
+			last := &blocks[len(blocks)-1]
+			last.Outputs = append(last.Outputs, b)
 		} else {
 			blocks = append(blocks, b)
 		}

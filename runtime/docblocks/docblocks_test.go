@@ -8,7 +8,7 @@ import (
 )
 
 func TestParse(t *testing.T) {
-	md := "# t\n\n```starlark file=a.star arg=x=1 arg=y=2 fragment\nprint(1)\n\nprint(2)\n```\n\n```text output\n1\n2\n```\n" +
+	md := "# t\n\n```starlark file=a.star arg=x=1 arg=y=2 fragment\nprint(1)\n\nprint(2)\n```\n\n```text output\n1\n2\n```\n```text output stderr\ne\n```\n" +
 		"text\n```sh\nls\n```\nprose\n\n```text output\nnot attached\n```\n```\n```\n"
 	blocks, err := Parse(md)
 	if err != nil {
@@ -24,10 +24,10 @@ func TestParse(t *testing.T) {
 	if f, _ := b.Get("file"); f != "a.star" || strings.Join(b.All("arg"), ";") != "x=1;y=2" {
 		t.Errorf("attributes %q", b.Attrs)
 	}
-	if b.Output == nil || b.Output.Text != "1\n2\n" {
-		t.Errorf("output %+v", b.Output)
+	if len(b.Outputs) != 2 || b.Outputs[0].Text != "1\n2\n" || !b.Outputs[1].Has("stderr") || b.Outputs[1].Text != "e\n" {
+		t.Errorf("outputs %+v", b.Outputs)
 	}
-	if blocks[1].Lang != "sh" || blocks[1].Output != nil {
+	if blocks[1].Lang != "sh" || blocks[1].Outputs != nil {
 		t.Errorf("second block %+v", blocks[1])
 	}
 	if blocks[2].Lang != "text" || blocks[2].Text != "not attached\n" {

@@ -108,19 +108,20 @@ func TestGuideExamples(t *testing.T) {
 			if r.ExitCode != want {
 				t.Errorf("docs/playbooks.md:%d: exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", b.Line, r.ExitCode, want, r.stdout, r.stderr)
 			}
-			if b.Output == nil {
-				return
-			}
-			got := r.stdout
-			if b.Output.Has("stderr") {
-				got = r.stderr
-			}
-			if !strings.Contains(trimLines(got), trimLines(b.Output.Text)) && golden.Updating() {
-				mu.Lock()
-				updates[b.Output.Line] = trimLines(got)
-				mu.Unlock()
-			} else if !strings.Contains(trimLines(got), trimLines(b.Output.Text)) {
-				t.Errorf("docs/playbooks.md:%d: the output block at line %d is not in the run's output:\n%s\nstderr:\n%s", b.Line, b.Output.Line, got, r.stderr)
+			for _, o := range b.Outputs {
+				got := r.stdout
+				if o.Has("stderr") {
+					got = r.stderr
+				}
+				switch {
+				case strings.Contains(trimLines(got), trimLines(o.Text)):
+				case golden.Updating():
+					mu.Lock()
+					updates[o.Line] = trimLines(got)
+					mu.Unlock()
+				default:
+					t.Errorf("docs/playbooks.md:%d: the output block at line %d is not in the run's output:\n%s\nstderr:\n%s", b.Line, o.Line, got, r.stderr)
+				}
 			}
 		})
 	}

@@ -57,8 +57,10 @@ func TestTestingGuide(t *testing.T) {
 			if code != want {
 				t.Errorf("docs/testing.md:%d: mcorun test %s exits %d, want %d:\n%s", b.Line, name, code, want, out)
 			}
-			if b.Output != nil && !strings.Contains(times.ReplaceAllString(out, "\n"), b.Output.Text) {
-				t.Errorf("docs/testing.md:%d: the output block at line %d is not in the report:\n%s", b.Line, b.Output.Line, out)
+			for _, o := range b.Outputs {
+				if !strings.Contains(times.ReplaceAllString(out, "\n"), o.Text) {
+					t.Errorf("docs/testing.md:%d: the output block at line %d is not in the report:\n%s", b.Line, o.Line, out)
+				}
 			}
 		})
 	}
