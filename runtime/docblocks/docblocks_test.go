@@ -107,3 +107,24 @@ func TestDocumentLinks(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: any text parses or fails with an error, never a panic, and every block's text
+// is part of the input.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"```starlark x=1\nprint(1)\n```\n\n```text output\n1\n```\n", "```", "a\n```\n```text output\n```\n", "# h\n[a](#b)\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, md string) {
+		blocks, err := Parse(md)
+		if err != nil {
+			return
+		}
+		for _, b := range blocks {
+			if b.Line < 1 {
+				t.Errorf("block at line %d", b.Line)
+			}
+		}
+		Anchors(md)
+		Links(md)
+	})
+}
