@@ -9,6 +9,7 @@ import (
 	startime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
+	"go.starlark.net/syntax"
 
 	"github.com/mcorun/mcorun/runtime/client"
 	"github.com/mcorun/mcorun/runtime/ddl"
@@ -42,6 +43,7 @@ func Predeclared() starlark.StringDict {
 		"fail":       starlark.NewBuiltin("fail", fail),
 		"exit":       starlark.NewBuiltin("exit", exitBuiltin),
 		"params":     starlark.NewBuiltin("params", p.declare),
+		"param":      paramModule(),
 		"args":       p,
 		"nodeset":    starlark.NewBuiltin("nodeset", nodesetBuiltin),
 		"struct":     starlark.NewBuiltin("struct", starlarkstruct.Make),
@@ -51,34 +53,47 @@ func Predeclared() starlark.StringDict {
 	}
 }
 
-// builtinParams are the parameter names of the builtins that take a fixed set of keyword
-// arguments, by the name a playbook calls them with. filter and filter.identity take
-// strings only; log, params and struct take any keyword.
-var builtinParams = map[string][]string{
-	"discover": {"filter", "timeout", "method", "nodes", "limit", "collective", "seed", "options"},
-	"rpc": {"agent", "action", "args", "nodes", "filter", "timeout", "batch", "batch_sleep", "limit", "ttl",
-		"discovery_timeout", "collective", "method", "options"},
-	"rolling":         {"nodes", "step", "window", "canaries", "batch", "max_failures", "sleep", "gate"},
-	"wait_until":      {"fn", "timeout", "every"},
-	"sleep":           {"duration"},
-	"fail":            {"sep"},
-	"exit":            {"code"},
-	"nodeset":         {"ids"},
-	"filter":          {},
-	"filter.fact":     {"name", "value", "op"},
-	"filter.cls":      {"name"},
-	"filter.identity": {},
-	"filter.agent":    {"name"},
-	"filter.compound": {"expr"},
-	"report.set":      {},
-	"report.get":      {"key", "default"},
+// Params returns the parameter names of a builtin ("discover", "filter.fact", ...) and
+// whether it takes only those as keywords, for static checks of playbooks. They are read
+// from the builtin's signature in HelpEntries, the one table of the API: a builtin whose
+// signature takes **kwargs (log, params, struct) or that has none takes any keyword.
+func Params(builtin string) ([]string, bool) {
+	for _, e := range HelpEntries() {
+		if e.Name == builtin {
+			return signatureParams(builtin, e.Signature)
+		}
+	}
+	return nil, false
 }
 
-// Params returns the parameter names of a builtin ("discover", "filter.fact", ...) and
-// whether it takes only those as keywords, for static checks of playbooks.
-func Params(builtin string) ([]string, bool) {
-	names, ok := builtinParams[builtin]
-	return names, ok
+// signatureParams parses a help signature such as `rpc(agent, action, args=None, *,
+// nodes=None) -> ResultSet` as a Starlark def and returns its named parameters, and false
+// when it is not a call of name or takes **kwargs.
+func signatureParams(name, sig string) ([]string, bool) {
+	head, _, _ := strings.Cut(sig, " -> ")
+	params, ok := strings.CutPrefix(head, name+"(")
+	if !ok || !strings.HasSuffix(head, ")") {
+		return nil, false
+	}
+	src := "def f(" + params + ":\n    pass\n"
+	f, err := syntax.Parse("signature", src, 0)
+	if err != nil {
+		return nil, false
+	}
+	names := []string{}
+	for _, p := range f.Stmts[0].(*syntax.DefStmt).Params {
+		switch x := p.(type) {
+		case *syntax.Ident:
+			names = append(names, x.Name)
+		case *syntax.BinaryExpr:
+			names = append(names, x.X.(*syntax.Ident).Name)
+		case *syntax.UnaryExpr:
+			if x.Op == syntax.STARSTAR {
+				return nil, false
+			}
+		}
+	}
+	return names, true
 }
 
 func setTimeNow(thread *starlark.Thread, c Clock) {

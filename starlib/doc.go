@@ -65,10 +65,18 @@
 //	                                         dicts, NodeSets, durations as text) to the
 //	                                         report under "data" (ReportData reads it)
 //	report.get(key, default=None)            what report.set attached, else default
-//	params(**defaults) -> struct             declares the accepted --arg names; each
-//	                                         default's type (int, float, bool, string, list of
+//	params(**defaults) -> struct             declares the accepted --arg names; each value is
+//	                                         a param.* declaration or a plain default whose
+//	                                         type (int, float, bool, string, list of
 //	                                         strings given comma-separated, time.duration, or
 //	                                         None for a string) types the raw value
+//	param                                    typed declarations for params():
+//	    param.duration(default)              "30s", "1h30m"; a bare number is refused
+//	    param.size(default)                  N or "N%" (client.ParseSize): an int, "N%" or None
+//	    param.int(default)
+//	    param.bool(default)                  true/false, yes/no, y/n, 1/0 (config.ParseBool)
+//	    param.string(default)
+//	    param.choice(*choices, default=None) one of the strings, the first by default
 //	args                                     the struct the last params() call settled:
 //	                                         args.window; an error before params() runs
 //	nodeset(ids=()) -> NodeSet

@@ -120,6 +120,16 @@ func withFilter(words []string) (*Filter, error) {
 		if strings.TrimSpace(w) == "" {
 			return nil, fmt.Errorf("filter: empty filter string")
 		}
+		for _, f := range strings.Fields(w) {
+			if op := strings.ToLower(f); op == "and" || op == "or" || op == "not" {
+				if f == w {
+					return nil, fmt.Errorf("filter: %q is an operator of compound expressions, not a class name: "+
+						"put the whole expression in filter.compound(...)", w)
+				}
+				return nil, fmt.Errorf("filter: %q reads as a compound expression, where %q would be a class name: "+
+					"use filter.compound(%q), or give each fact or class as its own word", w, f, w)
+			}
+		}
 		if err := b.With(w); err != nil {
 			return nil, fmt.Errorf("filter: %w", err)
 		}

@@ -44,7 +44,14 @@ func HelpEntries() []HelpEntry {
 		{"fail", `fail(*args, sep=" ")`, `Stops the playbook with the message; the run exits 1.`},
 		{"exit", `exit(code)`, `Ends the playbook on purpose with 0 ok, 1 failed, 3 some nodes failed, 4 some nodes did not reply or 5 both; any other code is refused. Without exit() a run exits 0 whatever its calls returned: if rs.failed and rs.missing: exit(5).`},
 		{"params", `params(**defaults) -> struct`,
-			`Declares the accepted --arg names; each default's type (int, float, bool, string, list of strings given comma-separated, time.duration, or None for a string) types the raw value.`},
+			`Declares the accepted --arg names. Each value is a param.* declaration (param.duration("10m"), param.size("10%"), ...) or a plain default whose type (int, float, bool, string, list of strings given comma-separated, time.duration, or None for a string) types the raw value. A value of the wrong type is refused, naming the arg, before anything is sent.`},
+		{"param", `param`, `Typed declarations for params(): param.duration, param.size, param.int, param.bool, param.string, param.choice.`},
+		{"param.duration", `param.duration(default)`, `A duration such as "30s" or "1h30m"; a number without a unit is refused. args holds a time.duration.`},
+		{"param.size", `param.size(default)`, `A count N or a share "N%" (at most 100%), as batch=, limit= and max_failures= take; args holds an int, an "N%" string, or None when empty.`},
+		{"param.int", `param.int(default)`, `A whole number.`},
+		{"param.bool", `param.bool(default)`, `A boolean given as true/false, yes/no, y/n or 1/0.`},
+		{"param.string", `param.string(default)`, `Any string; a default of None means optional.`},
+		{"param.choice", `param.choice(*choices, default=None)`, `One of the given strings, the first by default.`},
 		{"args", `args`, `The struct the last params() call settled, e.g. args.window; an error before params() runs.`},
 		{"nodeset", `nodeset(ids=()) -> NodeSet`, `A NodeSet of the given identities.`},
 		{"struct", `struct(**kwargs)`, `An immutable record with the given fields.`},
@@ -109,13 +116,14 @@ func HelpOverview() string {
 	for _, e := range HelpEntries() {
 		switch {
 		case strings.Contains(e.Name, "."):
-		case e.Name == e.Signature && e.Name[0] >= 'A' && e.Name[0] <= 'Z':
+		case isTypeEntry(e):
 			types = append(types, e.Name)
 		default:
 			fmt.Fprintf(&b, "  %s\n", e.Signature)
 		}
 	}
 	fmt.Fprintf(&b, "Value types (help(value) or help(%q)): %s\n", "NodeSet", strings.Join(types, ", "))
+	b.WriteString("The guide, with an example of each: docs/playbooks.md.\n")
 	b.WriteString("Leave with Ctrl-D; Ctrl-C interrupts the running statement.")
 	return b.String()
 }

@@ -19,6 +19,9 @@ func TestHelpCoversAPI(t *testing.T) {
 	for _, a := range (filterFunc{}).AttrNames() {
 		want = append(want, "filter."+a)
 	}
+	for _, a := range paramModule().AttrNames() {
+		want = append(want, "param."+a)
+	}
 	for _, v := range []starlark.HasAttrs{NewNodeSet(nil), &ResultSet{}, &Result{}, &RollingReport{}} {
 		want = append(want, v.Type())
 		for _, a := range v.AttrNames() {
@@ -69,6 +72,7 @@ func TestHelpBuiltin(t *testing.T) {
 	for _, c := range []struct{ expr, want string }{
 		{"help()", "  rpc(agent, action, args=None, *"},
 		{"help()", "Value types"},
+		{"help()", "docs/playbooks.md"},
 		{"help(rpc)", "-> ResultSet\n    Calls agent.action."},
 		{"help(filter.fact)", `filter.fact(name, value, op="==")`},
 		{"help(web)", ".sample(n, seed=None)"},
@@ -88,5 +92,36 @@ func TestHelpBuiltin(t *testing.T) {
 	_, err := starlark.Eval(thread, "<test>", `help("nosuch")`, globals)
 	if err == nil || !strings.Contains(err.Error(), `nothing on "nosuch"; help() lists`) {
 		t.Errorf("help of an unknown name: %v", err)
+	}
+}
+
+// TestParamsFromSignatures: check's keyword lists come from the help table's signatures.
+func TestParamsFromSignatures(t *testing.T) {
+	for name, want := range map[string][]string{
+		"discover": {"filter", "timeout", "method", "nodes", "limit", "collective", "seed", "options"},
+		"rpc": {"agent", "action", "args", "nodes", "filter", "timeout", "batch", "batch_sleep", "limit", "ttl",
+			"discovery_timeout", "collective", "method", "options"},
+		"rolling":         {"nodes", "step", "window", "canaries", "batch", "max_failures", "sleep", "gate"},
+		"wait_until":      {"fn", "timeout", "every"},
+		"sleep":           {"duration"},
+		"fail":            {"sep"},
+		"exit":            {"code"},
+		"nodeset":         {"ids"},
+		"filter":          {},
+		"filter.fact":     {"name", "value", "op"},
+		"filter.identity": {},
+		"filter.compound": {"expr"},
+		"param.duration":  {"default"},
+		"param.choice":    {"default"},
+	} {
+		got, ok := Params(name)
+		if !ok || strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("Params(%q) = %q, %v; want %q", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{"log", "params", "struct", "json", "NodeSet", "ResultSet.ok", "nosuch"} {
+		if got, ok := Params(name); ok {
+			t.Errorf("Params(%q) = %q, want any keyword", name, got)
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	startime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
@@ -61,7 +60,8 @@ func (p *paramsValue) AttrNames() []string {
 	return p.values.AttrNames()
 }
 
-// declare is params(**defaults): each keyword declares an arg whose default's type (int,
+// declare is params(**defaults): each keyword declares an arg, by a param.* declaration
+// (param.duration("10m"), param.size("10%"), ...) or by a plain default whose type (int,
 // float, bool, string, list of strings, time.duration or None for a string) types the raw
 // --arg value. It returns the args struct and makes it readable as args.
 func (p *paramsValue) declare(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -81,11 +81,11 @@ func (p *paramsValue) declare(thread *starlark.Thread, b *starlark.Builtin, args
 		declared[name] = true
 		names = append(names, name)
 		if !argType(kv[1]) {
-			return nil, fmt.Errorf("params: %s: want int, float, bool, string, list, time.duration or None default, got %s", name, kv[1].Type())
+			return nil, fmt.Errorf("params: %s: want a param.* declaration or an int, float, bool, string, list, time.duration or None default, got %s", name, kv[1].Type())
 		}
 		s, given := raw[name]
 		if !given {
-			values[name] = kv[1]
+			values[name] = argDefault(kv[1])
 			continue
 		}
 		v, err := convertArg(kv[1], s)
@@ -118,7 +118,7 @@ func (p *paramsValue) declare(thread *starlark.Thread, b *starlark.Builtin, args
 func argType(def starlark.Value) bool {
 	switch def.(type) {
 	case starlark.NoneType, starlark.String, starlark.Int, starlark.Float, starlark.Bool,
-		startime.Duration, *starlark.List, starlark.Tuple:
+		startime.Duration, *starlark.List, starlark.Tuple, *paramSpec:
 		return true
 	}
 	return false
@@ -127,7 +127,9 @@ func argType(def starlark.Value) bool {
 // ArgType names the type of an --arg whose params() default is def, as a playbook's
 // --help shows it: the type convertArg reads the raw value as.
 func ArgType(def starlark.Value) string {
-	switch def.(type) {
+	switch x := def.(type) {
+	case *paramSpec:
+		return x.typeName()
 	case starlark.NoneType:
 		return "string, optional"
 	case startime.Duration:
@@ -141,9 +143,22 @@ func ArgType(def starlark.Value) string {
 	return "not settable with --arg"
 }
 
+// ArgDefault is the value args holds for an arg declared with def when no --arg gives it:
+// a param.* declaration's default, or def itself.
+func ArgDefault(def starlark.Value) starlark.Value { return argDefault(def) }
+
+func argDefault(def starlark.Value) starlark.Value {
+	if p, ok := def.(*paramSpec); ok {
+		return p.def
+	}
+	return def
+}
+
 // convertArg converts a raw --arg value to the type of def.
 func convertArg(def starlark.Value, s string) (starlark.Value, error) {
-	switch def.(type) {
+	switch x := def.(type) {
+	case *paramSpec:
+		return x.read(s)
 	case starlark.NoneType, starlark.String:
 		return starlark.String(s), nil
 	case starlark.Int:
@@ -159,19 +174,9 @@ func convertArg(def starlark.Value, s string) (starlark.Value, error) {
 		}
 		return starlark.Float(f), nil
 	case starlark.Bool:
-		switch strings.ToLower(strings.TrimSpace(s)) {
-		case "true", "yes", "y", "on", "1":
-			return starlark.True, nil
-		case "false", "no", "n", "off", "0":
-			return starlark.False, nil
-		}
-		return nil, fmt.Errorf("want bool (true or false), got %q", s)
+		return (&paramSpec{kind: "bool"}).read(s)
 	case startime.Duration:
-		d, err := time.ParseDuration(strings.TrimSpace(s))
-		if err != nil {
-			return nil, fmt.Errorf("want duration such as 30s or 5m, got %q", s)
-		}
-		return startime.Duration(d), nil
+		return (&paramSpec{kind: "duration"}).read(s)
 	case *starlark.List, starlark.Tuple:
 		var items []starlark.Value
 		for _, part := range strings.Split(s, ",") {

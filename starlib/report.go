@@ -52,7 +52,7 @@ func ReportData(thread *starlark.Thread) map[string]any {
 func reportSet(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var key string
 	var v starlark.Value
-	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 2, &key, &v); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "key", &key, "value", &v); err != nil {
 		return nil, err
 	}
 	if key == "" {

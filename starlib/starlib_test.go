@@ -313,7 +313,11 @@ func TestParams(t *testing.T) {
 		}
 		return pre[name].(starlark.Callable)
 	}
-	for name := range builtinParams {
+	for _, e := range HelpEntries() {
+		name := e.Name
+		if _, ok := Params(name); !ok || name == "help" {
+			continue // takes any keyword, or not a playbook builtin
+		}
 		t.Run(name, func(t *testing.T) {
 			params, ok := Params(name)
 			if !ok {

@@ -110,6 +110,12 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"missing playbook", func(string) []string { return []string{"site.star"} }, "playbook site.star"},
 		{"bad --arg", func(cfg string) []string { return []string{"run", "--config", cfg, "--arg", "novalue", "x.star"} }, "want key=value"},
 		{"bad --sandbox", func(string) []string { return []string{"--sandbox", "lots", "ping"} }, "--sandbox"},
+		{"duration --arg without a unit", func(cfg string) []string {
+			return []string{"../../playbooks/rolling_puppet.star", "--config", cfg, "--arg", "timeout=10"}
+		}, `params: arg "timeout": want a duration with a unit, such as 30s, 5m or 1h30m, got "10"`},
+		{"size --arg", func(cfg string) []string {
+			return []string{"../../playbooks/rolling_restart.star", "--config", cfg, "--arg", "service=nginx", "--arg", "max_failures=lots"}
+		}, `params: arg "max_failures": size "lots"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dials := 0
@@ -148,9 +154,22 @@ func TestHelp(t *testing.T) {
 	if code := run(context.Background(), e, []string{"--help"}); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"ping", "find", "inventory", "rpc", "plugin", "Exit codes:", "some nodes did not reply"} {
+	for _, want := range []string{"ping", "find", "inventory", "rpc", "plugin", "Exit codes:", "some nodes did not reply",
+		"docs/playbooks.md", "docs/testing.md"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help lacks %q", want)
+		}
+	}
+	// the documents --help and the README point to exist
+	for _, doc := range []string{"docs/playbooks.md", "docs/testing.md", "docs/agents.md"} {
+		if _, err := os.Stat(filepath.Join("..", "..", doc)); err != nil {
+			t.Errorf("--help names %s: %v", doc, err)
+		}
+	}
+	for verb, doc := range map[string]string{"run": "docs/playbooks.md", "repl": "docs/playbooks.md", "test": "docs/testing.md"} {
+		out.Reset()
+		if code := run(context.Background(), e, []string{verb, "--help"}); code != exitOK || !strings.Contains(out.String(), doc) {
+			t.Errorf("%s --help does not name %s (exit %d):\n%s", verb, doc, code, out)
 		}
 	}
 	out.Reset()

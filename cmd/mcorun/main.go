@@ -238,6 +238,8 @@ Global flags, accepted anywhere on the command line:
   --fleet FILE   the sandbox's facts, classes, services and packages (default:
                  a built-in copy of testdata/fleet.yaml, 20 nodes)
 
+Writing playbooks, every builtin with an example that runs on --sandbox 20:
+docs/playbooks.md. Testing them with 'mcorun test': docs/testing.md.
 The agents a node serves (rpcutil, puppet, service, package, nettest, shell),
 their settings and providers: docs/agents.md.
 

@@ -49,6 +49,9 @@ call" line is logged and the call returns all-ok results with the DDL's
 output defaults. The run starts with a "DRY RUN" banner, and a call not sent
 shows its nodes as "would run" and "dry-run" instead of a time.
 
+docs/playbooks.md is the guide to writing playbooks: every builtin and value
+type, with an example that runs on --sandbox 20.
+
 Examples:
   mcorun playbooks/canary_rollout.star --arg window=5
   mcorun nightly.star --report /var/log/mcorun/nightly.json --timeout 20m
@@ -91,6 +94,7 @@ arrow recalls a whole block.
 
 Without a terminal, statements are read from standard input; errors name the
 input's line, every statement runs, and the exit code is 1 if any failed.
+docs/playbooks.md is the guide to the builtins.
 
 Examples:
   mcorun repl
@@ -173,12 +177,14 @@ func runPlaybook(ctx context.Context, e *env, args []string) int {
 		if fs.NArg() != 1 {
 			return errors.New("want exactly one playbook file")
 		}
-		if _, err := os.Stat(fs.Arg(0)); errors.Is(err, iofs.ErrNotExist) {
+		src, err := os.ReadFile(fs.Arg(0))
+		if errors.Is(err, iofs.ErrNotExist) {
 			return fmt.Errorf("playbook %s: no such file", fs.Arg(0))
 		} else if err != nil {
 			return fmt.Errorf("playbook %s: %w", fs.Arg(0), err)
 		}
-		return nil
+		// ill-typed or unknown --args are refused before connecting to the broker
+		return playbook.CheckArgs(fs.Arg(0), src, p.args)
 	})
 	if !ok {
 		return code

@@ -24,6 +24,7 @@ A test file declares its fleet (fleet, node), canned replies and failures
 The output is go test's: "--- FAIL: test_name (file:line)" with the file:line
 of each failed assertion, then "ok" or "FAIL" per file. The exit code is 0
 when every test passed, 1 when one failed, 2 for a usage error.
+docs/testing.md describes every helper, with examples.
 
 Examples:
   mcorun test playbooks/

@@ -3,6 +3,7 @@ package playbook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -45,7 +46,7 @@ func precheckArgs(filename string, src []byte, raw map[string]string) (pos synta
 		return pos, nil
 	}
 	pos, _ = call.Span()
-	if _, err := evalParams(opts, call, raw); err != nil {
+	if _, err := evalAlone(opts, call, raw); err != nil {
 		if argErr := argError(err); argErr != nil {
 			return pos, argErr
 		}
@@ -53,9 +54,24 @@ func precheckArgs(filename string, src []byte, raw map[string]string) (pos synta
 	return pos, nil
 }
 
-// evalParams evaluates a params(...) call alone, with the raw args, fresh builtins, no
-// fleet and a cancelled context, and returns the args struct it settles.
-func evalParams(opts *syntax.FileOptions, call *syntax.CallExpr, raw map[string]string) (starlark.Value, error) {
+// CheckArgs checks raw --arg values against the params(...) call of a playbook's own file,
+// as Run does before anything runs, so that a caller can refuse them before it even
+// connects. It returns the error of an unknown or ill-typed arg, with the position of the
+// call, or nil (also when the call cannot be evaluated on its own: Run checks then).
+func CheckArgs(filename string, src []byte, raw map[string]string) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	if pos, err := precheckArgs(filename, src, raw); err != nil {
+		return fmt.Errorf("%s: %w", pos, err)
+	}
+	return nil
+}
+
+// evalAlone evaluates one expression of a playbook (its params(...) call, or one of that
+// call's declarations) alone, with the raw args, fresh builtins, no fleet and a cancelled
+// context.
+func evalAlone(opts *syntax.FileOptions, e syntax.Expr, raw map[string]string) (starlark.Value, error) {
 	thread := &starlark.Thread{Name: "params check", Print: func(*starlark.Thread, string) {}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // nothing may wait
@@ -63,7 +79,7 @@ func evalParams(opts *syntax.FileOptions, call *syntax.CallExpr, raw map[string]
 	starlib.SetArgs(thread, raw)
 	starlib.SetLogger(thread, discardLogger{})
 	thread.SetMaxExecutionSteps(100000)
-	return starlark.EvalExprOptions(opts, thread, call, starlib.Predeclared())
+	return starlark.EvalExprOptions(opts, thread, e, starlib.Predeclared())
 }
 
 // argError returns the error in err's chain that is params() rejecting an --arg (unknown

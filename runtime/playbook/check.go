@@ -1,6 +1,7 @@
 package playbook
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/big"
@@ -169,8 +170,39 @@ func (c *checker) params(f *syntax.File, src []byte, args map[string]string) map
 			return nil
 		}
 		declared[b.X.(*syntax.Ident).Name] = true
+		c.paramDecl(b.Y)
 	}
 	return declared
+}
+
+// paramDecl checks a param.KIND(...) declaration of params(...) whose arguments are
+// literal, such as param.duration("10") (a default without a unit), by evaluating it alone.
+func (c *checker) paramDecl(e syntax.Expr) {
+	call, ok := e.(*syntax.CallExpr)
+	if !ok {
+		return
+	}
+	if dot, ok := call.Fn.(*syntax.DotExpr); !ok || !isBuiltin(dot.X, "param") {
+		return
+	}
+	for _, a := range call.Args {
+		if b, ok := a.(*syntax.BinaryExpr); ok && b.Op == syntax.EQ {
+			a = b.Y
+		}
+		if _, ok := literal(a); !ok {
+			return // depends on the playbook's values
+		}
+	}
+	if _, err := evalAlone(starlib.FileOptions(), call, nil); err != nil {
+		msg := err.Error()
+		var ee *starlark.EvalError
+		if errors.As(err, &ee) {
+			msg = ee.Msg
+		}
+		if strings.HasPrefix(msg, "param.") && !strings.Contains(msg, "unexpected keyword") {
+			c.add(start(call), "%s", msg)
+		}
+	}
 }
 
 // load checks that a loaded module exists and defines the loaded names.
@@ -262,8 +294,10 @@ func (c *checker) keywords(call *syntax.CallExpr) {
 			name = fn.Name
 		}
 	case *syntax.DotExpr:
-		if isBuiltin(fn.X, "filter") {
-			name = "filter." + fn.Name.Name
+		for _, mod := range []string{"filter", "param", "report"} {
+			if isBuiltin(fn.X, mod) {
+				name = mod + "." + fn.Name.Name
+			}
 		}
 	}
 	params, ok := starlib.Params(name)

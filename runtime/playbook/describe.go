@@ -5,7 +5,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
 	"github.com/mcorun/mcorun/starlib"
@@ -30,8 +29,6 @@ func Describe(filename string, src []byte) (string, error) {
 		b.WriteString("Args: none; the playbook declares no params(), so it takes no --arg.\n")
 		return b.String(), nil
 	}
-	defaults, _ := evalParams(opts, call, nil)
-	values, _ := defaults.(starlark.HasAttrs)
 	b.WriteString("Args (--arg NAME=VALUE):\n")
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  NAME\tDEFAULT\tTYPE")
@@ -42,10 +39,8 @@ func Describe(filename string, src []byte) (string, error) {
 		}
 		name := kw.X.(*syntax.Ident).Name
 		def, typ := "(computed)", "?"
-		if values != nil {
-			if v, err := values.Attr(name); err == nil && v != nil {
-				def, typ = v.String(), starlib.ArgType(v)
-			}
+		if v, err := evalAlone(opts, kw.Y, nil); err == nil {
+			def, typ = starlib.ArgDefault(v).String(), starlib.ArgType(v)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", name, def, typ)
 	}

@@ -23,7 +23,8 @@ func TestDescribeCanaryRollout(t *testing.T) {
 		"  select        None           string, optional\n",
 		"  input         [\"noop=true\"]  list of strings, comma-separated\n",
 		"  window        2              int\n",
-		"  sleep         \"0s\"           string\n",
+		"  max_failures  0              size (N or \"N%\")\n",
+		"  sleep         0s             duration\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("description lacks %q:\n%s", want, out)
@@ -37,8 +38,9 @@ func TestDescribeCanaryRollout(t *testing.T) {
 func TestDescribeEdges(t *testing.T) {
 	for _, c := range []struct{ src, want, wantErr string }{
 		{"#!/usr/bin/env mcorun\n# one line\nprint(1)\n", "one line\n\nArgs: none; the playbook declares no params()", ""},
-		{"N = 3\nparams(n = N, d = time.parse_duration(\"5s\"))\n", "  n     (computed)  ?\n  d     (computed)  ?\n", ""},
+		{"N = 3\nparams(n = N, d = time.parse_duration(\"5s\"))\n", "  n     (computed)  ?\n  d     5s          duration\n", ""},
 		{"params(d = time.parse_duration(\"5s\"), on = False)\n", "  d     5s       duration\n  on    False    bool\n", ""},
+		{"params(m = param.choice(\"a\", \"b\"), b = param.size(None))\n", "  m     \"a\"      one of a, b\n  b     None     size (N or \"N%\")\n", ""},
 		{"params(x = = 1)\n", "", "'mcorun check x.star' lists every problem"},
 	} {
 		out, err := Describe("x.star", []byte(c.src))

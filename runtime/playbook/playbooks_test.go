@@ -157,3 +157,59 @@ func TestCanaryRollout(t *testing.T) {
 		t.Errorf("bad window: exit %d, %d calls: %s", r.ExitCode, len(r.fleet.Calls()), r.stderr)
 	}
 }
+
+// TestShippedPlaybooksTypedArgs requires the shipped playbooks to declare their durations
+// and sizes typed, and an ill-typed --arg (a duration without a unit, a size that is not
+// N or "N%") to be refused with exit code 2 by the run before anything is sent, and by check.
+func TestShippedPlaybooksTypedArgs(t *testing.T) {
+	wantType := map[string]string{
+		"sleep": "duration", "timeout": "duration", "poll": "duration",
+		"max_failures": `size (N or "N%")`, "batch": `size (N or "N%")`,
+	}
+	bad := map[string]string{"duration": "10", `size (N or "N%")`: "lots"}
+	files, err := filepath.Glob(filepath.Join("..", "..", "playbooks", "*.star"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.star") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc, err := Describe(f, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, table, _ := strings.Cut(desc, "Args (--arg NAME=VALUE):\n")
+		for _, line := range strings.Split(table, "\n") {
+			fields := strings.Fields(line)
+			if len(fields) < 3 || wantType[fields[0]] == "" || !strings.HasPrefix(line, "  ") {
+				continue
+			}
+			name, want := fields[0], wantType[fields[0]]
+			if !strings.HasSuffix(line, want) {
+				t.Errorf("%s: arg %s is not declared as %s: %q", f, name, want, line)
+				continue
+			}
+			checked++
+			args := map[string]string{name: bad[want]}
+			r := runPlaybook(t, filepath.Base(f), nil, Options{Args: args})
+			if r.ExitCode != ExitUsage || !strings.Contains(r.stderr, `params: arg "`+name+`": `) {
+				t.Errorf("%s --arg %s=%s: exit code %d, want %d; stderr:\n%s", f, name, bad[want], r.ExitCode, ExitUsage, r.stderr)
+			}
+			if n := len(r.fleet.Calls()); n != 0 {
+				t.Errorf("%s --arg %s=%s: %d calls made, want none", f, name, bad[want], n)
+			}
+			if d := Check(f, src, r.fleet.DDL, args); len(d) != 1 || !strings.Contains(d[0].String(), `params: arg "`+name+`"`) {
+				t.Errorf("%s: check with --arg %s=%s: %v", f, name, bad[want], d)
+			}
+		}
+	}
+	if checked < 8 {
+		t.Errorf("only %d typed args checked in the shipped playbooks", checked)
+	}
+}

@@ -186,10 +186,8 @@ func execute(ctx context.Context, o Options, clock starlib.Clock, rec *recorder,
 			return r
 		}
 	}
-	if len(o.Args) > 0 {
-		if pos, err := precheckArgs(o.File, src, o.Args); err != nil {
-			return usage(fmt.Errorf("%s: %w", pos, err))
-		}
+	if err := CheckArgs(o.File, src, o.Args); err != nil {
+		return usage(err)
 	}
 	if !o.NoLock {
 		path := o.LockPath

@@ -1,4 +1,5 @@
-// Package startest runs playbook tests: Starlark files named *_test.star that declare a
+// Package startest runs playbook tests (docs/testing.md is the user's guide, its examples
+// run by TestTestingGuide): Starlark files named *_test.star that declare a
 // simulated fleet, run a playbook (or call functions loaded from one) against it, and check
 // the outcome with the assert module of go.starlark.net's starlarktest. It is what
 // `mcorun test` runs, and it needs no broker and no real time. The fleet is a
@@ -22,9 +23,12 @@
 //
 // The helpers (Starlark):
 //
-//	node(identity, facts={}, classes=[], agents=None) -> node
-//	    agents None means every agent of the fleet: rpcutil and puppet, plus any declared
-//	    with fleet(ddls=...). Discovery is always served, as by mcod.
+//	node(identity, facts={}, classes=[], agents=None, services={}, packages={}, shell=False) -> node
+//	    agents None means every agent of the fleet: rpcutil, puppet, service, package and
+//	    nettest, plus any declared with fleet(ddls=...). Discovery is always served, as by
+//	    mcod. services maps a name to "running", "stopped" or a dict {state, fail_start,
+//	    fail_message, restart_time}; packages a name to the installed version or a dict
+//	    {installed, available, fail}; shell serves the real shell agent.
 //	fleet(nodes=None, ddls={}) -> fleet
 //	    Declares the test's fleet and installs it: discover() and rpc() in the test, in the
 //	    functions it calls and in run_playbook() act on it. nodes are node() values or plain
