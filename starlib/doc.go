@@ -73,6 +73,8 @@
 //	             seed=None) (repeatable with a seed), .list(); true when non-empty
 //	ResultSet    iteration over Result by sender, len (replies), s[i], "id" in rs; .ok and
 //	             .failed (ResultSets), .missing, .nodes (replied), .targets (NodeSets),
+//	             .missing_reasons ({identity: "no reply", "broker connection lost" or
+//	             "not sent"}), .lost (NodeSet: replies lost with the broker connection),
 //	             .all_ok, .agent, .action, .elapsed, .batches ([NodeSet] as sent),
 //	             .summary(field) -> {value: count},
 //	             .sum(field), .average(field), .get(identity) -> Result or None; true when

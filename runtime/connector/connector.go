@@ -262,7 +262,7 @@ func (c *Conn) Lost() <-chan struct{} {
 
 // Cause returns why the last connection dropped: a *BrokerError when the broker
 // refused something (a missing exchange, say), the read or write error otherwise;
-// nil when no connection has dropped since the last one came up.
+// nil when no connection has dropped yet.
 func (c *Conn) Cause() error {
 	var err error
 	if !c.do(func(s *state) { err = s.cause }) {

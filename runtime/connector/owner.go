@@ -30,13 +30,14 @@ type state struct {
 	c   *Conn
 	log *slog.Logger
 
-	link   *link // the live connection; nil while disconnected
-	gen    uint64
-	broker string        // address of the current or last broker
-	since  time.Time     // when link came up
-	down   chan struct{} // closed when link drops (Lost)
-	up     chan struct{} // closed while a link is up; replaced when it drops
-	cause  error         // why the last link dropped; nil once a new one is up
+	link    *link // the live connection; nil while disconnected
+	gen     uint64
+	broker  string        // address of the current or last broker
+	since   time.Time     // when link came up
+	down    chan struct{} // closed when link drops (Lost)
+	up      chan struct{} // closed while a link is up; replaced when it drops
+	cause   error         // why the last link dropped; nil once a new one is up
+	dialErr error         // why the last pass over the pool failed; nil once connected
 
 	subs   map[*Subscription]string // subscription -> its id
 	byID   map[string]*Subscription // routing of MESSAGE frames by their subscription header
@@ -100,7 +101,7 @@ func (s *state) run() {
 // install makes l the live connection and subscribes every subscription on it.
 func (s *state) install(l *link, addr string) {
 	s.gen++
-	s.link, s.broker, s.since, s.cause = l, addr, time.Now(), nil
+	s.link, s.broker, s.since = l, addr, time.Now()
 	s.down = make(chan struct{})
 	close(s.up)
 	var fs []*frame.Frame
@@ -174,6 +175,7 @@ func (s *state) onDialed(r dialResult) {
 	}
 	if r.err != nil {
 		s.passes++
+		s.dialErr = r.err
 		s.warn(slog.LevelWarn, "connect", "connector: connect failed", "pass", s.passes, "err", r.err)
 		if m := s.c.opts.MaxReconnectAttempts; m > 0 && s.passes >= m {
 			s.c.err = fmt.Errorf("reconnect: %w after %d attempts: %w", ErrUnavailable, s.passes, r.err)
@@ -184,7 +186,7 @@ func (s *state) onDialed(r dialResult) {
 		s.schedule(jitter(s.bo.next(), rand.Float64()))
 		return
 	}
-	s.passes = 0
+	s.passes, s.dialErr = 0, nil
 	s.install(r.l, r.addr)
 	s.warn(slog.LevelInfo, "reconnected", "connector: reconnected", "broker", r.addr, "subscriptions", len(s.subs))
 	if f := s.c.opts.OnReconnect; f != nil {

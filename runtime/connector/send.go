@@ -64,10 +64,11 @@ func (c *Conn) Send(ctx context.Context, dest string, body []byte, h SendHeaders
 	var wait <-chan time.Time
 	for {
 		var (
-			l     *link
-			up    <-chan struct{}
-			cause error
-			err   error
+			l       *link
+			up      <-chan struct{}
+			cause   error
+			dialErr error
+			err     error
 		)
 		if !c.do(func(s *state) {
 			switch {
@@ -76,7 +77,7 @@ func (c *Conn) Send(ctx context.Context, dest string, body []byte, h SendHeaders
 			case s.link != nil:
 				l = s.link
 			default:
-				up, cause = s.up, s.cause
+				up, cause, dialErr = s.up, s.cause, s.dialErr
 			}
 		}) {
 			err = c.stopped()
@@ -107,8 +108,12 @@ func (c *Conn) Send(ctx context.Context, dest string, body []byte, h SendHeaders
 		case <-ctx.Done():
 			return fmt.Errorf("send %s: %w: %w", dest, ErrDisconnected, ctx.Err())
 		case <-wait:
-			return fmt.Errorf("send %s: %w: no broker of the pool (%s) connected within %v (last: %v); check that the brokers run and accept this login",
-				dest, ErrDisconnected, c.pool(), c.opts.SendWait, cause)
+			why := fmt.Sprintf("the connection dropped: %v", cause)
+			if dialErr != nil {
+				why += fmt.Sprintf("; reconnecting: %v", dialErr)
+			}
+			return fmt.Errorf("send %s: %w: no broker of the pool (%s) connected within %v (%s); check that the brokers run, listen for STOMP there and accept this login",
+				dest, ErrDisconnected, c.pool(), c.opts.SendWait, why)
 		}
 	}
 }
