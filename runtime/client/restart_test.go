@@ -34,6 +34,18 @@ func napAgent(d time.Duration) *agent.Agent {
 	}}
 }
 
+// withDDL makes a client know agent a's DDL besides the built-in ones.
+func withDDL(a *ddl.Agent) func(*Options) {
+	return func(o *Options) {
+		o.DDLs = func(name string) (*ddl.Agent, error) {
+			if name == a.Metadata.Name {
+				return a, nil
+			}
+			return ddl.Builtin(name)
+		}
+	}
+}
+
 // TestCallDuringBrokerRestart drops the client's broker connection while the nodes are
 // still working on a call, as a broker restart does. The call must end at once, the nodes
 // whose replies were lost reported missing with the reason "broker connection lost" (not an
@@ -78,14 +90,7 @@ func TestCallDuringBrokerRestart(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	f := &fleet{addr: addr, collective: collective, sec: sec}
-	c := f.clientOn(t, conn, func(o *Options) {
-		o.DDLs = func(name string) (*ddl.Agent, error) {
-			if name == "napper" {
-				return nap.DDL, nil
-			}
-			return ddl.Builtin(name)
-		}
-	})
+	c := f.clientOn(t, conn, withDDL(nap.DDL))
 	f.waitAll(t, c, ids)
 
 	for _, tc := range []struct {
