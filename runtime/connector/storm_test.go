@@ -53,8 +53,15 @@ func TestRefusedSubscribeBacksOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	const window = 3 * time.Second
-	time.Sleep(window)
+	time.Sleep(window / 3)
+	early := runtime.NumGoroutine()
+	time.Sleep(window - window/3)
 	got := n.Load()
+	// Each connection has a reader and a writer; nothing else may pile up reconnect after
+	// reconnect (go-stomp's client left a readLoop and a drain goroutine behind).
+	if late := runtime.NumGoroutine(); late > early+4 {
+		t.Errorf("%d goroutines after 1s of refused subscriptions, %d after 3s: they pile up", early, late)
+	}
 	t.Logf("%d reconnects in %v", got, window)
 	// Backoff from 10ms doubling: 10+20+...+1280ms passes 3s after about 8 reconnects
 	// (jitter spreads each wait over half to one and a half times its nominal value).
