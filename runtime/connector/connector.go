@@ -120,8 +120,8 @@ type Options struct {
 	// subscriptions are re-established (their SUBSCRIBE frames queued). It runs on
 	// a goroutine of its own.
 	OnReconnect func()
-	// SendWait bounds how long Send waits for a reconnect when its context has no
-	// deadline. Default 5s.
+	// SendWait bounds how long Send waits for a reconnect, whatever its context's
+	// deadline: a caller learns within seconds that no broker is there. Default 5s.
 	SendWait time.Duration
 	// HealthyAfter is how long a connection must stay up before the reconnect
 	// backoff starts again from InitialReconnectDelay. Default 30s.
@@ -288,14 +288,15 @@ func (c *Conn) Err() error {
 
 // Close disconnects cleanly (DISCONNECT, waiting up to CloseWait for its
 // receipt), stops reconnecting and stops every subscription's handler. Handlers
-// already running finish on their own. Close is idempotent and always returns
-// within a few seconds.
+// already running finish on their own. Close is idempotent and returns within
+// twice CloseWait.
 func (c *Conn) Close() error {
 	c.do(func(s *state) { s.close() })
 	<-c.done
 	return nil
 }
 
-// CloseWait bounds how long Close waits for the broker's receipt of DISCONNECT
-// and for the connection's goroutines to end.
+// CloseWait bounds how long Close waits for the broker's receipt of DISCONNECT,
+// and then again for the connection's goroutines to end: Close returns within
+// twice CloseWait.
 const CloseWait = time.Second

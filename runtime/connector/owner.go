@@ -296,6 +296,7 @@ func (s *state) close() {
 // handler, and waits a bounded time for the link's goroutines.
 func (s *state) finish() {
 	s.c.cancel()
+	until := time.Now().Add(CloseWait) // one bound for every wait below
 	var links []*link
 	if s.link != nil {
 		links = append(links, s.link)
@@ -304,7 +305,7 @@ func (s *state) finish() {
 		close(s.down)
 	}
 	if s.dialed != nil {
-		t := time.NewTimer(CloseWait)
+		t := time.NewTimer(time.Until(until))
 		select {
 		case r := <-s.dialed:
 			if r.l != nil {
@@ -327,7 +328,7 @@ func (s *state) finish() {
 		sub.stopDelivery()
 	}
 	for _, l := range links {
-		if !l.wait(CloseWait) {
+		if !l.wait(time.Until(until)) {
 			s.log.Warn("connector: connection goroutines still running after close", "broker", l.addr)
 		}
 	}

@@ -46,9 +46,9 @@ func sendHeaders(h SendHeaders, identity string) []header {
 // Send publishes body to dest, such as BroadcastDest, DirectedDest or a
 // request's ReplyTo, with content-length, content-type ContentType and the
 // headers of h and Options.Identity. While the connection is down it waits for
-// the reconnect until ctx ends (or SendWait, when ctx has no deadline) and then
-// fails with an error wrapping ErrDisconnected that says why the connection
-// dropped. After Close it fails with ErrClosed.
+// the reconnect until ctx ends or SendWait passes, whichever comes first, and
+// then fails with an error wrapping ErrDisconnected that says why the connection
+// dropped and what to check. After Close it fails with ErrClosed.
 //
 // A nil error means the frame was handed to the connection, not that the broker
 // has it: a frame in flight when the connection drops is lost (at most once).
@@ -96,11 +96,9 @@ func (c *Conn) Send(ctx context.Context, dest string, body []byte, h SendHeaders
 			}
 		}
 		if wait == nil {
-			if _, ok := ctx.Deadline(); !ok {
-				t := time.NewTimer(c.opts.SendWait)
-				defer t.Stop()
-				wait = t.C
-			}
+			t := time.NewTimer(c.opts.SendWait)
+			defer t.Stop()
+			wait = t.C
 		}
 		select {
 		case <-up:
