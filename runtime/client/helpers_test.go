@@ -35,27 +35,16 @@ func testSecurity(t testing.TB) security.Provider {
 // dial connects to the test RabbitMQ.
 func dial(t testing.TB, addr, identity string) *connector.Conn {
 	t.Helper()
-	return dialPool(t, []string{addr}, identity, 3)
-}
-
-// dialPool connects to the first reachable broker of addrs, reconnecting over the pool up
-// to attempts passes (0: forever), and closes the connection when the test ends.
-func dialPool(t testing.TB, addrs []string, identity string, attempts int) *connector.Conn {
-	t.Helper()
-	var pool []connector.Broker
-	for _, addr := range addrs {
-		host, port, _ := net.SplitHostPort(addr)
-		p, _ := strconv.Atoi(port)
-		pool = append(pool, connector.Broker{Host: host, Port: p, User: "mcollective", Password: "secret"})
-	}
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := connector.Dial(ctx, connector.Options{
-		Pool: pool, VHost: testenv.VHost, Identity: identity, MaxReconnectAttempts: attempts,
-		MaxReconnectDelay: time.Second,
+		Pool:  []connector.Broker{{Host: host, Port: p, User: "mcollective", Password: "secret"}},
+		VHost: testenv.VHost, Identity: identity, MaxReconnectAttempts: 3,
 	})
 	if err != nil {
-		t.Fatalf("dial %v: %v", addrs, err)
+		t.Fatalf("dial %s: %v", addr, err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c

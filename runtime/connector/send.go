@@ -87,6 +87,11 @@ func (c *Conn) Send(ctx context.Context, dest string, body []byte, h SendHeaders
 		}
 		if l != nil {
 			select {
+			case <-l.dead:
+				continue // gone since the owner answered: never queue on a dead link
+			default:
+			}
+			select {
 			case l.out <- f:
 				return nil
 			case <-l.dead:
