@@ -65,8 +65,15 @@ func TestFailover(t *testing.T) {
 	call := func() (*client.Results, error) {
 		return c.Call(context.Background(), "shell", "run", sleep, client.CallOptions{Nodes: ids, Timeout: 5 * time.Second})
 	}
-	if res, err := call(); err != nil || len(res.OK) != len(ids) {
-		t.Fatalf("before the kill: %+v, %v", res, err)
+	// The nodes' subscriptions bind on the broker a moment after they serve.
+	for settle := time.Now().Add(15 * time.Second); ; {
+		res, err := call()
+		if err == nil && len(res.OK) == len(ids) {
+			break
+		}
+		if time.Now().After(settle) {
+			t.Fatalf("before the kill: %+v, %v", res, err)
+		}
 	}
 
 	type outcome struct {

@@ -107,8 +107,8 @@ type Options struct {
 	// ConnectTimeout bounds one TCP (and TLS) connect plus the STOMP CONNECT
 	// exchange with one broker. Default 30s.
 	ConnectTimeout time.Duration
-	// Logger receives connection transitions, drops and go-stomp's own
-	// messages. Passwords are never logged. Nil discards.
+	// Logger receives connection transitions and drops (rate-limited, with
+	// counts). Passwords are never logged. Nil discards.
 	Logger *slog.Logger
 	// QueueSize is the number of messages buffered per subscription in front of
 	// its handler. Default 1000.
