@@ -296,7 +296,20 @@ func (ev *Event) outcome(res *client.Results) {
 	for _, r := range res.Failed {
 		ev.Failed = append(ev.Failed, r.Sender)
 	}
-	ev.Missing = res.Missing
+	for _, n := range res.Missing {
+		switch why := res.Reason(n); why {
+		case client.ReasonNotSent:
+			ev.NotSent = append(ev.NotSent, n)
+		case client.ReasonNoReply:
+			ev.Missing = append(ev.Missing, n)
+		default:
+			ev.Missing = append(ev.Missing, n)
+			if ev.MissingReasons == nil {
+				ev.MissingReasons = map[string]string{}
+			}
+			ev.MissingReasons[n] = why
+		}
+	}
 }
 
 // dryRun plans the call with the fleet's own planner (client.NewPlan, as a real call does),

@@ -93,6 +93,8 @@
 //	             (the identities only in s, and only in other); true when non-empty
 //	ResultSet    iteration over Result by sender, len (replies), s[i], "id" in rs; .ok and
 //	             .failed (ResultSets), .missing, .nodes (replied), .targets (NodeSets),
+//	             .missing_reasons ({identity: "no reply", "broker connection lost" or
+//	             "not sent"}), .lost (NodeSet: replies lost with the broker connection),
 //	             .all_ok, .agent, .action, .elapsed, .batches ([NodeSet] as sent),
 //	             .summary(field) -> {value: count},
 //	             .sum(field), .average(field), .get(identity) -> Result or None; true when

@@ -35,19 +35,23 @@ type Clock interface {
 // Event describes one discover or rpc call of a playbook, or one whole wait_until, for
 // progress lines and the run report. Node lists are sorted identities.
 type Event struct {
-	Kind     string         // "discover", "rpc" or "wait"
-	Agent    string         // rpc only
-	Action   string         // rpc only
-	Filter   string         // the filter as people read it, "no filter" when there is none
-	Args     map[string]any // rpc only: the arguments sent (or that would have been sent)
-	Targets  []string       // discover: the nodes found; rpc: the nodes expected to reply
-	OK       []string       // rpc only
-	Failed   []string       // rpc only
-	Missing  []string       // rpc only
-	Duration time.Duration  // wall time of the call by the thread's clock
-	DryRun   bool           // the rpc was not sent because of SetDryRun
-	Err      string         // non-empty when the call (or the wait) failed as a whole
-	Polls    int            // wait only: how many times the wait's function ran
+	Kind    string         // "discover", "rpc" or "wait"
+	Agent   string         // rpc only
+	Action  string         // rpc only
+	Filter  string         // the filter as people read it, "no filter" when there is none
+	Args    map[string]any // rpc only: the arguments sent (or that would have been sent)
+	Targets []string       // discover: the nodes found; rpc: the nodes expected to reply
+	OK      []string       // rpc only
+	Failed  []string       // rpc only
+	Missing []string       // rpc only: the request went out and no reply came
+	// MissingReasons says why a Missing node did not reply when it is not simply silent
+	// ("broker connection lost"); rpc only.
+	MissingReasons map[string]string
+	NotSent        []string      // rpc only: targets the call failed before sending to
+	Duration       time.Duration // wall time of the call by the thread's clock
+	DryRun         bool          // the rpc was not sent because of SetDryRun
+	Err            string        // non-empty when the call (or the wait) failed as a whole
+	Polls          int           // wait only: how many times the wait's function ran
 	// Polled marks a call made by a wait_until's function: the wait's own event sums them
 	// up, so a display shows it only when it failed.
 	Polled bool

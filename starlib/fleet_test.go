@@ -2,7 +2,9 @@ package starlib
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/mcorun/mcorun/runtime/agent"
+	"github.com/mcorun/mcorun/runtime/client"
 	"github.com/mcorun/mcorun/runtime/clock"
 	"github.com/mcorun/mcorun/runtime/filter"
 	"github.com/mcorun/mcorun/runtime/message"
@@ -206,5 +209,22 @@ func TestFormatLogWritesStarlarkValues(t *testing.T) {
 	want := `restart args={"force": True, "service": "nginx"} count=3 empty="" nodes=["web1", "web2"] none=None note="two words" routing=directed wait=1.5s`
 	if got != want {
 		t.Errorf("FormatLog =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestEventOutcome: a call's missing nodes reach the step event by reason: nodes the request
+// never went out to are not sent, never missing; a lost reply keeps its reason.
+func TestEventOutcome(t *testing.T) {
+	res := &client.Results{
+		Targets: []string{"a", "b", "c", "d"},
+		OK:      []client.Result{{Sender: "a"}},
+		Missing: []string{"b", "c", "d"},
+		Reasons: map[string]string{"c": client.ReasonConnectionLost, "d": client.ReasonNotSent},
+	}
+	var ev Event
+	ev.outcome(res)
+	if !slices.Equal(ev.Missing, []string{"b", "c"}) || !slices.Equal(ev.NotSent, []string{"d"}) ||
+		!maps.Equal(ev.MissingReasons, map[string]string{"c": client.ReasonConnectionLost}) {
+		t.Errorf("event: missing %v, not sent %v, reasons %v", ev.Missing, ev.NotSent, ev.MissingReasons)
 	}
 }

@@ -74,6 +74,8 @@ func HelpEntries() []HelpEntry {
 		{"ResultSet.ok", `.ok`, `A ResultSet of the successful replies.`},
 		{"ResultSet.failed", `.failed`, `A ResultSet of the failed replies.`},
 		{"ResultSet.missing", `.missing`, `The NodeSet of targets that did not reply.`},
+		{"ResultSet.missing_reasons", `.missing_reasons`, `A dict from each missing identity to why: "no reply", "broker connection lost" or "not sent".`},
+		{"ResultSet.lost", `.lost`, `The NodeSet of missing nodes whose replies were lost when the broker connection dropped; the request went out at most once, so retry them only if the action is safe to repeat.`},
 		{"ResultSet.nodes", `.nodes`, `The NodeSet of nodes that replied.`},
 		{"ResultSet.targets", `.targets`, `The NodeSet of nodes the call was sent to.`},
 		{"ResultSet.all_ok", `.all_ok`, `True when every target replied and every reply is ok.`},

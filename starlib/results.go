@@ -19,7 +19,9 @@ import (
 //
 // Starlark: len(rs) (replies), for r in rs, rs[i], "id" in rs (replied), and the attributes
 // .ok and .failed (ResultSets of the successful and failed replies), .missing (NodeSet:
-// targeted, no reply), .nodes (NodeSet: replied), .targets (NodeSet), .all_ok (bool: every
+// targeted, no reply), .missing_reasons (dict: missing identity -> "no reply", "broker
+// connection lost" or "not sent"), .lost (NodeSet: missing because the broker connection
+// dropped while their replies were due; the request went out at most once), .nodes (NodeSet: replied), .targets (NodeSet), .all_ok (bool: every
 // target replied successfully), .agent, .action, .elapsed (time.duration), and the methods
 // .summary(field) -> dict value->count, .sum(field), .average(field) -> float or None,
 // .get(identity) -> Result or None. It is true when it holds at least one reply.
@@ -148,6 +150,21 @@ func (rs *ResultSet) Attr(name string) (starlark.Value, error) {
 		return rs.sub(func(r *Result) bool { return !r.r.OK() }), nil
 	case "missing":
 		return NewNodeSet(rs.res.Missing), nil
+	case "missing_reasons":
+		d := starlark.NewDict(len(rs.res.Missing))
+		for _, n := range rs.res.Missing {
+			_ = d.SetKey(starlark.String(n), starlark.String(rs.res.Reason(n)))
+		}
+		d.Freeze()
+		return d, nil
+	case "lost":
+		var lost []string
+		for _, n := range rs.res.Missing {
+			if rs.res.Reason(n) == client.ReasonConnectionLost {
+				lost = append(lost, n)
+			}
+		}
+		return NewNodeSet(lost), nil
 	case "nodes":
 		return rs.replied(), nil
 	case "targets":
@@ -175,8 +192,8 @@ func (rs *ResultSet) Attr(name string) (starlark.Value, error) {
 
 // AttrNames implements starlark.HasAttrs.
 func (rs *ResultSet) AttrNames() []string {
-	return []string{"action", "agent", "all_ok", "average", "batches", "elapsed", "failed", "get", "missing",
-		"nodes", "ok", "sum", "summary", "targets"}
+	return []string{"action", "agent", "all_ok", "average", "batches", "elapsed", "failed", "get", "lost", "missing",
+		"missing_reasons", "nodes", "ok", "sum", "summary", "targets"}
 }
 
 func resultSetSummary(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

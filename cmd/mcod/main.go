@@ -268,8 +268,8 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 		}
 		return err
 	}
-	defer conn.Close()
 	if err := srv.Start(conn); err != nil {
+		_ = conn.Close()
 		return err
 	}
 	watched := make(chan struct{})
@@ -279,7 +279,16 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 	logger.Info("stopping: waiting for in-flight actions", "timeout", o.stopTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), o.stopTimeout)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	err = srv.Shutdown(sctx)
+	// The clean DISCONNECT gets what is left of the stop timeout: mcod ends within it.
+	closed := make(chan struct{})
+	go func() { _ = conn.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-sctx.Done():
+		logger.Warn("stop timeout reached before the broker connection closed cleanly")
+	}
+	return err
 }
 
 // authAndAudit builds the authorizer and the audit log the config asks for (rpcauthorization,

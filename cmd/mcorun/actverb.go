@@ -224,6 +224,6 @@ func finishCall(s *session, agent, action string, act *ddl.Action, cr callResult
 		}
 		return exitForResults(cr.res)
 	}
-	fmt.Fprint(s.e.stdout, formatStats(s.color, aggs, len(cr.replies), cr.discovered, cr.agentTime, cr.res.Missing))
+	fmt.Fprint(s.e.stdout, formatStats(s.color, aggs, len(cr.replies), cr.discovered, cr.agentTime, cr.res.Missing, cr.res.Reasons))
 	return exitForResults(cr.res)
 }

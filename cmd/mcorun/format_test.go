@@ -86,14 +86,23 @@ func TestFormatResult(t *testing.T) {
 }
 
 func TestFormatStats(t *testing.T) {
-	got := formatStats(colorizer{}, nil, 2, 3, 12340*time.Microsecond, []string{"node3"})
+	got := formatStats(colorizer{}, nil, 2, 3, 12340*time.Microsecond, []string{"node3"}, nil)
 	// mco pads the last row with empty fields: three columns of 30 characters.
 	want := "\nFinished processing 2 / 3 hosts in 12.34 ms\n\n\nNo response from:\n\n    node3" + strings.Repeat(" ", 25+31+31) + "\n\n"
 	if got != want {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
 	}
-	if got := formatStats(colorizer{}, nil, 3, 3, time.Millisecond, nil); got != "\nFinished processing 3 / 3 hosts in 1.00 ms\n\n" {
+	if got := formatStats(colorizer{}, nil, 3, 3, time.Millisecond, nil, nil); got != "\nFinished processing 3 / 3 hosts in 1.00 ms\n\n" {
 		t.Errorf("no missing: %q", got)
+	}
+	// Nodes lost with the broker connection, or never sent to, are listed apart.
+	got = formatStats(colorizer{}, nil, 1, 4, time.Millisecond, []string{"n2", "n3", "n4"},
+		map[string]string{"n3": client.ReasonConnectionLost, "n4": client.ReasonNotSent})
+	for _, want := range []string{"No response from:\n\n    n2 ", "No response from (broker connection lost; the request went out at most once):\n\n    n3 ",
+		"Not sent to (the call failed first):\n\n    n4 "} {
+		if !strings.Contains(got, want) {
+			t.Errorf("got\n%s\nwant it to contain %q", got, want)
+		}
 	}
 }
 

@@ -294,7 +294,7 @@ func (pc *puppetCall) simple(ctx context.Context, action string, args map[string
 	} else {
 		fmt.Fprintf(e.stdout, "\n%s\n", formatReplies(s.color, act, cr.replies, displayMode(act, "")))
 	}
-	fmt.Fprint(e.stdout, formatStats(s.color, aggs, len(cr.replies), cr.discovered, cr.agentTime, cr.res.Missing))
+	fmt.Fprint(e.stdout, formatStats(s.color, aggs, len(cr.replies), cr.discovered, cr.agentTime, cr.res.Missing, cr.res.Reasons))
 	return exitForResults(cr.res)
 }
 

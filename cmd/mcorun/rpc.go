@@ -153,7 +153,7 @@ func runRPC(ctx context.Context, e *env, args []string) int {
 	if discovered == 0 {
 		discovered = len(nodes)
 	}
-	fmt.Fprint(e.stdout, formatStats(s.color, aggs, len(replies), discovered, agentTime, res.Missing))
+	fmt.Fprint(e.stdout, formatStats(s.color, aggs, len(replies), discovered, agentTime, res.Missing, res.Reasons))
 	return exitForResults(res)
 }
 

@@ -117,8 +117,9 @@ func displayAs(act *ddl.Action, key string) string {
 }
 
 // formatStats is mco's printrpcstats summary: the aggregates, "Finished processing" and the
-// "No response from" list.
-func formatStats(c colorizer, aggs []aggregate, responses, discovered int, agentTime time.Duration, missing []string) string {
+// "No response from" list. Missing nodes with a reason (client.Results.Reasons) are listed
+// apart, under it.
+func formatStats(c colorizer, aggs []aggregate, responses, discovered int, agentTime time.Duration, missing []string, reasons map[string]string) string {
 	var parts []string
 	if len(aggs) > 0 {
 		var b strings.Builder
@@ -136,11 +137,31 @@ func formatStats(c colorizer, aggs []aggregate, responses, discovered int, agent
 	parts = append(parts, fmt.Sprintf("Finished processing %s / %s hosts in %.2f ms",
 		color(fmt.Sprint(responses)), color(fmt.Sprint(discovered)), ms(agentTime)))
 	parts = append(parts, "")
-	if len(missing) > 0 {
-		parts = append(parts, "", c.red("No response from:")+"\n\n"+columns(missing))
+	var silent []string
+	why := map[string][]string{}
+	for _, n := range missing {
+		if r, ok := reasons[n]; ok {
+			why[r] = append(why[r], n)
+		} else {
+			silent = append(silent, n)
+		}
+	}
+	if len(silent) > 0 {
+		parts = append(parts, "", c.red("No response from:")+"\n\n"+columns(silent))
+	}
+	for _, r := range []string{client.ReasonConnectionLost, client.ReasonNotSent} {
+		if len(why[r]) > 0 {
+			parts = append(parts, "", c.red(missingHeading[r])+"\n\n"+columns(why[r]))
+		}
 	}
 	parts = append(parts, "")
 	return strings.Join(parts, "\n")
+}
+
+// missingHeading titles the list of missing nodes of each reason.
+var missingHeading = map[string]string{
+	client.ReasonConnectionLost: "No response from (broker connection lost; the request went out at most once):",
+	client.ReasonNotSent:        "Not sent to (the call failed first):",
 }
 
 // columns lays names out as mco does: fields of at least 30 characters, as many as fit in 90.

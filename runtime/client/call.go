@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,9 +27,13 @@ import (
 // it broadcasts with the filter and no discovery, as mco does, so Targets is empty.
 //
 // When ctx ends or the Client closes while replies are awaited, Call returns the results so
-// far (the rest Missing) together with an error wrapping the cause. So it does, at once, when
-// the broker connection drops (a broker restart), since the replies still due are lost: the
-// error then wraps connector.ErrDisconnected.
+// far (the rest Missing) together with an error wrapping the cause. When the broker connection
+// drops while replies are due (a broker restart, a failover), those replies are lost: Call
+// stops waiting for them at once and reports those nodes Missing with ReasonConnectionLost,
+// without an error; the request is not sent again (at most once), and later batches go out
+// on the reconnected broker. When a request cannot go out (no broker connected within the
+// connector's wait), Call fails, and the nodes it never reached are Missing with
+// ReasonNotSent.
 func (c *Client) Call(ctx context.Context, agent, action string, args map[string]any, opts CallOptions) (*Results, error) {
 	start := c.opts.Now()
 	res, err := c.call(ctx, agent, action, args, opts, start)
@@ -100,7 +105,7 @@ func (c *Client) call(ctx context.Context, agent, action string, args map[string
 		if tg.Directed && len(tg.Nodes) == 0 {
 			return res, nil
 		}
-		if err := c.send(ctx, outgoing{req: req, dests: destinations(p.Collective, agent, tg.Directed, tg.Nodes), targets: directedTargets(tg.Directed, tg.Nodes), ttl: p.TTL}); err != nil {
+		if _, err := c.send(ctx, outgoing{req: req, dests: destinations(p.Collective, agent, tg.Directed, tg.Nodes), targets: directedTargets(tg.Directed, tg.Nodes), ttl: p.TTL}); err != nil {
 			return nil, err
 		}
 		return res, nil
@@ -113,20 +118,26 @@ func (c *Client) call(ctx context.Context, agent, action string, args map[string
 	defer done()
 	got := map[string]Result{}
 	run := &exchange{w: w, req: req, collective: p.Collective, directed: tg.Directed, timeout: p.Timeout, ttl: p.TTL,
-		ddl: a, action: action, onReply: opts.OnReply, got: got}
+		ddl: a, action: action, onReply: opts.OnReply, got: got, reasons: map[string]string{}}
 	for i, group := range tg.Batches {
 		if err := c.runBatch(ctx, run, group); err != nil {
-			finish(res, got)
+			for _, later := range tg.Batches[i+1:] {
+				run.notSent(later)
+			}
+			finish(res, run)
 			return res, err
 		}
 		if i < len(tg.Batches)-1 && p.BatchSleep > 0 {
 			if err := c.sleep(ctx, p.BatchSleep); err != nil {
-				finish(res, got)
+				for _, later := range tg.Batches[i+1:] {
+					run.notSent(later)
+				}
+				finish(res, run)
 				return res, err
 			}
 		}
 	}
-	finish(res, got)
+	finish(res, run)
 	return res, nil
 }
 
@@ -142,15 +153,30 @@ type exchange struct {
 	action     string
 	onReply    func(Result)
 	got        map[string]Result
+	reasons    map[string]string // why a node without a reply is missing, when known
+}
+
+// notSent records that the request never went out to nodes.
+func (x *exchange) notSent(nodes []string) {
+	for _, n := range nodes {
+		x.reasons[n] = ReasonNotSent
+	}
 }
 
 // runBatch sends the request to one group (every target, for a broadcast) and collects
 // replies until each node of the group replied or the timeout passed. Replies to the same
-// requestid from earlier groups are still taken.
+// requestid from earlier groups are still taken. When the broker connection drops while
+// replies are due, the nodes still waited for are missing with ReasonConnectionLost and
+// runBatch returns without an error.
 func (c *Client) runBatch(ctx context.Context, x *exchange, group []string) error {
 	sent := c.opts.Now()
 	dests := destinations(x.collective, x.req.Agent, x.directed, group)
-	if err := c.send(ctx, outgoing{req: x.req, dests: dests, targets: directedTargets(x.directed, group), ttl: x.ttl}); err != nil {
+	if n, err := c.send(ctx, outgoing{req: x.req, dests: dests, targets: directedTargets(x.directed, group), ttl: x.ttl}); err != nil {
+		if x.directed {
+			x.notSent(group[n:])
+		} else {
+			x.notSent(group)
+		}
 		return err
 	}
 	lost := c.lost()
@@ -165,7 +191,7 @@ func (c *Client) runBatch(ctx context.Context, x *exchange, group []string) erro
 	if len(waiting) == 0 {
 		return nil
 	}
-	return c.collect(ctx, x.w, lost, func() time.Time { return deadline }, func(in inbound) bool {
+	err := c.collect(ctx, x.w, lost, func() time.Time { return deadline }, func(in inbound) bool {
 		if _, dup := got[in.rep.SenderID]; dup {
 			return false
 		}
@@ -177,6 +203,16 @@ func (c *Client) runBatch(ctx context.Context, x *exchange, group []string) erro
 		}
 		return len(waiting) == 0
 	})
+	var le *lostError
+	if errors.As(err, &le) {
+		c.log.Warn("client: broker connection lost while replies were due; those nodes are missing",
+			"requestid", x.req.RequestID, "nodes", len(waiting), "cause", le.cause)
+		for n := range waiting {
+			x.reasons[n] = ReasonConnectionLost
+		}
+		return nil
+	}
+	return err
 }
 
 // result decodes one reply into a Result with the DDL's output defaults filled in.
@@ -207,9 +243,10 @@ func (c *Client) result(in inbound, sent time.Time, a *ddl.Agent, action string)
 	return r
 }
 
-// finish sorts the collected replies into res.
-func finish(res *Results, got map[string]Result) {
-	res.OK, res.Failed, res.Missing = nil, nil, nil
+// finish sorts the collected replies into res, with the reasons of the missing nodes.
+func finish(res *Results, x *exchange) {
+	got := x.got
+	res.OK, res.Failed, res.Missing, res.Reasons = nil, nil, nil, nil
 	for _, r := range got {
 		if r.OK() {
 			res.OK = append(res.OK, r)
@@ -223,6 +260,12 @@ func finish(res *Results, got map[string]Result) {
 	for _, n := range res.Targets {
 		if _, ok := got[n]; !ok {
 			res.Missing = append(res.Missing, n)
+			if why, ok := x.reasons[n]; ok {
+				if res.Reasons == nil {
+					res.Reasons = map[string]string{}
+				}
+				res.Reasons[n] = why
+			}
 		}
 	}
 }

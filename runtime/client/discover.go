@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -90,8 +91,24 @@ func (c *completion) deadline() time.Time {
 // replies that arrived just before the drop may still be on their way to the waiter.
 const lostGrace = 100 * time.Millisecond
 
-// errLost is collect's error when the broker connection dropped while replies were due.
-var errLost = fmt.Errorf("%w: the broker connection dropped while waiting for replies, so replies still due were lost; check the broker, then run it again", connector.ErrDisconnected)
+// lostError is collect's error when the broker connection dropped while replies were due.
+// It wraps connector.ErrDisconnected and says why the connection dropped when the Transport
+// can tell (a broker refusing a missing exchange says which, and how to declare it).
+type lostError struct{ cause error }
+
+func (e *lostError) Error() string {
+	var be *connector.BrokerError
+	if errors.As(e.cause, &be) {
+		return "the broker refused the request and closed the connection: " + be.Error()
+	}
+	msg := "the broker connection dropped while waiting for replies, so replies still due were lost"
+	if e.cause != nil {
+		return msg + ": " + e.cause.Error()
+	}
+	return msg + "; check the broker, then run it again"
+}
+
+func (e *lostError) Unwrap() []error { return []error{connector.ErrDisconnected, e.cause} }
 
 // collect feeds the waiter's replies to handle until handle reports done, deadline() passes,
 // ctx ends or the Client closes. deadline is asked again after every batch of replies.
@@ -114,7 +131,7 @@ func (c *Client) collect(ctx context.Context, w *waiter, lost <-chan struct{}, d
 		}
 		if !end.After(c.opts.Now()) {
 			if !dropped.IsZero() {
-				return errLost
+				return &lostError{cause: c.lostCause()}
 			}
 			return nil
 		}
@@ -140,6 +157,20 @@ func (c *Client) collect(ctx context.Context, w *waiter, lost <-chan struct{}, d
 // *connector.Conn is one.
 type lossReporter interface {
 	Lost() <-chan struct{}
+}
+
+// causeReporter is a Transport that tells why its last broker connection dropped;
+// *connector.Conn is one.
+type causeReporter interface {
+	Cause() error
+}
+
+// lostCause is why the Transport's last connection dropped, or nil when it cannot tell.
+func (c *Client) lostCause() error {
+	if r, ok := c.t.(causeReporter); ok {
+		return r.Cause()
+	}
+	return nil
 }
 
 // lost returns a channel closed when the Transport's current broker connection drops, or nil
@@ -304,7 +335,7 @@ func (c *Client) ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, e
 	}
 	defer done()
 	start := c.opts.Now()
-	if err := c.send(ctx, o); err != nil {
+	if _, err := c.send(ctx, o); err != nil {
 		return nil, err
 	}
 	lost := c.lost()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,10 +34,24 @@ func napAgent(d time.Duration) *agent.Agent {
 	}}
 }
 
+// withDDL makes a client know agent a's DDL besides the built-in ones.
+func withDDL(a *ddl.Agent) func(*Options) {
+	return func(o *Options) {
+		o.DDLs = func(name string) (*ddl.Agent, error) {
+			if name == a.Metadata.Name {
+				return a, nil
+			}
+			return ddl.Builtin(name)
+		}
+	}
+}
+
 // TestCallDuringBrokerRestart drops the client's broker connection while the nodes are
-// still working on a call, as a broker restart does. The call must end at once with an error
-// saying so, the nodes whose replies were lost reported missing, never wait out its timeout
-// or hang; and the client must work again once the broker is back.
+// still working on a call, as a broker restart does. The call must end at once, the nodes
+// whose replies were lost reported missing with the reason "broker connection lost" (not an
+// error: the playbook decides what to do with them), never wait out its timeout or hang; the
+// client must work again once the broker is back, and with the broker gone for good the next
+// call fails within seconds, saying what to check.
 func TestCallDuringBrokerRestart(t *testing.T) {
 	addr := testenv.RequireRabbitMQ(t)
 	collective := testenv.Collective(t)
@@ -68,20 +83,14 @@ func TestCallDuringBrokerRestart(t *testing.T) {
 	conn, err := connector.Dial(dctx, connector.Options{
 		Pool:  []connector.Broker{{Host: host, Port: p, User: "mcollective", Password: "secret"}},
 		VHost: testenv.VHost, Identity: "testclient", MaxReconnectDelay: 200 * time.Millisecond,
+		SendWait: time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	f := &fleet{addr: addr, collective: collective, sec: sec}
-	c := f.clientOn(t, conn, func(o *Options) {
-		o.DDLs = func(name string) (*ddl.Agent, error) {
-			if name == "napper" {
-				return nap.DDL, nil
-			}
-			return ddl.Builtin(name)
-		}
-	})
+	c := f.clientOn(t, conn, withDDL(nap.DDL))
 	f.waitAll(t, c, ids)
 
 	for _, tc := range []struct {
@@ -113,16 +122,36 @@ func TestCallDuringBrokerRestart(t *testing.T) {
 			t.Logf("took %v, err %v", took, err)
 			// The replies due after the drop are lost: waiting out the timeout only hides
 			// the cause behind nodes reported missing.
-			if !errors.Is(err, connector.ErrDisconnected) {
-				t.Errorf("call error = %v, want one saying the broker connection dropped", err)
+			if err != nil {
+				t.Errorf("call error = %v, want the lost nodes missing with a reason instead", err)
 			}
 			if took > 2*time.Second {
 				t.Errorf("call took %v after the broker connection dropped (timeout %v)", took, timeout)
 			}
 			if res == nil || len(res.Missing)+len(res.OK)+len(res.Failed) != len(ids) || len(res.Missing) == 0 {
-				t.Errorf("results = %+v, want every node accounted for and those not heard from missing", res)
+				t.Fatalf("results = %+v, want every node accounted for and those not heard from missing", res)
+			}
+			for _, n := range res.Missing {
+				if why := res.Reason(n); why != ReasonConnectionLost {
+					t.Errorf("%s missing because %q, want %q", n, why, ReasonConnectionLost)
+				}
 			}
 			if !tc.comesUp {
+				// With no broker at all, the next call fails within the connector's wait,
+				// saying what to check, and the nodes it never reached are not sent.
+				start := time.Now()
+				res, err := c.Call(context.Background(), "rpcutil", "ping", nil, CallOptions{Nodes: ids, Timeout: time.Second})
+				took := time.Since(start)
+				t.Logf("next call: took %v, err %v", took, err)
+				if !errors.Is(err, connector.ErrDisconnected) || !strings.Contains(err.Error(), "check") {
+					t.Errorf("next call with no broker: %v, want ErrDisconnected saying what to check", err)
+				}
+				if took > 3*time.Second {
+					t.Errorf("next call with no broker took %v", took)
+				}
+				if res == nil || len(res.NotSent()) != len(ids) {
+					t.Errorf("next call with no broker: %+v, want every node not sent", res)
+				}
 				return
 			}
 			// Once the broker is back, calls work again on a fresh temp queue.
@@ -139,5 +168,28 @@ func TestCallDuringBrokerRestart(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 			}
 		})
+	}
+}
+
+// TestPingMissingExchange pings a collective whose exchanges were never declared: RabbitMQ
+// refuses the SEND and closes the connection. The error must name the missing exchange and
+// the command that declares it, not only say that the connection dropped.
+func TestPingMissingExchange(t *testing.T) {
+	addr := testenv.RequireRabbitMQ(t)
+	f := &fleet{addr: addr, collective: "nosuch" + strconv.FormatInt(time.Now().UnixNano(), 36), sec: testSecurity(t)}
+	c := f.clientOn(t, dial(t, addr, "testclient"), nil)
+	start := time.Now()
+	_, err := c.Ping(context.Background(), DiscoverOptions{Timeout: 5 * time.Second})
+	t.Logf("took %v: %v", time.Since(start), err)
+	if err == nil {
+		t.Fatal("ping of a collective without exchanges succeeded")
+	}
+	for _, want := range []string{f.collective + "_broadcast", "rabbitmqadmin --vhost=/mcollective declare exchange name=" + f.collective + "_broadcast type=topic"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("ping error does not contain %q: %v", want, err)
+		}
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Errorf("ping took %v, want the refusal reported at once", time.Since(start))
 	}
 }

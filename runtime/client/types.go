@@ -32,12 +32,47 @@ type Results struct {
 	Targets   []string // sorted identities the call expected replies from
 	// Batches are Targets as the call sent them: one batch without batching, none for a
 	// fire-and-forget broadcast.
-	Batches   [][]string
-	OK        []Result // sorted by sender
-	Failed    []Result // sorted by sender
-	Missing   []string // sorted identities that never replied
+	Batches [][]string
+	OK      []Result // sorted by sender
+	Failed  []Result // sorted by sender
+	Missing []string // sorted identities that never replied
+	// Reasons says why a Missing node did not reply when it is not simply silent:
+	// ReasonConnectionLost or ReasonNotSent. Nodes without an entry had the request and
+	// did not answer in time (ReasonNoReply).
+	Reasons   map[string]string
 	Discovery time.Duration
 	Elapsed   time.Duration // the whole call, discovery included
+}
+
+// Why a node is Missing (see Results.Reasons).
+const (
+	// ReasonNoReply: the request went out and the node did not answer in time.
+	ReasonNoReply = "no reply"
+	// ReasonConnectionLost: the broker connection the request went out on dropped while the
+	// reply was due, so the reply was lost. The node may or may not have run the action: the
+	// request is delivered at most once, and it is not sent again.
+	ReasonConnectionLost = "broker connection lost"
+	// ReasonNotSent: the call failed before the request went out to the node.
+	ReasonNotSent = "not sent"
+)
+
+// Reason returns why node, one of Missing, did not reply.
+func (r *Results) Reason(node string) string {
+	if why, ok := r.Reasons[node]; ok {
+		return why
+	}
+	return ReasonNoReply
+}
+
+// NotSent returns the Missing nodes the request never went out to, sorted.
+func (r *Results) NotSent() []string {
+	var out []string
+	for _, n := range r.Missing {
+		if r.Reasons[n] == ReasonNotSent {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // DiscoverOptions are per-call discovery settings. The zero value broadcasts with the

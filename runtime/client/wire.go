@@ -113,26 +113,27 @@ func (c *Client) newRequest(id, collective, agent string, f message.Filter, body
 	}
 }
 
-// send signs, encodes and publishes o to each destination.
-func (c *Client) send(ctx context.Context, o outgoing) error {
+// send signs, encodes and publishes o to each destination in turn. It returns how many
+// destinations it published to: all of them, or those before the one that failed.
+func (c *Client) send(ctx context.Context, o outgoing) (int, error) {
 	req := o.req
 	req.MsgTime = c.opts.Now().Unix()
 	req.Targets = slices.Clone(o.targets)
 	if err := c.opts.Security.SignRequest(&req); err != nil {
-		return fmt.Errorf("sign request: %w", err)
+		return 0, fmt.Errorf("sign request: %w", err)
 	}
 	b, err := req.Encode()
 	if err != nil {
-		return fmt.Errorf("encode request: %w", err)
+		return 0, fmt.Errorf("encode request: %w", err)
 	}
 	h := connector.SendHeaders{ReplyTo: c.reply, TTL: o.ttl}
-	for _, d := range o.dests {
+	for i, d := range o.dests {
 		if err := c.t.Send(ctx, d, b, h); err != nil {
-			return fmt.Errorf("publish: %w", err)
+			return i, fmt.Errorf("publish: %w", err)
 		}
 	}
 	c.log.Debug("client: sent", "requestid", req.RequestID, "agent", req.Agent, "collective", req.Collective, "destinations", len(o.dests))
-	return nil
+	return len(o.dests), nil
 }
 
 // directedTargets returns nodes for a directed request and nil for a broadcast.

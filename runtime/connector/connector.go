@@ -3,10 +3,22 @@
 //
 // A [Conn] connects to the first reachable broker of a pool, reconnects with
 // backoff and jitter when the connection drops (broker restart, connection
-// killed, heartbeat missed) and then re-establishes every live subscription,
-// temp-queue ones included. Handlers run in one goroutine per subscription fed
-// by a bounded queue, so a slow handler never stalls the connection: when the
-// queue is full the message is dropped, logged and counted.
+// killed, heartbeat missed, a subscription refused) and then re-establishes
+// every live subscription, temp-queue ones included. The backoff carries over
+// from one connection to the next until a connection has stayed up for
+// Options.HealthyAfter, so a broker that accepts the login and then refuses a
+// subscription is retried at a falling rate, not in a loop. Handlers run in one
+// goroutine per subscription fed by a bounded queue, so a slow handler never
+// stalls the connection: when the queue is full the message is dropped, logged
+// (rate-limited, with counts) and counted.
+//
+// One goroutine, the owner, holds the connection, its generation and the
+// subscriptions; Send, Subscribe, Unsubscribe, Close and the accessors ask it
+// over a channel and it never blocks. Each connection has a reader and a writer
+// goroutine that stop when the connection does; no wait anywhere is unbounded.
+// The STOMP client is this package's own, on go-stomp's frame reader and
+// writer: go-stomp's client leaves goroutines waiting forever when a SUBSCRIBE
+// races a dying connection.
 //
 // Typical use:
 //
@@ -20,14 +32,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
-	"sync"
 	"time"
-
-	"github.com/go-stomp/stomp/v3"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of them where it applies.
@@ -52,6 +60,8 @@ const (
 	DefaultConnectTimeout        = 30 * time.Second
 	DefaultQueueSize             = 1000
 	DefaultMaxBody               = 8 << 20
+	DefaultSendWait              = 5 * time.Second
+	DefaultHealthyAfter          = 30 * time.Second
 )
 
 // Broker is one entry of the broker pool (plugin.rabbitmq.pool.N.*).
@@ -97,8 +107,8 @@ type Options struct {
 	// ConnectTimeout bounds one TCP (and TLS) connect plus the STOMP CONNECT
 	// exchange with one broker. Default 30s.
 	ConnectTimeout time.Duration
-	// Logger receives connection transitions, drops and go-stomp's own
-	// messages. Passwords are never logged. Nil discards.
+	// Logger receives connection transitions and drops (rate-limited, with
+	// counts). Passwords are never logged. Nil discards.
 	Logger *slog.Logger
 	// QueueSize is the number of messages buffered per subscription in front of
 	// its handler. Default 1000.
@@ -107,9 +117,15 @@ type Options struct {
 	// dropped and logged. Default 8 MiB.
 	MaxBody int
 	// OnReconnect, if set, is called after every successful reconnect, once all
-	// subscriptions are re-established. It runs on the reconnecting goroutine,
-	// outside any lock; it must not block for long, nor call Close.
+	// subscriptions are re-established (their SUBSCRIBE frames queued). It runs on
+	// a goroutine of its own.
 	OnReconnect func()
+	// SendWait bounds how long Send waits for a reconnect, whatever its context's
+	// deadline: a caller learns within seconds that no broker is there. Default 5s.
+	SendWait time.Duration
+	// HealthyAfter is how long a connection must stay up before the reconnect
+	// backoff starts again from InitialReconnectDelay. Default 30s.
+	HealthyAfter time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -134,6 +150,12 @@ func (o Options) withDefaults() Options {
 	if o.MaxBody <= 0 {
 		o.MaxBody = DefaultMaxBody
 	}
+	if o.SendWait <= 0 {
+		o.SendWait = DefaultSendWait
+	}
+	if o.HealthyAfter <= 0 {
+		o.HealthyAfter = DefaultHealthyAfter
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -146,25 +168,15 @@ type Conn struct {
 	opts Options
 	log  *slog.Logger
 
-	ctx    context.Context // cancelled by Close; stops reconnecting
+	ctx    context.Context // cancelled when the owner stops; ends connects in flight
 	cancel context.CancelFunc
-	lost   chan struct{}  // capacity 1: wakes the supervisor after markLost
-	done   chan struct{}  // closed when the supervisor exits
-	wg     sync.WaitGroup // watchers and drains; Add only under mu while !closed
+	reqs   chan func(*state) // run on the owner goroutine, which never blocks in them
+	frames chan inbound      // every connection's reader hands its frames to the owner
+	done   chan struct{}     // closed when the owner exits
 
-	mu      sync.Mutex
-	sc      *stomp.Conn   // current connection; nil while disconnected
-	gen     uint64        // incremented for every new connection
-	broker  string        // address of the current or last broker
-	lostErr error         // why connection gen dropped
-	up      chan struct{} // closed while connected, replaced when the connection drops
-	down    chan struct{} // closed when connection gen drops or the Conn closes
-	subs    map[*Subscription]struct{}
-	// unsubs are the go-stomp UNSUBSCRIBEs still waiting for their receipt (see
-	// Subscription.Unsubscribe); Close lets them finish before it disconnects.
-	unsubs map[chan struct{}]struct{}
-	closed bool
-	err    error // set when reconnecting gave up
+	// Written by the owner before it closes done, read only after done.
+	err        error  // ErrClosed, or why reconnecting gave up
+	lastBroker string // the broker last connected to
 }
 
 // Dial connects to the first reachable broker of opts.Pool, trying them in
@@ -177,51 +189,86 @@ func Dial(ctx context.Context, opts Options) (*Conn, error) {
 	}
 	o := opts.withDefaults()
 	c := &Conn{
-		opts: o,
-		log:  o.Logger,
-		lost: make(chan struct{}, 1),
-		done: make(chan struct{}),
-		up:   make(chan struct{}),
-		subs: make(map[*Subscription]struct{}),
-	}
-	sc, addr, err := c.connectPool(ctx)
-	if err != nil {
-		return nil, err
+		opts:   o,
+		log:    o.Logger,
+		reqs:   make(chan func(*state)),
+		frames: make(chan inbound),
+		done:   make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.install(sc, addr)
-	c.log.Info("connector: connected", "broker", addr, "vhost", o.VHost, "version", sc.Version())
-	go c.run()
+	bo := c.newBackoff()
+	l, addr, err := c.connectPool(ctx, &bo)
+	if err != nil {
+		c.cancel()
+		return nil, err
+	}
+	s := newState(c, bo)
+	s.install(l, addr)
+	c.log.Info("connector: connected", "broker", addr, "vhost", o.VHost, "version", l.version)
+	go s.run()
 	return c, nil
+}
+
+// do runs f on the owner goroutine and returns once it ran, or false when the
+// owner has stopped (see Err). f must not block.
+func (c *Conn) do(f func(*state)) bool {
+	ran := make(chan struct{})
+	select {
+	case c.reqs <- func(s *state) { f(s); close(ran) }:
+		<-ran
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// stopped returns why the owner stopped; only after done is closed.
+func (c *Conn) stopped() error {
+	if c.err != nil {
+		return c.err
+	}
+	return ErrClosed
 }
 
 // Connected reports whether the Conn currently has a live connection.
 func (c *Conn) Connected() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sc != nil
+	var up bool
+	c.do(func(s *state) { up = s.link != nil })
+	return up
 }
 
 // Broker returns the address of the broker currently (or last) connected to.
 func (c *Conn) Broker() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.broker
+	var b string
+	if !c.do(func(s *state) { b = s.broker }) {
+		return c.lastBroker
+	}
+	return b
 }
 
 // Lost returns a channel that is closed when the current connection drops or the Conn is
 // closed; it is already closed while the Conn is disconnected. Replies to a temp queue (or
 // to a reply exchange queue) sent while the connection is down are lost, so a caller
-// waiting for replies takes it as the end of that wait.
+// waiting for replies takes it as the end of that wait. Cause then says why.
 func (c *Conn) Lost() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.sc == nil {
-		ch := make(chan struct{})
-		close(ch)
-		return ch
+	var ch <-chan struct{}
+	if !c.do(func(s *state) { ch = s.down }) {
+		closed := make(chan struct{})
+		close(closed)
+		return closed
 	}
-	return c.down
+	return ch
+}
+
+// Cause returns why the last connection dropped: a *BrokerError when the broker
+// refused something (a missing exchange, say), the read or write error otherwise;
+// nil when no connection has dropped yet.
+func (c *Conn) Cause() error {
+	var err error
+	if !c.do(func(s *state) { err = s.cause }) {
+		return c.stopped()
+	}
+	return err
 }
 
 // Done returns a channel closed when the Conn stops for good: after Close, or
@@ -231,260 +278,25 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 // Err returns why the Conn stopped: nil while it runs, ErrClosed after Close,
 // or an error wrapping ErrUnavailable when reconnecting gave up.
 func (c *Conn) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		return c.err
-	}
-	if c.closed {
-		return ErrClosed
-	}
-	return nil
-}
-
-// Close disconnects cleanly (DISCONNECT with a receipt), stops reconnecting
-// and stops every subscription's handler. Handlers already running finish on
-// their own. Close is idempotent.
-func (c *Conn) Close() error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		<-c.done
+	select {
+	case <-c.done:
+		return c.stopped()
+	default:
 		return nil
 	}
-	c.closed = true
-	unsubs := make([]chan struct{}, 0, len(c.unsubs))
-	for ch := range c.unsubs {
-		unsubs = append(unsubs, ch)
-	}
-	c.mu.Unlock()
-	// An UNSUBSCRIBE whose connection goes away under it makes go-stomp close the
-	// subscription's channel while its reader may still be sending on it (a data race in
-	// go-stomp). Its receipt normally comes back within milliseconds, so Close lets the
-	// ones in flight finish first, for a bounded time.
-	grace := time.NewTimer(unsubscribeGrace)
-	for _, ch := range unsubs {
-		select {
-		case <-ch:
-		case <-grace.C:
-		}
-	}
-	grace.Stop()
-	c.mu.Lock()
-	sc := c.sc
-	if sc != nil {
-		close(c.down)
-	}
-	c.sc = nil
-	subs := c.snapshotLocked()
-	clear(c.subs)
-	c.mu.Unlock()
+}
 
-	c.cancel()
-	var err error
-	if sc != nil {
-		if err = sc.Disconnect(); err != nil {
-			_ = sc.MustDisconnect()
-		}
-	}
-	for _, s := range subs {
-		s.stopDelivery()
-	}
+// Close disconnects cleanly (DISCONNECT, waiting up to CloseWait for its
+// receipt), stops reconnecting and stops every subscription's handler. Handlers
+// already running finish on their own. Close is idempotent and returns within
+// twice CloseWait.
+func (c *Conn) Close() error {
+	c.do(func(s *state) { s.close() })
 	<-c.done
-	c.wg.Wait() // go-stomp has torn every subscription down
-	c.log.Info("connector: closed")
-	if err != nil {
-		return fmt.Errorf("close: %w", err)
-	}
 	return nil
 }
 
-// unsubscribeGrace bounds how long Close waits for UNSUBSCRIBEs in flight.
-const unsubscribeGrace = time.Second
-
-// unsubscribing registers an UNSUBSCRIBE in flight; the caller closes the channel when it
-// is done, which also forgets it.
-func (c *Conn) unsubscribing() chan struct{} {
-	ch := make(chan struct{})
-	c.mu.Lock()
-	if c.unsubs == nil {
-		c.unsubs = map[chan struct{}]struct{}{}
-	}
-	c.unsubs[ch] = struct{}{}
-	c.mu.Unlock()
-	go func() {
-		<-ch
-		c.mu.Lock()
-		delete(c.unsubs, ch)
-		c.mu.Unlock()
-	}()
-	return ch
-}
-
-// track counts one more goroutine for Close to wait for; false after Close.
-func (c *Conn) track() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return false
-	}
-	c.wg.Add(1)
-	return true
-}
-
-func (c *Conn) snapshotLocked() []*Subscription {
-	subs := make([]*Subscription, 0, len(c.subs))
-	for s := range c.subs {
-		subs = append(subs, s)
-	}
-	return subs
-}
-
-// install makes sc the current connection and starts watching it. It returns
-// the new generation and the subscriptions to re-establish, or ok=false when
-// the Conn was closed meanwhile (sc is then disconnected).
-func (c *Conn) install(sc *stomp.Conn, addr string) (gen uint64, subs []*Subscription, ok bool) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		_ = sc.Disconnect()
-		return 0, nil, false
-	}
-	c.gen++
-	gen = c.gen
-	c.sc = sc
-	c.broker = addr
-	c.lostErr = nil
-	c.down = make(chan struct{})
-	close(c.up)
-	subs = c.snapshotLocked()
-	c.wg.Add(1)
-	c.mu.Unlock()
-	c.watch(sc, gen)
-	return gen, subs, true
-}
-
-// watchDest keys the internal subscription that only exists to learn when
-// go-stomp tears a connection down: go-stomp reports a lost connection
-// (read error, heartbeat timeout, ERROR frame) to every subscription channel.
-// It carries a reply-to header, so no SUBSCRIBE frame is ever sent for it.
-const watchDest = "/temp-queue/.connector-watch"
-
-// watch runs after c.wg.Add(1).
-func (c *Conn) watch(sc *stomp.Conn, gen uint64) {
-	ws, err := sc.Subscribe(watchDest, stomp.AckAuto, stomp.SubscribeOpt.Header(stomp.ReplyToHeader, watchDest))
-	if err != nil {
-		c.wg.Done()
-		c.markLost(gen, err)
-		return
-	}
-	go func() {
-		defer c.wg.Done()
-		var cause error
-		for m := range ws.C {
-			if m.Err != nil && cause == nil {
-				cause = m.Err
-			}
-		}
-		if cause == nil {
-			cause = errors.New("connection closed")
-		}
-		c.markLost(gen, cause)
-	}()
-}
-
-// markLost records that connection gen dropped and wakes the supervisor. It
-// is a no-op for a connection that is no longer current.
-func (c *Conn) markLost(gen uint64, cause error) {
-	c.mu.Lock()
-	if gen != c.gen || c.sc == nil {
-		c.mu.Unlock()
-		return
-	}
-	sc := c.sc
-	c.sc = nil
-	c.lostErr = cause
-	c.up = make(chan struct{})
-	close(c.down)
-	c.mu.Unlock()
-	// go-stomp's Send can hold the connection's lock for its send timeout
-	// when the connection died under it; do not wait for that here.
-	go func() { _ = sc.MustDisconnect() }()
-	select {
-	case c.lost <- struct{}{}:
-	default:
-	}
-}
-
-// run is the supervisor: the only goroutine that replaces a lost connection.
-func (c *Conn) run() {
-	defer close(c.done)
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-c.lost:
-		}
-		if c.ctx.Err() != nil {
-			return
-		}
-		c.mu.Lock()
-		broker, cause := c.broker, c.lostErr
-		c.mu.Unlock()
-		c.log.Warn("connector: connection lost, reconnecting", "broker", broker, "err", cause)
-
-		sc, addr, err := c.connectPool(c.ctx)
-		if err != nil {
-			if c.ctx.Err() != nil {
-				return
-			}
-			c.mu.Lock()
-			c.err = fmt.Errorf("reconnect: %w", err)
-			c.mu.Unlock()
-			c.log.Error("connector: giving up reconnecting", "err", err)
-			return
-		}
-		gen, subs, ok := c.install(sc, addr)
-		if !ok {
-			return
-		}
-		for _, s := range subs {
-			if err := s.attach(sc, gen); err != nil {
-				c.log.Warn("connector: resubscribe failed", "destination", s.dest, "err", err)
-			}
-		}
-		c.log.Info("connector: reconnected", "broker", addr, "subscriptions", len(subs))
-		if c.opts.OnReconnect != nil {
-			c.opts.OnReconnect()
-		}
-	}
-}
-
-// current returns the live connection, waiting for a reconnect bounded by
-// ctx, or by ConnectTimeout when ctx has no deadline.
-func (c *Conn) current(ctx context.Context) (*stomp.Conn, uint64, error) {
-	for {
-		c.mu.Lock()
-		sc, gen, up, closed, err := c.sc, c.gen, c.up, c.closed, c.err
-		c.mu.Unlock()
-		switch {
-		case closed:
-			return nil, 0, ErrClosed
-		case err != nil:
-			return nil, 0, err
-		case sc != nil:
-			return sc, gen, nil
-		}
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, c.opts.ConnectTimeout)
-			defer cancel()
-		}
-		select {
-		case <-up:
-		case <-c.done:
-		case <-ctx.Done():
-			return nil, 0, fmt.Errorf("%w: %w", ErrDisconnected, ctx.Err())
-		}
-	}
-}
+// CloseWait bounds how long Close waits for the broker's receipt of DISCONNECT,
+// and then again for the connection's goroutines to end: Close returns within
+// twice CloseWait.
+const CloseWait = time.Second

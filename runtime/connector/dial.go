@@ -4,49 +4,62 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"time"
-
-	"github.com/go-stomp/stomp/v3"
 )
 
-// connectPool tries every broker of the pool in order, then waits with
-// backoff and jitter before the next pass, until one connects, ctx ends or
-// MaxReconnectAttempts passes failed.
-func (c *Conn) connectPool(ctx context.Context) (*stomp.Conn, string, error) {
+// newBackoff returns the reconnect backoff of the options, at its start.
+func (c *Conn) newBackoff() backoff {
 	o := c.opts
-	b := backoff{initial: o.InitialReconnectDelay, max: o.MaxReconnectDelay, mult: o.BackoffMultiplier}
-	var last error
+	return backoff{initial: o.InitialReconnectDelay, max: o.MaxReconnectDelay, mult: o.BackoffMultiplier}
+}
+
+// connectPool makes passes over the pool, waiting with backoff and jitter between them, until
+// a broker connects, ctx ends or MaxReconnectAttempts passes failed. Dial uses it; the owner
+// makes its passes one at a time (connectPass) so that it never waits.
+func (c *Conn) connectPool(ctx context.Context, b *backoff) (*link, string, error) {
 	for pass := 1; ; pass++ {
-		for _, br := range o.Pool {
-			sc, err := c.connectOne(ctx, br)
-			if err == nil {
-				return sc, br.Addr(), nil
-			}
-			last = err
-			c.log.Warn("connector: connect failed", "broker", br.Addr(), "pass", pass, "err", err)
-			if ctx.Err() != nil {
-				return nil, "", fmt.Errorf("%w: %w (last: %w)", ErrUnavailable, ctx.Err(), last)
-			}
+		l, addr, err := c.connectPass(ctx)
+		if err == nil {
+			return l, addr, nil
 		}
-		if o.MaxReconnectAttempts > 0 && pass >= o.MaxReconnectAttempts {
-			return nil, "", fmt.Errorf("%w after %d attempts: %w", ErrUnavailable, pass, last)
+		c.log.Warn("connector: connect failed", "pass", pass, "err", err)
+		if ctx.Err() != nil {
+			return nil, "", fmt.Errorf("%w: %w (last: %w)", ErrUnavailable, ctx.Err(), err)
+		}
+		if o := c.opts; o.MaxReconnectAttempts > 0 && pass >= o.MaxReconnectAttempts {
+			return nil, "", fmt.Errorf("%w after %d attempts: %w", ErrUnavailable, pass, err)
 		}
 		t := time.NewTimer(jitter(b.next(), rand.Float64()))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, "", fmt.Errorf("%w: %w (last: %w)", ErrUnavailable, ctx.Err(), last)
+			return nil, "", fmt.Errorf("%w: %w (last: %w)", ErrUnavailable, ctx.Err(), err)
 		case <-t.C:
 		}
 	}
 }
 
+// connectPass tries every broker of the pool once, in order. Its error is the last broker's.
+func (c *Conn) connectPass(ctx context.Context) (*link, string, error) {
+	var last error
+	for _, br := range c.opts.Pool {
+		l, err := c.connectOne(ctx, br)
+		if err == nil {
+			return l, br.Addr(), nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, "", last
+}
+
 // connectOne opens a TCP (or TLS) connection to br and performs the STOMP
 // CONNECT exchange, all within ConnectTimeout and ctx.
-func (c *Conn) connectOne(ctx context.Context, br Broker) (*stomp.Conn, error) {
+func (c *Conn) connectOne(ctx context.Context, br Broker) (*link, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.ConnectTimeout)
 	defer cancel()
 	addr := br.Addr()
@@ -68,16 +81,12 @@ func (c *Conn) connectOne(ctx context.Context, br Broker) (*stomp.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", addr, err)
 	}
-	// go-stomp bounds only the CONNECTED read by ctx's deadline; the write
-	// deadline and the close on cancellation are ours.
+	// The handshake's reads and writes end at ctx's deadline; cancelling ctx closes the socket.
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
-	if dl, ok := ctx.Deadline(); ok {
-		_ = nc.SetWriteDeadline(dl)
-	}
-	sc, err := stomp.ConnectWithContext(ctx, nc, c.stompOptions(br)...)
+	l, err := c.handshake(ctx, nc, br)
 	if !stop() {
 		if err == nil {
-			_ = sc.MustDisconnect()
+			l.fail(context.Cause(ctx))
 		}
 		return nil, fmt.Errorf("connect %s: %w", addr, context.Cause(ctx))
 	}
@@ -85,48 +94,28 @@ func (c *Conn) connectOne(ctx context.Context, br Broker) (*stomp.Conn, error) {
 		_ = nc.Close()
 		return nil, fmt.Errorf("connect %s: stomp: %w", addr, err)
 	}
-	_ = nc.SetWriteDeadline(time.Time{})
-	return sc, nil
+	return l, nil
 }
 
-// stompOptions builds the CONNECT options for br.
-func (c *Conn) stompOptions(br Broker) []func(*stomp.Conn) error {
-	o := c.opts
-	opts := []func(*stomp.Conn) error{
-		stomp.ConnOpt.Host(o.VHost),
-		stomp.ConnOpt.Logger(stompLogger{c.log}),
-		stomp.ConnOpt.DisconnectReceiptTimeout(5 * time.Second),
-		stomp.ConnOpt.UnsubscribeReceiptTimeout(5 * time.Second),
-	}
-	if br.User != "" || br.Password != "" {
-		opts = append(opts, stomp.ConnOpt.Login(br.User, br.Password))
-	}
-	// go-stomp asks for one-minute heartbeats unless told otherwise.
-	hb, slack := heartbeat(o.Heartbeat)
-	opts = append(opts, stomp.ConnOpt.HeartBeat(hb, hb))
-	if slack > 0 {
-		opts = append(opts, stomp.ConnOpt.HeartBeatError(slack),
-			stomp.ConnOpt.HeartBeatGracePeriodMultiplier(heartbeatGrace))
-	}
-	return opts
-}
-
-// heartbeatGrace multiplies go-stomp's read timeout (the broker's interval
-// plus slack). RabbitMQ only checks every interval whether it sent anything,
-// so its heartbeats can be almost two intervals apart; go-stomp would
-// otherwise drop a healthy connection. The Ruby client likewise tolerates
+// heartbeatGrace multiplies the read timeout (the broker's interval plus
+// slack). RabbitMQ only checks every interval whether it sent anything,
+// so its heartbeats can be almost two intervals apart; a healthy connection
+// would otherwise be dropped. The Ruby client likewise tolerates
 // two missed reads (max_hbread_fails).
 const heartbeatGrace = 2.0
 
 // heartbeat returns the heart-beat interval to ask for in both directions and
-// the slack go-stomp adds to its read timeout (and takes off its send
-// interval): its 5s default, or half the interval when that is shorter.
+// the slack added to the read timeout (and taken off the send interval): 5s,
+// or half the interval when that is shorter.
 func heartbeat(d time.Duration) (interval, slack time.Duration) {
 	if d <= 0 {
 		return 0, 0
 	}
-	return d, min(stomp.DefaultHeartBeatError, d/2)
+	return d, min(heartbeatSlack, d/2)
 }
+
+// heartbeatSlack is the most slack heartbeat allows for transmission delays.
+const heartbeatSlack = 5 * time.Second
 
 // backoff yields the nominal wait before each pass over the pool after the first.
 type backoff struct {
@@ -134,6 +123,9 @@ type backoff struct {
 	mult         float64
 	cur          time.Duration
 }
+
+// reset starts the backoff again from its initial wait.
+func (b *backoff) reset() { b.cur = 0 }
 
 func (b *backoff) next() time.Duration {
 	if b.cur == 0 {
@@ -148,17 +140,3 @@ func (b *backoff) next() time.Duration {
 func jitter(d time.Duration, r float64) time.Duration {
 	return d/2 + time.Duration(r*float64(d))
 }
-
-// stompLogger sends go-stomp's log lines to slog. go-stomp logs every
-// subscription torn down by a lost connection at info level; those become
-// debug, since the connector logs the loss itself.
-type stompLogger struct{ l *slog.Logger }
-
-func (s stompLogger) Debugf(f string, v ...any)   { s.l.Debug("stomp: " + fmt.Sprintf(f, v...)) }
-func (s stompLogger) Infof(f string, v ...any)    { s.l.Debug("stomp: " + fmt.Sprintf(f, v...)) }
-func (s stompLogger) Warningf(f string, v ...any) { s.l.Warn("stomp: " + fmt.Sprintf(f, v...)) }
-func (s stompLogger) Errorf(f string, v ...any)   { s.l.Error("stomp: " + fmt.Sprintf(f, v...)) }
-func (s stompLogger) Debug(m string)              { s.l.Debug("stomp: " + m) }
-func (s stompLogger) Info(m string)               { s.l.Debug("stomp: " + m) }
-func (s stompLogger) Warning(m string)            { s.l.Warn("stomp: " + m) }
-func (s stompLogger) Error(m string)              { s.l.Error("stomp: " + m) }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,7 +21,6 @@ import (
 
 const (
 	vhost      = "/mcollective"
-	mgmtURL    = "http://127.0.0.1:15672"
 	collective = "mcollective"
 	waitFor    = 10 * time.Second
 )
@@ -271,13 +271,25 @@ func (p *proxy) close() {
 // API, retrying while the broker does not know it yet.
 func killConnection(t *testing.T, name string) {
 	t.Helper()
+	base := os.Getenv(testenv.MgmtURLEnv)
+	if base == "" {
+		base = testenv.DefaultMgmtURL
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s: %v", testenv.MgmtURLEnv, err)
+	}
+	user := u.User.Username()
+	pass, _ := u.User.Password()
+	u.User = nil
+	mgmtURL := strings.TrimSuffix(u.String(), "/")
 	deadline := time.Now().Add(waitFor)
 	for {
 		req, err := http.NewRequest(http.MethodDelete, mgmtURL+"/api/connections/"+url.PathEscape(name), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.SetBasicAuth("mcollective", "secret")
+		req.SetBasicAuth(user, pass)
 		req.Header.Set("X-Reason", "connector test")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

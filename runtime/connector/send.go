@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-stomp/stomp/v3"
 	"github.com/go-stomp/stomp/v3/frame"
 )
 
@@ -29,8 +28,7 @@ type SendHeaders struct {
 type header struct{ key, value string }
 
 // sendHeaders returns the headers MCollective puts on a SEND besides
-// destination, content-length and content-type (which go-stomp adds):
-// reply-to, expiration, mc_sender.
+// destination, content-length and content-type: reply-to, expiration, mc_sender.
 func sendHeaders(h SendHeaders, identity string) []header {
 	var hs []header
 	if h.ReplyTo != "" {
@@ -48,31 +46,89 @@ func sendHeaders(h SendHeaders, identity string) []header {
 // Send publishes body to dest, such as BroadcastDest, DirectedDest or a
 // request's ReplyTo, with content-length, content-type ContentType and the
 // headers of h and Options.Identity. While the connection is down it waits for
-// the reconnect until ctx ends (or ConnectTimeout, when ctx has no deadline)
-// and then fails with an error wrapping ErrDisconnected. After Close it fails
-// with ErrClosed.
+// the reconnect until ctx ends or SendWait passes, whichever comes first, and
+// then fails with an error wrapping ErrDisconnected that says why the connection
+// dropped and what to check. After Close it fails with ErrClosed.
+//
+// A nil error means the frame was handed to the connection, not that the broker
+// has it: a frame in flight when the connection drops is lost (at most once).
 func (c *Conn) Send(ctx context.Context, dest string, body []byte, h SendHeaders) error {
 	if dest == "" {
 		return errors.New("send: empty destination")
 	}
-	hs := sendHeaders(h, c.opts.Identity)
-	opts := make([]func(*frame.Frame) error, 0, len(hs))
-	for _, kv := range hs {
-		opts = append(opts, stomp.SendOpt.Header(kv.key, kv.value))
+	f := frame.New(frame.SEND, frame.ContentLength, strconv.Itoa(len(body)), frame.Destination, dest, frame.ContentType, ContentType)
+	for _, kv := range sendHeaders(h, c.opts.Identity) {
+		f.Header.Add(kv.key, kv.value)
 	}
+	f.Body = body
+	var wait <-chan time.Time
 	for {
-		sc, gen, err := c.current(ctx)
+		var (
+			l       *link
+			up      <-chan struct{}
+			cause   error
+			dialErr error
+			err     error
+		)
+		if !c.do(func(s *state) {
+			switch {
+			case s.closing:
+				err = ErrClosed
+			case s.link != nil:
+				l = s.link
+			default:
+				up, cause, dialErr = s.up, s.cause, s.dialErr
+			}
+		}) {
+			err = c.stopped()
+		}
 		if err != nil {
 			return fmt.Errorf("send %s: %w", dest, err)
 		}
-		err = sc.Send(dest, ContentType, body, opts...)
-		if err == nil {
-			return nil
+		if l != nil {
+			select {
+			case <-l.dead:
+				continue // gone since the owner answered: never queue on a dead link
+			default:
+			}
+			select {
+			case l.out <- f:
+				return nil
+			case <-l.dead:
+				continue // the frame never reached the connection: wait for the next one
+			case <-ctx.Done():
+				return fmt.Errorf("send %s: %w", dest, ctx.Err())
+			}
 		}
-		if !errors.Is(err, stomp.ErrAlreadyClosed) && !errors.Is(err, stomp.ErrClosedUnexpectedly) {
-			return fmt.Errorf("send %s: %w", dest, err)
+		if wait == nil {
+			t := time.NewTimer(c.opts.SendWait)
+			defer t.Stop()
+			wait = t.C
 		}
-		// The frame never reached the connection: wait for the next one.
-		c.markLost(gen, err)
+		select {
+		case <-up:
+		case <-c.done:
+		case <-ctx.Done():
+			return fmt.Errorf("send %s: %w: %w", dest, ErrDisconnected, ctx.Err())
+		case <-wait:
+			why := fmt.Sprintf("the connection dropped: %v", cause)
+			if dialErr != nil {
+				why += fmt.Sprintf("; reconnecting: %v", dialErr)
+			}
+			return fmt.Errorf("send %s: %w: no broker of the pool (%s) connected within %v (%s); check that the brokers run, listen for STOMP there and accept this login",
+				dest, ErrDisconnected, c.pool(), c.opts.SendWait, why)
+		}
 	}
+}
+
+// pool lists the pool's addresses.
+func (c *Conn) pool() string {
+	s := ""
+	for i, b := range c.opts.Pool {
+		if i > 0 {
+			s += ", "
+		}
+		s += b.Addr()
+	}
+	return s
 }

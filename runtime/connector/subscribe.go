@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/go-stomp/stomp/v3"
 	"github.com/go-stomp/stomp/v3/frame"
 )
 
@@ -45,17 +44,14 @@ type Subscription struct {
 
 	// local, when set, ends a subscription that no broker connection backs (see
 	// LocalSubscription).
-	local func()
-
-	mu     sync.Mutex
-	gen    uint64 // generation of the connection ss belongs to
-	ss     *stomp.Subscription
-	closed bool
+	local     func()
+	localOnce sync.Once
 }
 
 // Subscribe subscribes to dest, such as BroadcastDest or DirectedDest, and
-// calls h for every message. The SUBSCRIBE frame is sent now when connected,
-// else after the next reconnect.
+// calls h for every message. The SUBSCRIBE frame is queued now when connected,
+// else sent after the next reconnect; messages sent on this Conn after
+// Subscribe returns reach the broker after it.
 func (c *Conn) Subscribe(dest string, h Handler) (*Subscription, error) {
 	return c.subscribe(dest, false, h)
 }
@@ -85,26 +81,14 @@ func (c *Conn) subscribe(dest string, temp bool, h Handler) (*Subscription, erro
 		queue: make(chan Message, c.opts.QueueSize),
 		stop:  make(chan struct{}),
 	}
-	c.mu.Lock()
-	if c.closed || c.err != nil {
-		err := c.err
-		c.mu.Unlock()
-		if err == nil {
-			err = ErrClosed
-		}
+	var err error
+	if !c.do(func(st *state) { err = st.subscribe(s) }) {
+		err = c.stopped()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("subscribe %s: %w", dest, err)
 	}
-	c.subs[s] = struct{}{}
-	sc, gen := c.sc, c.gen
-	c.mu.Unlock()
-
 	go s.deliver()
-	if sc != nil {
-		if err := s.attach(sc, gen); err != nil {
-			// The connection is going away; the supervisor resubscribes.
-			c.log.Debug("connector: subscribe deferred to reconnect", "destination", dest, "err", err)
-		}
-	}
 	return s, nil
 }
 
@@ -124,104 +108,22 @@ func (s *Subscription) Destination() string { return s.dest }
 func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 
 // Unsubscribe ends the subscription: it stops the handler goroutine and, when
-// connected, sends UNSUBSCRIBE (for a temp queue it only forgets the
-// registration). A handler call already running finishes; no new one starts.
-// It may be called from the handler itself. Idempotent.
-//
-// go-stomp's own Unsubscribe can miss the wake-up that ends its wait for the
-// broker's RECEIPT and then sits out its timeout, so it runs on a goroutine of
-// its own and Unsubscribe never waits for it; errors are logged.
+// connected, queues an UNSUBSCRIBE (for a temp queue it only forgets the
+// registration); nothing waits for the broker's answer. A handler call already
+// running finishes; no new one starts. It may be called from the handler
+// itself. Idempotent.
 func (s *Subscription) Unsubscribe() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	ss := s.ss
-	s.ss = nil
-	s.mu.Unlock()
 	if s.local != nil {
-		s.local()
+		s.localOnce.Do(s.local)
 		return nil
 	}
-
 	s.stopDelivery()
-	s.c.mu.Lock()
-	delete(s.c.subs, s)
-	s.c.mu.Unlock()
-	if ss == nil || !ss.Active() {
-		return nil
-	}
-	done := s.c.unsubscribing()
-	go func() {
-		defer close(done)
-		err := ss.Unsubscribe()
-		if err != nil && !errors.Is(err, stomp.ErrClosedUnexpectedly) && !errors.Is(err, stomp.ErrCompletedSubscription) {
-			s.c.log.Debug("connector: unsubscribe", "destination", s.dest, "err", err)
-		}
-	}()
+	s.c.do(func(st *state) { st.unsubscribe(s) })
 	return nil
 }
 
 func (s *Subscription) stopDelivery() {
 	s.stopped.Do(func() { close(s.stop) })
-}
-
-// attach subscribes on connection sc of generation gen, unless s is closed or
-// already attached to that or a newer connection.
-func (s *Subscription) attach(sc *stomp.Conn, gen uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || gen <= s.gen {
-		return nil
-	}
-	var opts []func(*frame.Frame) error
-	if s.temp {
-		opts = append(opts, stomp.SubscribeOpt.Header(stomp.ReplyToHeader, s.dest))
-	}
-	if !s.c.track() {
-		return fmt.Errorf("subscribe %s: %w", s.dest, ErrClosed)
-	}
-	ss, err := sc.Subscribe(s.dest, stomp.AckAuto, opts...)
-	if err != nil {
-		s.c.wg.Done()
-		return fmt.Errorf("subscribe %s: %w", s.dest, err)
-	}
-	s.ss, s.gen = ss, gen
-	go s.drain(ss)
-	return nil
-}
-
-// drain moves go-stomp's messages into the bounded queue without ever
-// blocking, so the connection's reader never waits for a handler.
-func (s *Subscription) drain(ss *stomp.Subscription) {
-	defer s.c.wg.Done()
-	log := s.c.log
-	for m := range ss.C {
-		if m.Err != nil {
-			log.Debug("connector: subscription interrupted", "destination", s.dest, "err", m.Err)
-			continue
-		}
-		select {
-		case <-s.stop:
-			continue
-		default:
-		}
-		if len(m.Body) > s.c.opts.MaxBody {
-			n := s.dropped.Add(1)
-			log.Warn("connector: message dropped: body too large", "destination", s.dest,
-				"bytes", len(m.Body), "max", s.c.opts.MaxBody, "dropped", n)
-			continue
-		}
-		select {
-		case s.queue <- newMessage(m):
-		default:
-			n := s.dropped.Add(1)
-			log.Warn("connector: message dropped: handler queue full", "destination", s.dest,
-				"queue", cap(s.queue), "dropped", n)
-		}
-	}
 }
 
 // deliver calls the handler for each queued message until stopped.
@@ -250,19 +152,19 @@ func (s *Subscription) call(m Message) {
 	s.h(m)
 }
 
-func newMessage(m *stomp.Message) Message {
-	h := make(map[string]string, m.Header.Len())
-	for i := range m.Header.Len() {
-		k, v := m.Header.GetAt(i)
+func newMessage(f *frame.Frame) Message {
+	h := make(map[string]string, f.Header.Len())
+	for i := range f.Header.Len() {
+		k, v := f.Header.GetAt(i)
 		if _, dup := h[k]; !dup {
 			h[k] = v
 		}
 	}
 	return Message{
-		Destination:  m.Destination,
+		Destination:  h["destination"],
 		ReplyTo:      h["reply-to"],
 		Subscription: h["subscription"],
 		Headers:      h,
-		Body:         m.Body,
+		Body:         f.Body,
 	}
 }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"net"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-stomp/stomp/v3"
 	"github.com/go-stomp/stomp/v3/frame"
 )
 
@@ -115,12 +115,9 @@ func TestHeartbeat(t *testing.T) {
 }
 
 func TestNewMessage(t *testing.T) {
-	m := &stomp.Message{
-		Destination: "/queue/amq.gen-x",
-		Header: frame.NewHeader("destination", "/queue/amq.gen-x", "subscription", "/temp-queue/r",
-			"reply-to", "/reply-queue/amq.gen-y", "mc_sender", "a", "mc_sender", "b"),
-		Body: []byte("i\x00"),
-	}
+	m := frame.New(frame.MESSAGE, "destination", "/queue/amq.gen-x", "subscription", "/temp-queue/r",
+		"reply-to", "/reply-queue/amq.gen-y", "mc_sender", "a", "mc_sender", "b")
+	m.Body = []byte("i\x00")
 	got := newMessage(m)
 	if got.Destination != "/queue/amq.gen-x" || got.Subscription != "/temp-queue/r" ||
 		got.ReplyTo != "/reply-queue/amq.gen-y" || got.Headers["mc_sender"] != "a" || string(got.Body) != "i\x00" {
@@ -156,4 +153,44 @@ func TestDialUnavailable(t *testing.T) {
 			t.Fatal("Dial with an empty pool succeeded")
 		}
 	})
+}
+
+func TestBrokerError(t *testing.T) {
+	f := frame.New(frame.ERROR, frame.Message, "not_found")
+	f.Body = []byte("NOT_FOUND - no exchange 'dev_broadcast' in vhost '/mcollective'")
+	e := newBrokerError(f)
+	if e.Exchange != "dev_broadcast" || e.VHost != "/mcollective" {
+		t.Fatalf("exchange %q vhost %q", e.Exchange, e.VHost)
+	}
+	for _, want := range []string{`"not_found"`, "rabbitmqadmin --vhost=/mcollective declare exchange name=dev_broadcast type=topic",
+		"/api/exchanges/%2Fmcollective/dev_broadcast"} {
+		if !strings.Contains(e.Error(), want) {
+			t.Errorf("Error() = %q, want it to contain %q", e.Error(), want)
+		}
+	}
+	f = frame.New(frame.ERROR, frame.Message, "access_refused")
+	if e := newBrokerError(f); e.Hint() != "" || e.Error() != `the broker sent ERROR "access_refused"` {
+		t.Errorf("login refusal: %q, hint %q", e.Error(), e.Hint())
+	}
+	if ExchangeType("x_directed") != "direct" || ExchangeType("x_broadcast") != "topic" {
+		t.Error("ExchangeType")
+	}
+}
+
+func TestLogLimit(t *testing.T) {
+	l := logLimit{every: 10 * time.Second}
+	t0 := time.Unix(1000, 0)
+	var passed []int
+	for i := range 25 {
+		if held, ok := l.pass("k", t0.Add(time.Duration(i)*time.Second)); ok {
+			passed = append(passed, held)
+		}
+	}
+	// At 0s, 10s and 20s; the second and third carry the nine held back before them.
+	if !reflect.DeepEqual(passed, []int{0, 9, 9}) {
+		t.Errorf("passed %v, want [0 9 9]", passed)
+	}
+	if _, ok := l.pass("other", t0); !ok {
+		t.Error("another key is held back")
+	}
 }

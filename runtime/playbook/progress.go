@@ -68,6 +68,9 @@ func formatStep(ev starlib.Event, color bool) string {
 		fmt.Fprintf(&b, "  targets=%d ok=%d %s %s", len(ev.Targets), len(ev.OK),
 			paint(fmt.Sprintf("failed=%d", len(ev.Failed)), ansiRed, len(ev.Failed) > 0),
 			paint(fmt.Sprintf("missing=%d", len(ev.Missing)), ansiYellow, len(ev.Missing) > 0))
+		if len(ev.NotSent) > 0 {
+			fmt.Fprintf(&b, " %s", paint(fmt.Sprintf("not-sent=%d", len(ev.NotSent)), ansiRed, true))
+		}
 	default:
 		fmt.Fprintf(&b, "  found=%d", len(ev.Targets))
 	}

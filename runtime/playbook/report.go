@@ -33,21 +33,26 @@ type Report struct {
 
 // Step is one discover or rpc call of the run, or one wait_until (a starlib.Event).
 type Step struct {
-	Time     time.Time      `json:"time"`
-	Kind     string         `json:"kind"` // discover, rpc or wait (a whole wait_until)
-	Agent    string         `json:"agent,omitempty"`
-	Action   string         `json:"action,omitempty"`
-	Filter   string         `json:"filter"`
-	Args     map[string]any `json:"args,omitempty"`
-	Targets  []string       `json:"targets"`
-	OK       []string       `json:"ok"`
-	Failed   []string       `json:"failed"`
-	Missing  []string       `json:"missing"`
-	Duration float64        `json:"duration"`
-	DryRun   bool           `json:"dry_run"`
-	Error    string         `json:"error,omitempty"`
-	Polls    int            `json:"polls,omitempty"`  // wait: how many times its function ran
-	Polled   bool           `json:"polled,omitempty"` // a call made by a wait_until's function
+	Time    time.Time      `json:"time"`
+	Kind    string         `json:"kind"` // discover, rpc or wait (a whole wait_until)
+	Agent   string         `json:"agent,omitempty"`
+	Action  string         `json:"action,omitempty"`
+	Filter  string         `json:"filter"`
+	Args    map[string]any `json:"args,omitempty"`
+	Targets []string       `json:"targets"`
+	OK      []string       `json:"ok"`
+	Failed  []string       `json:"failed"`
+	Missing []string       `json:"missing"`
+	// MissingReasons says why a missing node did not reply, when it is not simply silent:
+	// "broker connection lost".
+	MissingReasons map[string]string `json:"missing_reasons,omitempty"`
+	// NotSent are targets the step failed before sending to: never "missing".
+	NotSent  []string `json:"not_sent,omitempty"`
+	Duration float64  `json:"duration"`
+	DryRun   bool     `json:"dry_run"`
+	Error    string   `json:"error,omitempty"`
+	Polls    int      `json:"polls,omitempty"`  // wait: how many times its function ran
+	Polled   bool     `json:"polled,omitempty"` // a call made by a wait_until's function
 }
 
 // LogLine is one log() or print() line of the run.
@@ -76,7 +81,7 @@ type recorder struct {
 func (r *recorder) step(at time.Time, ev starlib.Event) {
 	s := Step{Time: at, Kind: ev.Kind, Agent: ev.Agent, Action: ev.Action, Filter: ev.Filter,
 		Args: jsonSafe(ev.Args), Targets: nonNil(ev.Targets), OK: nonNil(ev.OK), Failed: nonNil(ev.Failed),
-		Missing: nonNil(ev.Missing), Duration: ev.Duration.Seconds(), DryRun: ev.DryRun, Error: ev.Err,
+		Missing: nonNil(ev.Missing), MissingReasons: ev.MissingReasons, NotSent: ev.NotSent, Duration: ev.Duration.Seconds(), DryRun: ev.DryRun, Error: ev.Err,
 		Polls: ev.Polls, Polled: ev.Polled}
 	r.mu.Lock()
 	defer r.mu.Unlock()

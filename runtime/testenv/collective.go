@@ -30,10 +30,8 @@ const VHost = "/mcollective"
 // test when the management API is not reachable.
 func Collective(t testing.TB) string {
 	t.Helper()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	c := "t" + hex.EncodeToString(b)
-	for _, x := range []struct{ name, typ string }{{c + "_broadcast", "topic"}, {c + "_directed", "direct"}} {
+	c := freshCollective()
+	for _, x := range collectiveExchanges(c) {
 		path := "/api/exchanges/" + url.PathEscape(VHost) + "/" + x.name
 		if code, err := mgmt(http.MethodPut, path, `{"type":"`+x.typ+`","durable":false}`); err != nil || code >= 300 {
 			SkipOrFail(t, "rabbitmq management API: declare exchange %s: status %d: %v (run .ci/setup-services)", x.name, code, err)
@@ -42,6 +40,21 @@ func Collective(t testing.TB) string {
 		t.Cleanup(func() { _, _ = mgmt(http.MethodDelete, path, "") })
 	}
 	return c
+}
+
+// freshCollective returns a new random collective name.
+func freshCollective() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "t" + hex.EncodeToString(b)
+}
+
+// exchange is a RabbitMQ exchange to declare.
+type exchange struct{ name, typ string }
+
+// collectiveExchanges are the exchanges of collective c.
+func collectiveExchanges(c string) []exchange {
+	return []exchange{{c + "_broadcast", "topic"}, {c + "_directed", "direct"}}
 }
 
 // RequireReplyExchange makes sure the mcollective_reply exchange, which clients with
@@ -65,6 +78,11 @@ func mgmt(method, path, body string) (int, error) {
 	if base == "" {
 		base = DefaultMgmtURL
 	}
+	return mgmtAt(base, method, path, body)
+}
+
+// mgmtAt calls the management API at base (with credentials) and returns the HTTP status.
+func mgmtAt(base, method, path, body string) (int, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", MgmtURLEnv, err)
