@@ -2,6 +2,7 @@ package external
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/agent"
 	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/extproc"
 	"github.com/mcorun/mcorun/runtime/message"
 	"github.com/mcorun/mcorun/runtime/value"
 )
@@ -53,13 +55,13 @@ func (r *runner) activate(ctx context.Context, name, exe string) (bool, error) {
 		request: activationRequest{Schema: activationSchema, Protocol: ActivationProtocol, Agent: name},
 	})
 	r.logOutput(name, "activation", res)
-	if err == errTimeout {
+	if errors.Is(err, extproc.ErrTimeout) {
 		return false, fmt.Errorf("activation check timed out after %s; its process group was killed", r.activation)
 	}
 	if err != nil {
 		return false, err
 	}
-	return decodeActivation(res.reply)
+	return decodeActivation(res.Reply)
 }
 
 // newAgent is the agent served for d, running exe for each action.
@@ -109,16 +111,16 @@ func (r *runner) action(ctx context.Context, d *ddl.Agent, exe string, req *agen
 	})
 	r.logOutput(req.Agent, req.Action, res)
 	what := req.Agent + "#" + req.Action
-	if err == errTimeout {
+	if errors.Is(err, extproc.ErrTimeout) {
 		err = fmt.Errorf("timed out after %s; its process group was killed", limit)
 	}
 	if err != nil {
 		r.fail(rep, what, req.RequestID, err)
 		return
 	}
-	out, err := DecodeReply(res.reply)
+	out, err := DecodeReply(res.Reply)
 	if err != nil {
-		r.fail(rep, what, req.RequestID, fmt.Errorf("%w%s", err, excerpt(res.stderr)))
+		r.fail(rep, what, req.RequestID, fmt.Errorf("%w%s", err, excerpt(res.Stderr)))
 		return
 	}
 	for k, v := range out.Data {
@@ -138,11 +140,11 @@ func (r *runner) fail(rep *agent.Reply, what, requestID string, err error) {
 }
 
 // logOutput logs what the process printed: stdout at info, stderr at warn, a line each.
-func (r *runner) logOutput(name, action string, res result) {
+func (r *runner) logOutput(name, action string, res extproc.Result) {
 	for _, out := range []struct {
 		b     []byte
 		level slog.Level
-	}{{res.stdout, slog.LevelInfo}, {res.stderr, slog.LevelWarn}} {
+	}{{res.Stdout, slog.LevelInfo}, {res.Stderr, slog.LevelWarn}} {
 		for line := range strings.Lines(string(out.b)) {
 			if line = strings.TrimRight(line, "\r\n"); line != "" {
 				r.log.Log(context.Background(), out.level, "external agent output", "agent", name, "action", action, "line", line)

@@ -12,14 +12,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
+	"github.com/mcorun/mcorun/runtime/extproc"
 	"github.com/mcorun/mcorun/runtime/message"
 	"github.com/mcorun/mcorun/runtime/value"
 )
@@ -32,13 +29,10 @@ const (
 	activationSchema   = "https://choria.io/schemas/mcorpc/external/v1/activation_request.json"
 )
 
-// The environment variables an agent is run with, beside PATH.
+// The environment variables an agent is run with, beside PATH and those of extproc.
 const (
-	envRequest  = "CHORIA_EXTERNAL_REQUEST"
-	envReply    = "CHORIA_EXTERNAL_REPLY"
-	envProtocol = "CHORIA_EXTERNAL_PROTOCOL"
-	envConfig   = "CHORIA_EXTERNAL_CONFIG"
-	envFacts    = "CHORIA_EXTERNAL_FACTS"
+	envConfig = "CHORIA_EXTERNAL_CONFIG"
+	envFacts  = "CHORIA_EXTERNAL_FACTS"
 )
 
 // Request is an rpc request as the agent reads it: data at the top level, already validated
@@ -82,91 +76,28 @@ type call struct {
 	maxReply int64
 }
 
-// result is what a run left: the reply file's bytes and the ends of stdout and stderr.
-type result struct {
-	reply          []byte
-	stdout, stderr []byte
-}
-
-// errTimeout is a run that outlived its context: its process group was killed.
-var errTimeout = errors.New("timed out; its process group was killed")
-
 // run runs c.exe with the request file, the reply file and the protocol as its arguments and
-// in its environment, which holds nothing else but PATH, the config path and the facts file.
-// The process leads its own process group, and the whole group is killed when ctx ends. A
-// non-zero exit is an error carrying an excerpt of stderr.
-func run(ctx context.Context, c call) (result, error) {
-	var res result
-	dir, err := os.MkdirTemp("", "mcod-external-")
-	if err != nil {
-		return res, fmt.Errorf("cannot create the request directory: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	reqPath, repPath, factsPath := filepath.Join(dir, "request.json"), filepath.Join(dir, "reply.json"), filepath.Join(dir, "facts.json")
-	req, err := json.Marshal(c.request)
-	if err != nil {
-		return res, fmt.Errorf("cannot encode the request: %w", err)
-	}
+// in its environment (extproc), with the config path and the facts file besides. The whole
+// process group is killed when ctx ends. A non-zero exit is an error carrying an excerpt of
+// stderr.
+func run(ctx context.Context, c call) (extproc.Result, error) {
 	facts, err := json.Marshal(value.JSON(orEmpty(c.facts)))
 	if err != nil {
-		return res, fmt.Errorf("cannot encode the facts: %w", err)
+		return extproc.Result{}, fmt.Errorf("cannot encode the facts: %w", err)
 	}
-	for p, b := range map[string][]byte{reqPath: req, factsPath: facts, repPath: nil} {
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			return res, fmt.Errorf("cannot write %s: %w", p, err)
-		}
+	res, err := extproc.Run(ctx, extproc.Call{
+		Argv: []string{c.exe}, Protocol: c.protocol, Request: c.request,
+		Files: []extproc.File{{Env: envFacts, Name: "facts.json", Body: facts}},
+		Env:   []string{envConfig + "=" + c.config},
+		Dir:   os.TempDir(), MaxReply: c.maxReply,
+		// A child that outlives the agent and holds its stdout open must not hold the call.
+		WaitDelay: 500 * time.Millisecond,
+	})
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		err = fmt.Errorf("%w%s", err, excerpt(res.Stderr))
 	}
-	path := os.Getenv("PATH")
-	if path == "" {
-		path = "/usr/local/bin:/usr/bin:/bin"
-	}
-	cmd := exec.CommandContext(ctx, c.exe, reqPath, repPath, c.protocol)
-	cmd.Dir = os.TempDir()
-	cmd.Env = []string{
-		"PATH=" + path,
-		envRequest + "=" + reqPath,
-		envReply + "=" + repPath,
-		envProtocol + "=" + c.protocol,
-		envConfig + "=" + c.config,
-		envFacts + "=" + factsPath,
-	}
-	var stdout, stderr tail
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// The negative pid is the process group: the agent and everything it started.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	// A child that outlives the agent and holds its stdout open must not hold the call.
-	cmd.WaitDelay = 500 * time.Millisecond
-	err = cmd.Run()
-	res.stdout, res.stderr = stdout.Bytes(), stderr.Bytes()
-	if ctx.Err() != nil {
-		return res, errTimeout
-	}
-	if err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return res, fmt.Errorf("%s %s%s", filepath.Base(c.exe), exit.ProcessState, excerpt(res.stderr))
-		}
-		if !errors.Is(err, exec.ErrWaitDelay) {
-			return res, fmt.Errorf("cannot run %s: %w", c.exe, err)
-		}
-	}
-	f, err := os.Open(repPath)
-	if err != nil {
-		return res, fmt.Errorf("cannot read the reply: %w", err)
-	}
-	defer f.Close()
-	res.reply, err = io.ReadAll(io.LimitReader(f, c.maxReply+1))
-	if err != nil {
-		return res, fmt.Errorf("cannot read the reply: %w", err)
-	}
-	if int64(len(res.reply)) > c.maxReply {
-		st, _ := f.Stat()
-		return res, fmt.Errorf("%s wrote a reply of %d bytes, over the limit of %d", filepath.Base(c.exe), st.Size(), c.maxReply)
-	}
-	return res, nil
+	return res, err
 }
 
 func orEmpty(m map[string]any) map[string]any {
@@ -181,36 +112,11 @@ const maxExcerpt = 200
 
 // excerpt is ": " and the last maxExcerpt bytes of stderr on one line, or "" when it is empty.
 func excerpt(stderr []byte) string {
-	s := strings.Join(strings.Fields(string(stderr)), " ")
-	if s == "" {
-		return ""
+	if s := extproc.Excerpt(stderr, maxExcerpt); s != "" {
+		return ": " + s
 	}
-	if len(s) > maxExcerpt {
-		s = "..." + strings.ToValidUTF8(s[len(s)-maxExcerpt:], "")
-	}
-	return ": " + s
+	return ""
 }
-
-// maxTail is how much of stdout and of stderr a run keeps: their last bytes.
-const maxTail = 16 << 10
-
-// tail keeps the last maxTail bytes written to it.
-type tail struct{ b []byte }
-
-func (t *tail) Write(p []byte) (int, error) {
-	n := len(p)
-	if len(p) >= maxTail {
-		t.b = append(t.b[:0], p[len(p)-maxTail:]...)
-		return n, nil
-	}
-	if over := len(t.b) + len(p) - maxTail; over > 0 {
-		t.b = t.b[:copy(t.b, t.b[over:])]
-	}
-	t.b = append(t.b, p...)
-	return n, nil
-}
-
-func (t *tail) Bytes() []byte { return t.b }
 
 // DecodeReply reads an rpc reply: {"statuscode": N, "statusmsg": "...", "data": {...}}. The
 // status code must be one of MCollective's, 0 to 5; data may be missing or null. Numbers

@@ -1,7 +1,6 @@
 package external
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -139,14 +138,6 @@ func TestExcerpt(t *testing.T) {
 	}
 	if got := excerpt([]byte(" \n")); got != "" {
 		t.Errorf("excerpt of blank stderr = %q", got)
-	}
-	var tl tail
-	for range 1000 {
-		_, _ = tl.Write([]byte(strings.Repeat("x", 100)))
-	}
-	_, _ = tl.Write([]byte("END"))
-	if b := tl.Bytes(); len(b) != maxTail || !bytes.HasSuffix(b, []byte("xEND")) {
-		t.Errorf("tail kept %d bytes ending %q", len(b), b[len(b)-4:])
 	}
 }
 

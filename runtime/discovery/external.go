@@ -1,19 +1,16 @@
 package discovery
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/mcorun/mcorun/runtime/extproc"
 	"github.com/mcorun/mcorun/runtime/filter"
 	"github.com/mcorun/mcorun/runtime/message"
 )
@@ -25,10 +22,11 @@ const (
 	ExternalRequestSchema   = "https://choria.io/schemas/choria/discovery/v1/external_request.json"
 )
 
-// maxExternalReply bounds the reply file and the stderr kept from an external command.
+// maxExternalReply bounds the reply file of an external command, and maxExternalStderr the
+// end of its stderr an error message shows.
 const (
 	maxExternalReply  = 64 << 20
-	maxExternalStderr = 4 << 10
+	maxExternalStderr = 400
 )
 
 // ExternalRequest is the request file an external discovery command reads.
@@ -116,47 +114,25 @@ func (x external) Discover(ctx context.Context, r Request) ([]string, error) {
 	timeout := max(r.timeout(), time.Second)
 	req := ExternalRequest{Schema: ExternalRequestSchema, Protocol: ExternalRequestProtocol, Collective: r.Collective,
 		Filter: NewExternalFilter(r.Filter), Federations: []string{}, Options: opts, Timeout: timeout.Seconds()}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return nil, sourceErr(External, err)
-	}
-	dir, err := os.MkdirTemp("", "mcorun-discovery-")
-	if err != nil {
-		return nil, sourceErr(External, err)
-	}
-	defer os.RemoveAll(dir)
-	reqFile, repFile := filepath.Join(dir, "request.json"), filepath.Join(dir, "reply.json")
-	if err := os.WriteFile(reqFile, body, 0o600); err != nil {
-		return nil, sourceErr(External, err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, args[0], append(args[1:], reqFile, repFile, ExternalRequestProtocol)...) //nolint:gosec // the user's own discovery command
-	cmd.Dir = dir
-	cmd.Env = []string{
-		"CHORIA_EXTERNAL_REQUEST=" + reqFile,
-		"CHORIA_EXTERNAL_REPLY=" + repFile,
-		"CHORIA_EXTERNAL_PROTOCOL=" + ExternalRequestProtocol,
-		"PATH=" + os.Getenv("PATH"),
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	var stderr tailBuffer
-	cmd.Stderr = &stderr
-	cmd.Stdout = io.Discard
+	res, err := extproc.Run(ctx, extproc.Call{Argv: args, Protocol: ExternalRequestProtocol, Request: req,
+		MaxReply: maxExternalReply, WaitDelay: time.Second})
 	name := filepath.Base(args[0])
-	err = cmd.Run()
+	var exit *exec.ExitError
 	switch {
-	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded):
 		return nil, sourceErr(External, fmt.Errorf("%s did not finish within %s and was killed; make it faster or raise --discovery-timeout", name, timeout))
+	case errors.As(err, &exit):
+		msg := fmt.Sprintf("%s failed: %s", name, exit)
+		if s := extproc.Excerpt(res.Stderr, maxExternalStderr); s != "" {
+			msg += "; stderr: " + s
+		}
+		return nil, sourceErr(External, errors.New(msg))
 	case err != nil:
-		return nil, sourceErr(External, fmt.Errorf("%s failed: %w%s", name, err, stderr.excerpt()))
+		return nil, sourceErr(External, fmt.Errorf("%s failed: %w", name, err))
 	}
-	out, err := readBounded(repFile, maxExternalReply)
-	if err != nil {
-		return nil, sourceErr(External, fmt.Errorf("%s wrote no reply file: %w", name, err))
-	}
+	out := res.Reply
 	var rep ExternalReply
 	if err := json.Unmarshal(out, &rep); err != nil {
 		return nil, sourceErr(External, fmt.Errorf("%s: the reply is not JSON: %w", name, err))
@@ -173,44 +149,4 @@ func (x external) Discover(ctx context.Context, r Request) ([]string, error) {
 		}
 	}
 	return rep.Nodes, nil
-}
-
-// readBounded reads at most limit bytes of a file, refusing a larger one.
-func readBounded(name string, limit int64) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, limit)
-	}
-	return b, nil
-}
-
-// tailBuffer keeps the last maxExternalStderr bytes written to it.
-type tailBuffer struct{ b []byte }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > maxExternalStderr {
-		t.b = t.b[len(t.b)-maxExternalStderr:]
-	}
-	return len(p), nil
-}
-
-// excerpt is the stderr's last lines for an error message, "" when there was none.
-func (t *tailBuffer) excerpt() string {
-	s := strings.TrimSpace(string(bytes.ToValidUTF8(t.b, []byte("?"))))
-	if s == "" {
-		return ""
-	}
-	if lines := strings.Split(s, "\n"); len(lines) > 5 {
-		s = strings.Join(lines[len(lines)-5:], "\n")
-	}
-	return "; stderr: " + s
 }
