@@ -103,7 +103,10 @@ type Outcome struct {
 	OK      []string `json:"ok,omitempty"`
 	Failed  []string `json:"failed,omitempty"`
 	Missing []string `json:"missing,omitempty"`
-	Seconds float64  `json:"seconds"`
+	// Reasons says why a missing node did not reply when it was not simply silent: "broker
+	// connection lost" or "not sent" (runtime/client's Results.Reasons).
+	Reasons map[string]string `json:"reasons,omitempty"`
+	Seconds float64           `json:"seconds"`
 }
 
 // Result is a call's whole result, from which a resume answers the same call.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"sync"
 	"time"
@@ -258,6 +259,9 @@ func (j *runJournal) Batch(b starlib.BatchReport, stopped string) {
 
 func callOutcome(res *client.Results) *journal.Outcome {
 	o := &journal.Outcome{Targets: nonNil(res.Targets), Missing: res.Missing, Seconds: res.Elapsed.Seconds()}
+	if len(res.Reasons) > 0 {
+		o.Reasons = maps.Clone(res.Reasons)
+	}
 	for _, r := range res.OK {
 		o.OK = append(o.OK, r.Sender)
 	}
@@ -325,7 +329,7 @@ func fromJournal(agent, action string, rec *journal.Record) (*client.Results, er
 	}
 	return &client.Results{Agent: agent, Action: action, RequestID: rec.Result.RequestID,
 		Targets: rec.Outcome.Targets, Batches: rec.Result.Batches, OK: ok, Failed: failed,
-		Missing: rec.Outcome.Missing, Discovery: seconds(rec.Result.Discovery), Elapsed: seconds(rec.Result.Elapsed)}, nil
+		Missing: rec.Outcome.Missing, Reasons: maps.Clone(rec.Outcome.Reasons), Discovery: seconds(rec.Result.Discovery), Elapsed: seconds(rec.Result.Elapsed)}, nil
 }
 
 // startJournal starts the run's recorder: its id, its journal file under o.Journal (none for

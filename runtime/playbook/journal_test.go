@@ -345,3 +345,79 @@ func TestResumeTakesTheLock(t *testing.T) {
 		t.Errorf("%d runs: the skipped resume wrote a journal", len(runs))
 	}
 }
+
+// loseReplies makes the nth rpc call come back as runtime/client returns a call whose
+// broker connection dropped while replies were due: the given nodes missing, with
+// client.ReasonConnectionLost, and no error.
+type loseReplies struct {
+	*fleettest.Fleet
+	n    int
+	lose func(targets []string) []string
+}
+
+func (l *loseReplies) Call(ctx context.Context, agent, action string, args map[string]any, opts client.CallOptions) (*client.Results, error) {
+	res, err := l.Fleet.Call(ctx, agent, action, args, opts)
+	if l.n--; l.n != 0 || err != nil {
+		return res, err
+	}
+	lost := l.lose(res.Targets)
+	gone := func(r client.Result) bool { return slices.Contains(lost, r.Sender) }
+	res.OK = slices.DeleteFunc(res.OK, gone)
+	res.Failed = slices.DeleteFunc(res.Failed, gone)
+	res.Missing = append(res.Missing, lost...)
+	slices.Sort(res.Missing)
+	res.Reasons = map[string]string{}
+	for _, id := range lost {
+		res.Reasons[id] = client.ReasonConnectionLost
+	}
+	return res, nil
+}
+
+// TestResumeSendsLostRepliesAgain: the nodes a call lost with the broker connection are sent
+// again on resume, and only they: the replies that came back are kept.
+func TestResumeSendsLostRepliesAgain(t *testing.T) {
+	base, file := t.TempDir(), filepath.Join(t.TempDir(), "roll.star")
+	fleet := newTestFleet(t)
+	var lost string
+	lossy := &loseReplies{Fleet: fleet, n: 2, lose: func(targets []string) []string {
+		lost = targets[0]
+		return targets[:1]
+	}}
+	if err := os.WriteFile(file, []byte(rollingSrc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := runSource(t, context.Background(), "", Options{File: file, Journal: base, Fleet: lossy})
+	if first.ExitCode == ExitOK {
+		t.Fatalf("first run ended ok; the lost node should have stopped the rollout:\n%s", first.stderr)
+	}
+	sent := rpcNodes(fleet)
+	if len(sent) != 2 {
+		t.Fatalf("first run sent %v, want two batches", sent)
+	}
+	id, j := lastRun(t, base)
+	var recorded *journal.Outcome
+	for _, r := range j.Records {
+		if r.Type == journal.TypeDone && r.Outcome != nil && len(r.Outcome.Reasons) > 0 {
+			recorded = r.Outcome
+		}
+	}
+	if recorded == nil || recorded.Reasons[lost] != client.ReasonConnectionLost {
+		t.Fatalf("the journal does not record %s as lost with the connection: %+v", lost, recorded)
+	}
+	fleet.Reset()
+	res := journaled(t, file, base, rollingSrc, fleet, Options{Resume: &Resume{ID: id, Journal: j}})
+	if res.ExitCode != ExitOK {
+		t.Fatalf("resume: %d %v\n%s", res.ExitCode, res.Err, res.stderr)
+	}
+	// the lost node alone is sent the second batch's call again, then the rollout goes on
+	if got := rpcNodes(fleet); len(got) != 3 || got[0] != lost {
+		t.Errorf("live rpc calls %v, want %s then the last two batches\n%s", got, lost, res.stderr)
+	}
+	want := "resume: live: rpc rpcutil.ping nodes=[" + strings.ReplaceAll(sent[1], ",", " ") + "]: lost with the broker connection in run " + id + ": sent again to " + lost
+	if !strings.Contains(res.stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
+	}
+	if !strings.Contains(res.stdout, "RollingReport(ok; 8 done") {
+		t.Errorf("the resumed rollout did not complete: %s", res.stdout)
+	}
+}

@@ -246,6 +246,16 @@ func (rp *replay) next(c journal.Call) (decision, error) {
 		return decision{}, rp.goLive(c, "run "+rp.id+" kept no result of it")
 	case last && rp.lostAll(e.done):
 		return decision{}, rp.goLive(c, fmt.Sprintf("every node missing when run %s ended", rp.id))
+	case c.Kind == "rpc" && len(lostNodes(e.done.Outcome)) > 0:
+		lost := lostNodes(e.done.Outcome)
+		why := fmt.Sprintf("lost with the broker connection in run %s: sent again to %s (at least once)", rp.id, strings.Join(lost, ", "))
+		if len(c.Nodes) == 0 {
+			return decision{}, rp.goLive(c, why)
+		}
+		if err := rp.goLive(c, why); err != nil {
+			return decision{}, err
+		}
+		return decision{retry: lost, keep: e.done}, nil
 	case e.retry && rp.retryFailed && c.Kind == "rpc":
 		o := e.done.Outcome
 		again := slices.Concat(o.Failed, o.Missing)
@@ -264,6 +274,18 @@ func (rp *replay) next(c journal.Call) (decision, error) {
 	}
 	rp.replayed++
 	return decision{answer: e.done}, nil
+}
+
+// lostNodes are the nodes of a call whose replies were lost with the broker connection
+// (client.ReasonConnectionLost), sorted.
+func lostNodes(o *journal.Outcome) []string {
+	var lost []string
+	for _, id := range o.Missing {
+		if o.Reasons[id] == client.ReasonConnectionLost {
+			lost = append(lost, id)
+		}
+	}
+	return lost
 }
 
 // lostAll reports whether the original run ended, not ok, with every target of the call
@@ -312,10 +334,27 @@ func merge(kept, again *client.Results) *client.Results {
 	out.Failed = append(out.Failed, again.Failed...)
 	out.Missing = slices.DeleteFunc(slices.Clone(kept.Missing), func(id string) bool { return redo[id] })
 	out.Missing = append(out.Missing, again.Missing...)
+	out.Reasons = nil
+	for id, why := range kept.Reasons {
+		if !redo[id] {
+			out.Reasons = setReason(out.Reasons, id, why)
+		}
+	}
+	for id, why := range again.Reasons {
+		out.Reasons = setReason(out.Reasons, id, why)
+	}
 	byID := func(a, b client.Result) int { return strings.Compare(a.Sender, b.Sender) }
 	slices.SortFunc(out.OK, byID)
 	slices.SortFunc(out.Failed, byID)
 	slices.Sort(out.Missing)
 	out.RequestID, out.Elapsed = again.RequestID, again.Elapsed
 	return &out
+}
+
+func setReason(m map[string]string, id, why string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[id] = why
+	return m
 }
