@@ -17,11 +17,12 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/journal"
+	"github.com/mcorun/mcorun/runtime/listing"
 	"github.com/mcorun/mcorun/runtime/playbook"
 )
 
 const runsUsage = `Usage:
-  mcorun runs [--journal DIR] [--json]
+  mcorun runs [--journal DIR] [--format table|json|jsonl|csv|yaml] [--wide]
   mcorun runs show ID [--journal DIR] [--json]
 
 Lists the recent playbook runs, newest first: id, playbook, start, end, status,
@@ -273,9 +274,15 @@ func runRuns(_ context.Context, e *env, args []string) int {
 	fs.StringVar(&c.configFile, "config", "", "client config file, for plugin.mcorun.journal.* (optional)")
 	fs.StringVar(&dir, "journal", "", "the runs directory (default $XDG_STATE_HOME/mcorun/runs)")
 	fs.BoolVarP(&c.json, "json", "j", false, "print JSON")
+	fs.BoolVar(&c.wide, "wide", false, "do not cut tables to the terminal's width")
+	addFormatFlag(fs, &c)
 	if done, err := parseFlags(e, fs, runsUsage, args); done {
 		return exitOK
 	} else if err != nil {
+		return usageErr(e, "runs", err)
+	}
+	format, err := c.listFormat()
+	if err != nil {
 		return usageErr(e, "runs", err)
 	}
 	js, err := journalSettings(e, optionalConfig(e, c.configFile), dir)
@@ -284,31 +291,29 @@ func runRuns(_ context.Context, e *env, args []string) int {
 	}
 	switch {
 	case fs.NArg() == 0:
-		return listRuns(e, js.base, c.json)
+		return listRuns(e, js.base, format, tableStyle(e, &c))
 	case fs.NArg() == 2 && fs.Arg(0) == "show":
 		return showRun(e, js.base, fs.Arg(1), c.json)
 	}
 	return usageErr(e, "runs", fmt.Errorf("unexpected arguments %q: want none, or show ID", strings.Join(fs.Args(), " ")))
 }
 
-func listRuns(e *env, base string, asJSON bool) int {
+func listRuns(e *env, base string, format listing.Format, st listing.Style) int {
 	runs, err := journal.List(base)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "mcorun runs: %v\n", err)
 		return exitFailure
 	}
-	if asJSON {
-		if runs == nil {
-			runs = []journal.Summary{}
-		}
-		return printJSON(e, runs)
+	if runs == nil {
+		runs = []journal.Summary{}
 	}
-	if len(runs) == 0 {
+	if len(runs) == 0 && !format.Machine() {
 		fmt.Fprintf(e.stderr, "no runs under %s\n", base)
 		return exitOK
 	}
-	t := tablewriter.NewTable(e.stdout)
-	t.Header("ID", "Playbook", "Started", "Finished", "Status", "Stopped at")
+	header := []string{"ID", "Playbook", "Started", "Finished", "Status", "Stopped at"}
+	l := listing.List{Columns: []string{"id", "playbook", "started", "finished", "status", "stopped_at"}, Doc: runs}
+	var table [][]string
 	for _, r := range runs {
 		status := r.Status
 		if r.ResumeOf != "" {
@@ -317,9 +322,16 @@ func listRuns(e *env, base string, asJSON bool) int {
 		if r.Error != "" {
 			status = "unreadable: " + r.Error
 		}
-		_ = t.Append(r.ID, r.Playbook, stamp(r.Started), stamp(r.Finished), status, r.Stopped)
+		row := []string{r.ID, r.Playbook, stamp(r.Started), stamp(r.Finished), status, r.Stopped}
+		table = append(table, row)
+		l.Rows = append(l.Rows, []any{row[0], row[1], row[2], row[3], row[4], row[5]})
 	}
-	if err := t.Render(); err != nil {
+	if format.Machine() {
+		err = listing.Write(e.stdout, format, l)
+	} else {
+		err = listing.Render(e.stdout, header, table, st)
+	}
+	if err != nil {
 		fmt.Fprintf(e.stderr, "mcorun runs: %v\n", err)
 		return exitFailure
 	}

@@ -64,6 +64,10 @@ func TestRunsAndResume(t *testing.T) {
 	if len(runs) != 1 || rep["run_id"] != runs[0].ID || runs[0].Status != "ok" || runs[0].Calls != 5 {
 		t.Fatalf("runs %+v, report run_id %v", runs, rep["run_id"])
 	}
+	if out, _, code := runSandbox(ctx, t, "runs", "--journal", base, "--format", "csv"); code != exitOK ||
+		out.String() != "id,playbook,started,finished,status,stopped_at\n"+runs[0].ID+","+file+","+runs[0].Started.Local().Format("2006-01-02 15:04:05")+","+runs[0].Finished.Local().Format("2006-01-02 15:04:05")+",ok,\n" {
+		t.Errorf("runs --format csv: exit %d\n%s", code, out)
+	}
 	ev, _ := os.ReadFile(events)
 	if n := strings.Count(string(ev), "\n"); n < 12 || strings.Contains(string(ev), `"result"`) {
 		t.Errorf("--events wrote %d lines, or results:\n%s", n, ev)
