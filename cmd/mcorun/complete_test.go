@@ -32,7 +32,7 @@ func TestComplete(t *testing.T) {
 		has       []string // among them
 	}{
 		{line: "mcorun ", has: []string{"rpc", "find", "completion", "repl"}},
-		{line: "mcorun r", want: []string{"repl", "rpc", "run"}},
+		{line: "mcorun r", want: []string{"repl", "resume", "rpc", "run", "runs"}},
 		{line: "mcorun rpc ", has: []string{"rpcutil", "service", "puppet", "package"}},
 		{line: "mcorun rpc ser", want: []string{"service"}},
 		{line: "mcorun rpc service re", want: []string{"restart"}},
