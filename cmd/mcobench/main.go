@@ -130,7 +130,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			o.mco = p
 		}
 	}
-	s := &suite{o: o, dir: dir, log: stderr}
+	s := &suite{o: o, dir: dir, log: stderr, out: stdout}
 	fmt.Fprintf(stdout, "mcobench: %s, %d CPUs, load %s\n", hostInfo(), numCPU(), loadavg())
 	failed := false
 	for _, b := range o.brokers {
@@ -143,11 +143,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "mcobench: %s, %d nodes: %v\n", b, n, err)
 				failed = true
 			}
-			if res != nil {
-				res.print(stdout)
-				failed = failed || res.lost()
-				s.results = append(s.results, res)
-			}
+			failed = failed || (res != nil && res.lost())
 		}
 	}
 	if o.tsv != "" {

@@ -31,7 +31,14 @@ type suite struct {
 	o       options
 	dir     string
 	log     io.Writer
+	out     io.Writer
 	results []*result
+}
+
+// report prints a result and keeps it for the TSV.
+func (s *suite) report(r *result) {
+	r.print(s.out)
+	s.results = append(s.results, r)
 }
 
 // result is everything measured at one broker and fleet size.
@@ -211,6 +218,7 @@ func (s *suite) measure(ctx context.Context, brokerName string, n int) (*result,
 			s.repeat(func() row { return s.mcoPing(ctx, mcoCfg, n) }),
 			s.repeat(func() row { return s.mcoFind(ctx, mcoCfg, n) }))
 	}
+	s.report(res) // before the fleet closes, which takes a while at 10,000 nodes
 	return res, nil
 }
 
