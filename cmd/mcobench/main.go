@@ -146,13 +146,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			failed = failed || (res != nil && res.lost())
 		}
 	}
-	if o.tsv != "" {
-		if err := writeTSV(o.tsv, s.results); err != nil {
-			fmt.Fprintf(stderr, "mcobench: %v\n", err)
-			failed = true
-		}
-	}
-	if failed {
+	if failed || s.tsvFailed {
 		return 1
 	}
 	return 0

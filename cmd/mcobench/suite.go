@@ -33,12 +33,21 @@ type suite struct {
 	log     io.Writer
 	out     io.Writer
 	results []*result
+	// tsvFailed is set when the TSV could not be written.
+	tsvFailed bool
 }
 
-// report prints a result and keeps it for the TSV.
+// report prints a result and rewrites the TSV with it, so that a run stopped later keeps
+// what it measured.
 func (s *suite) report(r *result) {
 	r.print(s.out)
 	s.results = append(s.results, r)
+	if s.o.tsv != "" {
+		if err := writeTSV(s.o.tsv, s.results); err != nil {
+			fmt.Fprintf(s.log, "mcobench: %v\n", err)
+			s.tsvFailed = true
+		}
+	}
 }
 
 // result is everything measured at one broker and fleet size.
