@@ -296,6 +296,9 @@ var brokerPluginKeys = map[string]bool{
 	"mcod.broker.outbox_bytes": true, "mcod.broker.connect_timeout": true,
 }
 
+// clientPluginKeys are mcorun's own settings (README, "A large fleet").
+var clientPluginKeys = map[string]bool{"mcorun.reply_queue": true}
+
 // pluginKeyStatus reports whether a plugin key (without "plugin.") is read by this project,
 // and if it is known but ignored, why.
 func pluginKeyStatus(key string) (why string, known bool) {
@@ -306,7 +309,7 @@ func pluginKeyStatus(key string) (why string, known bool) {
 		return "", true
 	case key == "ssl.enforce_ttl", strings.HasPrefix(key, "ed25519."):
 		return "", true
-	case authPluginKeys[key], agentPluginKeys[key], brokerPluginKeys[key]:
+	case authPluginKeys[key], agentPluginKeys[key], brokerPluginKeys[key], clientPluginKeys[key]:
 		return "", true
 	}
 	if m := rabbitPoolRE.FindStringSubmatch(key); m != nil {
