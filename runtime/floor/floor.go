@@ -45,8 +45,11 @@ type Floor struct {
 	mu      sync.Mutex // serializes Round
 }
 
+// readyTimeout bounds Start's wait for every subscriber to answer a round.
+const readyTimeout = 2 * time.Minute
+
 // Start connects the subscribers and the caller and returns once every subscriber is
-// subscribed (a first round has reached them all, within 30 s).
+// subscribed (a round has reached them all, within readyTimeout).
 func Start(ctx context.Context, o Options) (_ *Floor, err error) {
 	if o.Nodes < 1 {
 		return nil, errors.New("floor: Nodes must be at least 1")
@@ -90,10 +93,11 @@ func Start(ctx context.Context, o Options) (_ *Floor, err error) {
 	if f.replies, err = f.client.Subscribe(replyTo, stomp.AckAuto); err != nil {
 		return nil, fmt.Errorf("floor: subscribe to replies: %w", err)
 	}
-	// A subscription on RabbitMQ is bound asynchronously: repeat a round until all answer.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, got, err := f.round(ctx, replyTo, time.Second)
+	// A subscription on RabbitMQ is bound asynchronously: repeat a round until all answer,
+	// waiting longer each time, since a round of 10,000 replies can take seconds.
+	deadline := time.Now().Add(readyTimeout)
+	for wait := time.Second; ; wait = min(2*wait, 16*time.Second) {
+		_, got, err := f.round(ctx, replyTo, wait)
 		if err != nil {
 			return nil, err
 		}
@@ -101,7 +105,7 @@ func Start(ctx context.Context, o Options) (_ *Floor, err error) {
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("floor: only %d of %d subscribers answered within 30s", got, o.Nodes)
+			return nil, fmt.Errorf("floor: only %d of %d subscribers answered within %v", got, o.Nodes, readyTimeout)
 		}
 	}
 	return f, nil
