@@ -115,7 +115,10 @@ func (r *requester) awaitSubscribed(ctx context.Context, ids []string) error {
 		missing[id] = true
 	}
 	body := discoveryPing()
-	for wait := 20 * time.Millisecond; len(missing) > 0; wait = min(2*wait, time.Second) {
+	// A round's replies to a large fleet take longer than a second to come back through
+	// RabbitMQ (10,000 directed requests): the wait grows to a millisecond per node.
+	longest := max(time.Second, time.Duration(len(ids))*time.Millisecond)
+	for wait := 20 * time.Millisecond; len(missing) > 0; wait = min(2*wait, longest) {
 		var chans []<-chan *message.Reply
 		var dones []func()
 		for id := range missing {

@@ -49,7 +49,8 @@ const (
 	collective     = "mcollective"
 	// dialers bounds the node connections opened at once.
 	dialers = 32
-	// readyTimeout bounds the wait for every node to be subscribed.
+	// readyTimeout bounds the wait for every node to be subscribed; a fleet of more than
+	// 3,000 nodes gets 10 ms per node.
 	readyTimeout = 30 * time.Second
 )
 
@@ -172,7 +173,7 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	if err != nil {
 		return nil, err
 	}
-	rctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	rctx, cancel := context.WithTimeout(ctx, max(readyTimeout, time.Duration(len(nodes))*10*time.Millisecond))
 	defer cancel()
 	if err := r.awaitSubscribed(rctx, s.Identities()); err != nil {
 		return nil, err
