@@ -40,6 +40,20 @@ func TestEveryNodeAnswersEveryRound(t *testing.T) {
 	}
 }
 
+func TestEveryNodeAnswersOnRabbitMQ(t *testing.T) {
+	addr, coll := rabbitCollective(t)
+	f, err := Start(context.Background(), Options{Addr: addr, VHost: testenv.VHost, User: "mcollective", Password: "secret",
+		Collective: coll, Nodes: 20, Connections: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	took, got, err := f.Round(context.Background(), 10*time.Second)
+	if err != nil || got != 20 {
+		t.Fatalf("%d of 20 replies in %v: %v", got, took, err)
+	}
+}
+
 // rabbitCollective declares a private collective's broadcast exchange on the test RabbitMQ
 // through the management API, deleted when the test ends.
 func rabbitCollective(tb testing.TB) (addr, coll string) {
