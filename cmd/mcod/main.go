@@ -22,6 +22,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/facts"
+	"github.com/mcorun/mcorun/runtime/security"
 	"github.com/mcorun/mcorun/runtime/server"
 )
 
@@ -62,10 +63,21 @@ needs all three; the embedded broker speaks STOMP 1.1+ and has no temp-queues):
   plugin.rabbitmq.stomp_1_0_fallback = false
   plugin.rabbitmq.use_reply_exchange = true
 
+With --simulate N it runs N simulated node identities instead of this node, for
+capacity planning ("will my broker take 10,000 nodes") and the scale benchmarks.
+Each has its own facts and classes from a fleet file (--simulate-fleet, the
+format of mcorun --sandbox; default the built-in fleet), runs the real pipeline
+and agents (puppet over a simulated Puppet), and holds its own subscriptions,
+exactly as a real node; they share --simulate-connections broker connections.
+It uses the config's pool, main collective and security provider, reports
+RabbitMQ's connection and queue counts once every node answers, and serves until
+stopped. Replies can be delayed (--simulate-delay, --simulate-slow).
+
 Examples:
   mcod --config /etc/mcollective/server.cfg
   mcod --config server.cfg --log-level debug
   mcod --config server.cfg --embedded-broker --broker-listen 0.0.0.0:61613
+  mcod --config server.cfg --simulate 1000 --simulate-connections 100 --simulate-delay 5ms,100ms
 
 Exit codes: 0 stopped cleanly, 1 could not run or stopped on an error,
 2 bad flags or configuration.
@@ -87,6 +99,8 @@ type options struct {
 	// slowConnect is how long mcod waits for its first broker connection before it logs what
 	// to check; zero means defaultSlowConnect.
 	slowConnect time.Duration
+	// sim holds the --simulate flags; sim.nodes > 0 runs simulated nodes instead of this node.
+	sim simOptions
 }
 
 func main() {
@@ -109,6 +123,13 @@ func runIO(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.BoolVar(&o.embedded, "embedded-broker", false, "also host a STOMP broker in-process (see above)")
 	fs.StringVar(&o.brokerListen, "broker-listen", broker.DefaultAddr, "address the embedded broker listens on; a non-loopback one needs pool credentials")
+	fs.IntVar(&o.sim.nodes, "simulate", 0, "run N simulated node identities in this process instead of this node (see above)")
+	fs.IntVar(&o.sim.connections, "simulate-connections", 0, "broker connections the simulated nodes share (default one per node)")
+	fs.StringVar(&o.sim.fleet, "simulate-fleet", "", "fleet file the simulated nodes' facts and classes come from (default the built-in fleet)")
+	fs.StringVar(&o.sim.delay, "simulate-delay", "", "reply delay of the simulated nodes, lognormal: P50,P99 such as 5ms,100ms")
+	fs.StringVar(&o.sim.slow, "simulate-slow", "", "a fraction of simulated nodes replying slowly: FRACTION:MIN-MAX such as 1%:800ms-1.5s")
+	fs.Uint64Var(&o.sim.seed, "simulate-seed", 1, "seed of the reply delays and of which nodes are slow")
+	fs.StringVar(&o.sim.mgmt, "simulate-mgmt", "", "RabbitMQ management API to report queue and connection counts from (default http://127.0.0.1:15672 with pool 1's login; none: no report)")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -154,7 +175,11 @@ func runIO(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, o, logger); err != nil {
+	work := func() error { return serve(ctx, cfg, o, logger) }
+	if o.sim.nodes > 0 {
+		work = func() error { return simulate(ctx, cfg, o, logger, stdout) }
+	}
+	if err := work(); err != nil {
 		logger.Error("mcod stopped", "err", err)
 		if toFile {
 			fmt.Fprintf(stderr, "mcod: %v\n", err)
@@ -183,9 +208,6 @@ func poolAddrs(o connector.Options) string {
 }
 
 func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logger) error {
-	if cfg.Connector != "rabbitmq" {
-		return fmt.Errorf("%w: %s: connector = %q is not supported; set connector = rabbitmq", errConfig, cfg.ConfigFile, cfg.Connector)
-	}
 	authorizer, auditor, err := authAndAudit(cfg, logger)
 	if err != nil {
 		return err
@@ -197,17 +219,11 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 	if c, ok := sec.(io.Closer); ok {
 		defer c.Close()
 	}
-	var rabbit config.Rabbit
-	if o.embedded {
-		br, r, err := startEmbedded(ctx, cfg, o.brokerListen, logger)
-		if err != nil {
-			return err
-		}
-		defer br.Close()
-		rabbit = r
-	} else if rabbit, err = cfg.RabbitMQ(); err != nil {
-		return fmt.Errorf("%w: %w", errConfig, err)
+	rabbit, stopBroker, err := brokerPool(ctx, cfg, o, logger)
+	if err != nil {
+		return err
 	}
+	defer stopBroker()
 	var factFiles []string
 	if p := cfg.PluginString("yaml", ""); p != "" {
 		factFiles = strings.Split(p, ":")
@@ -289,6 +305,38 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 		logger.Warn("stop timeout reached before the broker connection closed cleanly")
 	}
 	return err
+}
+
+// securityAndPool returns the config's security provider and the broker pool (see
+// brokerPool), with the func that stops an embedded broker.
+func securityAndPool(ctx context.Context, cfg *config.Config, o options, logger *slog.Logger) (security.Provider, config.Rabbit, func(), error) {
+	sec, err := security.New(cfg)
+	if err != nil {
+		return nil, config.Rabbit{}, nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	rabbit, stop, err := brokerPool(ctx, cfg, o, logger)
+	return sec, rabbit, stop, err
+}
+
+// brokerPool checks the connector and returns the broker pool mcod connects to: the
+// config's, or with --embedded-broker the in-process broker it starts (stop it with the
+// returned func).
+func brokerPool(ctx context.Context, cfg *config.Config, o options, logger *slog.Logger) (config.Rabbit, func(), error) {
+	if cfg.Connector != "rabbitmq" {
+		return config.Rabbit{}, nil, fmt.Errorf("%w: %s: connector = %q is not supported; set connector = rabbitmq", errConfig, cfg.ConfigFile, cfg.Connector)
+	}
+	if !o.embedded {
+		rabbit, err := cfg.RabbitMQ()
+		if err != nil {
+			return config.Rabbit{}, nil, fmt.Errorf("%w: %w", errConfig, err)
+		}
+		return rabbit, func() {}, nil
+	}
+	br, rabbit, err := startEmbedded(ctx, cfg, o.brokerListen, logger)
+	if err != nil {
+		return config.Rabbit{}, nil, err
+	}
+	return rabbit, func() { _ = br.Close() }, nil
 }
 
 // authAndAudit builds the authorizer and the audit log the config asks for (rpcauthorization,

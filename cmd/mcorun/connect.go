@@ -54,6 +54,9 @@ func dialBroker(ctx context.Context, cfg *config.Config, log *slog.Logger, dialT
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s: %w", errConfig, cfg.ConfigFile, err)
 	}
+	if opts.QueueSize, err = replyQueue(cfg); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", errConfig, cfg.ConfigFile, err)
+	}
 	dctx, cancel := ctx, context.CancelFunc(func() {})
 	if opts.MaxReconnectAttempts <= 0 {
 		// The config says "retry forever", right for a daemon; a one-shot client gives up.
@@ -77,6 +80,24 @@ func dialBroker(ctx context.Context, cfg *config.Config, log *slog.Logger, dialT
 		_ = conn.Close()
 	}
 	return clientFleet{c}, closeFn, nil
+}
+
+// defaultReplyQueue is how many replies the client buffers between the broker connection
+// and their decoding: a whole fleet's burst of discovery replies. The connector's own default
+// (1,000) dropped replies at 10,000 nodes, where they arrive faster than they are decoded.
+const defaultReplyQueue = 16384
+
+// replyQueue reads plugin.mcorun.reply_queue, the client's reply buffer.
+func replyQueue(cfg *config.Config) (int, error) {
+	const key = "mcorun.reply_queue"
+	n, err := cfg.PluginInt(key, defaultReplyQueue)
+	if err != nil {
+		return 0, err
+	}
+	if n < 1000 || n > 1<<22 {
+		return 0, fmt.Errorf("plugin.%s: want 1000 to %d replies, got %d", key, 1<<22, n)
+	}
+	return n, nil
 }
 
 // brokerUnreachable explains a failed first connection and says what to check.

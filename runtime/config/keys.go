@@ -309,9 +309,10 @@ var discoveryPluginKeys = map[string]bool{
 }
 
 // clientPluginKeys are mcorun's own settings: where run journals live and how many are kept
-// (docs/journal.md).
+// (docs/journal.md), and the reply queue's length (README, "A large fleet").
 var clientPluginKeys = map[string]bool{
 	"mcorun.journal.dir": true, "mcorun.journal.keep": true, "mcorun.journal.max_age_days": true,
+	"mcorun.reply_queue": true,
 }
 
 // pluginKeyStatus reports whether a plugin key (without "plugin.") is read by this project,

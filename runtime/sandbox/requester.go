@@ -20,19 +20,20 @@ import (
 // requester sends raw MCollective requests and routes the verified replies by request id.
 // The sandbox uses it to wait until every node is subscribed; it is not a client API.
 type requester struct {
-	conn     *connector.Conn
-	sec      security.Provider
-	identity string
-	replyTo  string
-	log      *slog.Logger
+	conn       *connector.Conn
+	sec        security.Provider
+	identity   string
+	collective string
+	replyTo    string
+	log        *slog.Logger
 
 	mu      sync.Mutex
 	waiting map[string]chan *message.Reply
 }
 
-func newRequester(ctx context.Context, conn *connector.Conn, sec security.Provider, identity string, log *slog.Logger) (*requester, error) {
+func newRequester(ctx context.Context, conn *connector.Conn, sec security.Provider, identity, collective string, log *slog.Logger) (*requester, error) {
 	r := &requester{
-		conn: conn, sec: sec, identity: identity, log: log,
+		conn: conn, sec: sec, identity: identity, collective: collective, log: log,
 		replyTo: connector.ReplyExchangeDest(identity, os.Getpid(), 1),
 		waiting: map[string]chan *message.Reply{},
 	}
@@ -70,7 +71,7 @@ func (r *requester) onReply(m connector.Message) {
 func (r *requester) send(ctx context.Context, dest, agent string, body []byte, f message.Filter, expect int) (<-chan *message.Reply, func(), error) {
 	id := newRequestID()
 	req := &message.Request{
-		Body: body, SenderID: r.identity, RequestID: id, Filter: f, Collective: collective,
+		Body: body, SenderID: r.identity, RequestID: id, Filter: f, Collective: r.collective,
 		Agent: agent, CallerID: r.sec.CallerID(), TTL: 60, MsgTime: time.Now().Unix(),
 	}
 	if err := r.sec.SignRequest(req); err != nil {
@@ -114,11 +115,14 @@ func (r *requester) awaitSubscribed(ctx context.Context, ids []string) error {
 		missing[id] = true
 	}
 	body := discoveryPing()
-	for wait := 20 * time.Millisecond; len(missing) > 0; wait = min(2*wait, time.Second) {
+	// A round's replies to a large fleet take longer than a second to come back through
+	// RabbitMQ (10,000 directed requests): the wait grows to a millisecond per node.
+	longest := max(time.Second, time.Duration(len(ids))*time.Millisecond)
+	for wait := 20 * time.Millisecond; len(missing) > 0; wait = min(2*wait, longest) {
 		var chans []<-chan *message.Reply
 		var dones []func()
 		for id := range missing {
-			ch, done, err := r.send(ctx, connector.DirectedDest(collective, id), "discovery", body, message.Filter{}, 1)
+			ch, done, err := r.send(ctx, connector.DirectedDest(r.collective, id), "discovery", body, message.Filter{}, 1)
 			if err != nil {
 				return err
 			}

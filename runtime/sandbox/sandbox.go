@@ -8,9 +8,14 @@
 //
 // Every node and the client share the pre-shared key PSK, in the collective "mcollective",
 // with use_reply_exchange, since the embedded broker has no temp-queues.
+//
+// With Options.Broker the nodes join a running broker instead (RabbitMQ, or an mcod's
+// embedded broker), in Options.Collective, over Options.Connections connections; mcod
+// --simulate and the scale benchmarks (cmd/mcobench) run fleets this way.
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -45,7 +50,8 @@ const (
 	collective     = "mcollective"
 	// dialers bounds the node connections opened at once.
 	dialers = 32
-	// readyTimeout bounds the wait for every node to be subscribed.
+	// readyTimeout bounds the wait for every node to be subscribed; a fleet of more than
+	// 3,000 nodes gets 10 ms per node.
 	readyTimeout = 30 * time.Second
 )
 
@@ -65,6 +71,22 @@ type Options struct {
 	Plugins func(Node) (Plugins, error)
 	// Logger receives the broker's, the connections' and the nodes' logs; nil discards.
 	Logger *slog.Logger
+
+	// Broker, when set, points the nodes at a running broker instead of an in-process one:
+	// its Pool, VHost and connection settings. Identity is set per connection.
+	Broker *connector.Options
+	// Collective is the collective the nodes serve; "" means "mcollective". Its exchanges
+	// must exist on an external broker.
+	Collective string
+	// Security signs the nodes' replies and checks requests; nil means psk with PSK.
+	Security security.Provider
+	// Connections is the number of broker connections the nodes share: node i uses
+	// connection i mod Connections, and subscribes for itself on it (its own agents' and
+	// directed subscriptions, as a real node). 0, or more than the nodes, means one
+	// connection per node, as real nodes have.
+	Connections int
+	// Delay, when set, delays every reply a node sends by a draw from its distribution.
+	Delay *Delay
 }
 
 // Plugins are the extra agents and data plugins of one node.
@@ -77,14 +99,16 @@ type Plugins struct {
 
 // Sandbox is a running simulated fleet. Stop it with Close.
 type Sandbox struct {
-	br      *broker.Broker
-	nodes   []Node
-	servers []*server.Server
-	conns   []*connector.Conn
-	probe   *connector.Conn
-	closers []func() error // the nodes' Plugins.Close, by node
-	dir     string         // the parent of the nodes' Dirs; "" for none
-	log     *slog.Logger
+	br         *broker.Broker     // nil with Options.Broker
+	ext        *connector.Options // Options.Broker
+	collective string
+	nodes      []Node
+	servers    []*server.Server
+	conns      []*connector.Conn // by connection; node i uses conns[i%len(conns)]
+	probe      *connector.Conn
+	closers    []func() error // the nodes' Plugins.Close, by node
+	dir        string         // the parent of the nodes' Dirs; "" for none
+	log        *slog.Logger
 
 	closeOnce sync.Once
 	closeErr  error
@@ -110,16 +134,24 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sec, err := newPSK(ClientIdentity)
-	if err != nil {
-		return nil, err
+	sec := opts.Security
+	if sec == nil {
+		if sec, err = newPSK(ClientIdentity); err != nil {
+			return nil, err
+		}
 	}
-	br, err := broker.Start(ctx, broker.Options{Addr: "127.0.0.1:0", Logger: log.With("component", "broker")})
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
+	conns := opts.Connections
+	if conns <= 0 || conns > len(nodes) {
+		conns = len(nodes)
 	}
-	s := &Sandbox{br: br, nodes: nodes, log: log, servers: make([]*server.Server, len(nodes)),
-		conns: make([]*connector.Conn, len(nodes)), closers: make([]func() error, len(nodes))}
+	s := &Sandbox{ext: opts.Broker, collective: cmp.Or(opts.Collective, collective), nodes: nodes, log: log,
+		servers: make([]*server.Server, len(nodes)), conns: make([]*connector.Conn, conns),
+		closers: make([]func() error, len(nodes))}
+	if s.ext == nil {
+		if s.br, err = broker.Start(ctx, broker.Options{Addr: "127.0.0.1:0", Logger: log.With("component", "broker")}); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+	}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
@@ -128,44 +160,81 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	if err := s.makeDirs(); err != nil {
 		return nil, err
 	}
-	if err := s.startNodes(ctx, sec, opts.Plugins); err != nil {
+	if err := s.dialAll(ctx); err != nil {
 		return nil, err
 	}
-	if s.probe, err = s.dial(ctx, "sandbox-probe"); err != nil {
+	if err := s.startNodes(ctx, sec, opts.Plugins, opts.Delay); err != nil {
 		return nil, err
 	}
-	r, err := newRequester(ctx, s.probe, sec, "sandbox-probe", log)
+	probeID := "sandbox-probe-" + newRequestID()[:8]
+	if s.probe, err = s.dial(ctx, probeID); err != nil {
+		return nil, err
+	}
+	r, err := newRequester(ctx, s.probe, sec, probeID, s.collective, log)
 	if err != nil {
 		return nil, err
 	}
-	rctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	rctx, cancel := context.WithTimeout(ctx, max(readyTimeout, time.Duration(len(nodes))*10*time.Millisecond))
 	defer cancel()
 	if err := r.awaitSubscribed(rctx, s.Identities()); err != nil {
 		return nil, err
 	}
-	log.Info("sandbox: ready", "broker", br.Addr(), "nodes", len(nodes))
+	log.Info("sandbox: ready", "broker", s.Addr(), "nodes", len(nodes), "connections", conns)
 	return s, nil
 }
 
-// startNodes connects and starts every node, a few at a time.
-func (s *Sandbox) startNodes(ctx context.Context, sec security.Provider, extra func(Node) (Plugins, error)) error {
+// dialAll opens the nodes' connections, a few at a time. With one connection per node
+// each is named after its node (its mc_sender); shared ones are sandbox-conn-K.
+func (s *Sandbox) dialAll(ctx context.Context) error {
+	return s.each(len(s.conns), func(k int) error {
+		name := fmt.Sprintf("sandbox-conn-%d", k+1)
+		if len(s.conns) == len(s.nodes) {
+			name = s.nodes[k].Identity
+		}
+		conn, err := s.dial(ctx, name)
+		s.conns[k] = conn
+		if err != nil {
+			return fmt.Errorf("sandbox: connection %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// startNodes starts every node on its connection, a few at a time.
+func (s *Sandbox) startNodes(ctx context.Context, sec security.Provider, extra func(Node) (Plugins, error), delay *Delay) error {
+	return s.each(len(s.nodes), func(i int) error {
+		n := s.nodes[i]
+		var tr server.Transport = s.conns[i%len(s.conns)]
+		if delay != nil {
+			tr = delayed{Transport: tr, draw: delay.sampler(n.Index)}
+		}
+		srv, closer, err := s.startNode(ctx, n, tr, sec, extra)
+		s.servers[i], s.closers[i] = srv, closer
+		if err != nil {
+			return fmt.Errorf("sandbox: node %s: %w", n.Identity, err)
+		}
+		return nil
+	})
+}
+
+// each runs f(0..n-1), dialers at a time, and joins their errors. Each f writes only its
+// own index's slots.
+func (s *Sandbox) each(n int, f func(i int) error) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 		sem  = make(chan struct{}, dialers)
 	)
-	for i, n := range s.nodes {
+	for i := range n {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			srv, conn, closer, err := s.startNode(ctx, n, sec, extra)
-			mu.Lock()
-			defer mu.Unlock()
-			s.servers[i], s.conns[i], s.closers[i] = srv, conn, closer
-			if err != nil {
-				errs = append(errs, fmt.Errorf("sandbox: node %s: %w", n.Identity, err))
+			if err := f(i); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
 			}
 		}()
 	}
@@ -189,15 +258,15 @@ func (s *Sandbox) makeDirs() error {
 	return nil
 }
 
-func (s *Sandbox) startNode(ctx context.Context, n Node, sec security.Provider, extra func(Node) (Plugins, error)) (_ *server.Server, _ *connector.Conn, closer func() error, _ error) {
+func (s *Sandbox) startNode(ctx context.Context, n Node, tr server.Transport, sec security.Provider, extra func(Node) (Plugins, error)) (_ *server.Server, closer func() error, _ error) {
 	log := s.log.With("node", n.Identity)
 	plugins, err := agents.Plugins(n.Acting(clock.Real{}, log))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	srv, err := server.New(server.Options{
 		Identity:         n.Identity,
-		Collectives:      []string{collective},
+		Collectives:      []string{s.collective},
 		DirectAddressing: true,
 		ConfigFile:       "sandbox",
 		Security:         sec,
@@ -207,12 +276,12 @@ func (s *Sandbox) startNode(ctx context.Context, n Node, sec security.Provider, 
 		Logger:           log,
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if extra != nil {
 		p, err := extra(n)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		closer = p.Close
 		for _, a := range p.Agents {
@@ -227,18 +296,20 @@ func (s *Sandbox) startNode(ctx context.Context, n Node, sec security.Provider, 
 			Facts: func() map[string]any { return n.Facts }, Logger: log}, srv)
 		w.Scan(ctx)
 	}
-	conn, err := s.dial(ctx, n.Identity)
-	if err != nil {
-		return nil, nil, closer, err
+	if err := srv.Start(tr); err != nil {
+		return nil, closer, err
 	}
-	if err := srv.Start(conn); err != nil {
-		return nil, conn, closer, err
-	}
-	return srv, conn, closer, nil
+	return srv, closer, nil
 }
 
 // dial connects identity to the sandbox's broker.
 func (s *Sandbox) dial(ctx context.Context, identity string) (*connector.Conn, error) {
+	if s.ext != nil {
+		o := *s.ext
+		o.Identity = identity
+		o.Logger = s.log.With("conn", identity)
+		return connector.Dial(ctx, o)
+	}
 	host, port := s.hostPort()
 	return connector.Dial(ctx, connector.Options{
 		Pool:     []connector.Broker{{Host: host, Port: port, User: identity, Password: PSK}},
@@ -248,13 +319,23 @@ func (s *Sandbox) dial(ctx context.Context, identity string) (*connector.Conn, e
 }
 
 func (s *Sandbox) hostPort() (string, int) {
+	if s.ext != nil {
+		return s.ext.Pool[0].Host, s.ext.Pool[0].Port
+	}
 	host, p, _ := net.SplitHostPort(s.br.Addr())
 	port, _ := strconv.Atoi(p)
 	return host, port
 }
 
-// Addr returns the broker's address, such as "127.0.0.1:40313".
-func (s *Sandbox) Addr() string { return s.br.Addr() }
+// Addr returns the broker's address, such as "127.0.0.1:40313"; with Options.Broker, the
+// first of its pool.
+func (s *Sandbox) Addr() string {
+	host, port := s.hostPort()
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// Connections returns the number of broker connections the nodes share.
+func (s *Sandbox) Connections() int { return len(s.conns) }
 
 // Nodes returns the simulated nodes in fleet order.
 func (s *Sandbox) Nodes() []Node { return slices.Clone(s.nodes) }
@@ -273,25 +354,41 @@ func (s *Sandbox) Identities() []string {
 // it: connector rabbitmq with the broker as its pool, psk security with PSK, use_reply_exchange,
 // identity ClientIdentity, and as libdir the nodes' external agent libdirs, for their DDLs.
 // Environment overrides (MCOLLECTIVE_PSK, STOMP_USER, ...) are
-// ignored, so the caller's environment cannot point it elsewhere.
+// ignored, so the caller's environment cannot point it elsewhere. With Options.Broker it
+// names the first broker of that pool, its vhost and login, and Options.Collective; it
+// fits only a sandbox with the default security.
 func (s *Sandbox) ClientConfig() *config.Config {
+	cfg, err := config.Parse(strings.NewReader(s.ClientConfigText()), "sandbox")
+	if err != nil {
+		panic(fmt.Sprintf("sandbox: client config: %v", err)) // fixed text; the tests parse it
+	}
+	cfg.LookupEnv = noEnv
+	return cfg
+}
+
+// ClientConfigText is ClientConfig as the text of a client.cfg, such as for stock mco.
+func (s *Sandbox) ClientConfigText() string {
 	host, port := s.hostPort()
+	vhost, user, password := "/", ClientIdentity, PSK
+	if s.ext != nil {
+		vhost, user, password = cmp.Or(s.ext.VHost, "/"), s.ext.Pool[0].User, s.ext.Pool[0].Password
+	}
 	text := strings.Join([]string{
 		"identity = " + ClientIdentity,
-		"main_collective = " + collective,
-		"collectives = " + collective,
+		"main_collective = " + s.collective,
+		"collectives = " + s.collective,
 		"securityprovider = psk",
 		"plugin.psk = " + PSK,
 		"connector = rabbitmq",
 		"direct_addressing = 1",
 		"logger_type = console",
-		"plugin.rabbitmq.vhost = /",
+		"plugin.rabbitmq.vhost = " + vhost,
 		"plugin.rabbitmq.use_reply_exchange = true",
 		"plugin.rabbitmq.pool.size = 1",
 		"plugin.rabbitmq.pool.1.host = " + host,
 		"plugin.rabbitmq.pool.1.port = " + strconv.Itoa(port),
-		"plugin.rabbitmq.pool.1.user = " + ClientIdentity,
-		"plugin.rabbitmq.pool.1.password = " + PSK,
+		"plugin.rabbitmq.pool.1.user = " + user,
+		"plugin.rabbitmq.pool.1.password = " + password,
 	}, "\n") + "\n"
 	// The client reads the DDLs of the nodes' external agents where the nodes find them.
 	var libdirs []string
@@ -303,12 +400,7 @@ func (s *Sandbox) ClientConfig() *config.Config {
 	if len(libdirs) > 0 {
 		text += "libdir = " + strings.Join(libdirs, ":") + "\n"
 	}
-	cfg, err := config.Parse(strings.NewReader(text), "sandbox")
-	if err != nil {
-		panic(fmt.Sprintf("sandbox: client config: %v", err)) // fixed text; the tests parse it
-	}
-	cfg.LookupEnv = noEnv
-	return cfg
+	return text
 }
 
 // Close stops every node, waiting briefly for actions in flight, disconnects them and stops
@@ -321,44 +413,50 @@ func (s *Sandbox) Close() error {
 func (s *Sandbox) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	add := func(err error) {
-		if err != nil {
-			mu.Lock()
-			errs = append(errs, err)
-			mu.Unlock()
+	var errs []error
+	add := func(err error) { errs = append(errs, err) }
+	add(s.each(len(s.nodes), func(i int) error {
+		var errs []error
+		if s.servers[i] != nil {
+			errs = append(errs, s.servers[i].Shutdown(ctx))
 		}
+		if s.closers[i] != nil {
+			errs = append(errs, s.closers[i]())
+		}
+		return errors.Join(errs...)
+	}))
+	cctx, ccancel := context.WithTimeout(context.Background(), connCloseWait)
+	defer ccancel()
+	add(s.each(len(s.conns), func(k int) error { return closeWithin(cctx, s.conns[k]) }))
+	add(closeWithin(cctx, s.probe))
+	if s.br != nil {
+		add(s.br.Close())
 	}
-	sem := make(chan struct{}, dialers)
-	for i := range s.nodes {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if s.servers[i] != nil {
-				add(s.servers[i].Shutdown(ctx))
-			}
-			if s.closers[i] != nil {
-				add(s.closers[i]())
-			}
-			if s.conns[i] != nil {
-				add(s.conns[i].Close())
-			}
-		}()
-	}
-	wg.Wait()
-	if s.probe != nil {
-		add(s.probe.Close())
-	}
-	add(s.br.Close())
 	if s.dir != "" {
 		add(os.RemoveAll(s.dir))
 	}
 	return errors.Join(errs...)
+}
+
+// connCloseWait bounds the wait for the connections to close.
+const connCloseWait = 10 * time.Second
+
+// closeWithin closes c, or gives up waiting when ctx ends: a connection whose DISCONNECT
+// never completes (seen on RabbitMQ with 1,000 connections closing at once: go-stomp's
+// reader blocks handing a "connection closed" error to a receipt nobody waits for) must not
+// hang Close. The socket is gone by then; only the closing goroutine is left behind.
+func closeWithin(ctx context.Context, c *connector.Conn) error {
+	if c == nil {
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("sandbox: a connection did not close within %v", connCloseWait)
+	}
 }
 
 // newPSK is the psk provider every sandbox party shares.

@@ -170,7 +170,7 @@ func newClient(tb testing.TB, s *Sandbox) *requester {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r, err := newRequester(ctx, conn, sec, cfg.Identity, s.log)
+	r, err := newRequester(ctx, conn, sec, cfg.Identity, s.collective, s.log)
 	if err != nil {
 		tb.Fatal(err)
 	}
