@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -23,14 +21,7 @@ import (
 func TestFailover(t *testing.T) {
 	cl := testenv.RequireRabbitCluster(t, 2)
 	f := &fleet{t: t, dir: t.TempDir(), collective: cl.Collective(t), psk: "failoverpsk", addr: cl.Addrs[0], logs: map[string]string{}}
-	pool := "plugin.rabbitmq.pool.size = 2\n"
-	for i, a := range cl.Addrs[:2] {
-		host, port, _ := net.SplitHostPort(a)
-		pool += fmt.Sprintf("plugin.rabbitmq.pool.%[1]d.host = %[2]s\nplugin.rabbitmq.pool.%[1]d.port = %[3]s\n"+
-			"plugin.rabbitmq.pool.%[1]d.user = mcollective\nplugin.rabbitmq.pool.%[1]d.password = secret\n", i+1, host, port)
-	}
-	pool += "plugin.rabbitmq.max_reconnect_delay = 1\n"
-	common := f.common() + pool
+	common := f.common() + poolConfig(cl.Addrs[:2])
 	ids := []string{"f1", "f2", "f3"}
 	for _, id := range ids {
 		f.startProcess(t, nodeSpec{identity: id, facts: "role: x\n",
