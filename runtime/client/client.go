@@ -70,6 +70,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/discovery"
+	"github.com/mcorun/mcorun/runtime/message"
 	"github.com/mcorun/mcorun/runtime/security"
 )
 
@@ -132,6 +133,16 @@ type Options struct {
 	Clock clock.Clock
 	// Now is the time stamps' clock; nil is Clock.Now.
 	Now func() time.Time
+	// DiscoveryCache, when set, gives mc discovery of a filter the nodes its previous
+	// discovery found, as DiscoverOptions.Expect, and keeps each result for the next one.
+	DiscoveryCache DiscoveryCache
+}
+
+// DiscoveryCache keeps the last mc discovery result per collective and filter;
+// *discovery.Cache is one. It only tells discovery when to stop waiting.
+type DiscoveryCache interface {
+	Load(collective string, f message.Filter) (nodes []string, at time.Time, ok bool)
+	Store(collective string, f message.Filter, nodes []string, at time.Time) error
 }
 
 // Client discovers nodes and calls agents. It is safe for concurrent use; per-call settings
@@ -219,20 +230,30 @@ func New(t Transport, opts Options) (*Client, error) {
 // libdir itself, earlier libdirs first, then the built-in DDLs. A DDL file that cannot be
 // read is logged as a warning, and only calls to its agent fail.
 func FromConfig(cfg *config.Config, t Transport, log *slog.Logger) (*Client, error) {
+	opts, err := OptionsFromConfig(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return New(t, opts)
+}
+
+// OptionsFromConfig returns the Options FromConfig uses, for a caller that adds its own
+// (a DiscoveryCache, a Clock).
+func OptionsFromConfig(cfg *config.Config, log *slog.Logger) (Options, error) {
 	if cfg == nil {
-		return nil, errors.New("client: no configuration")
+		return Options{}, errors.New("client: no configuration")
 	}
 	sec, err := security.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+		return Options{}, fmt.Errorf("client: %w", err)
 	}
 	rmq, err := cfg.RabbitMQ()
 	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+		return Options{}, fmt.Errorf("client: %w", err)
 	}
 	sources, err := discovery.FromConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+		return Options{}, fmt.Errorf("client: %w", err)
 	}
 	ddls, warnings := ddl.FromLibDirs(cfg.LibDir)
 	if log != nil {
@@ -240,7 +261,7 @@ func FromConfig(cfg *config.Config, t Transport, log *slog.Logger) (*Client, err
 			log.Warn("client: a DDL in the libdir cannot be read", "error", w)
 		}
 	}
-	return New(t, Options{
+	return Options{
 		Identity:                  cfg.Identity,
 		MainCollective:            cfg.MainCollective,
 		Collectives:               cfg.Collectives,
@@ -254,7 +275,7 @@ func FromConfig(cfg *config.Config, t Transport, log *slog.Logger) (*Client, err
 		Sources:                   func(m string) (discovery.Method, error) { return discovery.New(m, sources) },
 		DDLs:                      ddls,
 		Logger:                    log,
-	})
+	}, nil
 }
 
 // DDL returns the agent's DDL. An agent without one gives an error wrapping ErrUnknownAgent.

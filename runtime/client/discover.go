@@ -364,10 +364,22 @@ func (c *Client) ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, e
 	lost := c.lost()
 	// Directed pings know their whole set: no newcomer can answer, so no grace.
 	grace := time.Duration(0)
+	cache := c.opts.DiscoveryCache
 	if len(nodes) == 0 {
 		grace = opts.Grace
 		if grace <= 0 {
 			grace = DefaultGrace
+		}
+		if len(expect) == 0 && !opts.WaitFull && cache != nil {
+			if prev, at, ok := cache.Load(collective, f); ok {
+				expect = sortedUnique(prev)
+				c.log.Info("client: discovery expects the nodes of the previous discovery of this filter",
+					"nodes", len(expect), "age", start.Sub(at).Round(time.Second))
+			} else {
+				// Nothing known of this filter: only the whole timeout misses no node.
+				opts.WaitFull = true
+				c.log.Info("client: no previous discovery of this filter: waiting the whole discovery timeout, as mco")
+			}
 		}
 	}
 	comp := newCompletion(start, c.discoveryTimeout(opts.Timeout, f), opts, expect, grace)
@@ -392,6 +404,15 @@ func (c *Client) ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, e
 	}
 	slices.SortFunc(out, func(a, b PingReply) int { return strings.Compare(a.Sender, b.Sender) })
 	c.log.Debug("client: discovery done", "requestid", id, "nodes", len(out),
-		"elapsed", c.opts.Now().Sub(start), "slowest", comp.slowest)
+		"elapsed", c.opts.Now().Sub(start), "slowest", comp.slowest, "expected", len(expect), "expected_missing", comp.missing)
+	if len(nodes) == 0 && cache != nil {
+		found := make([]string, len(out))
+		for i, r := range out {
+			found[i] = r.Sender
+		}
+		if err := cache.Store(collective, f, found, start); err != nil {
+			c.log.Warn("client: the discovery cache cannot be written", "error", err)
+		}
+	}
 	return out, nil
 }
