@@ -376,9 +376,7 @@ func (c *Client) ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, e
 				c.log.Info("client: discovery expects the nodes of the previous discovery of this filter",
 					"nodes", len(expect), "age", start.Sub(at).Round(time.Second))
 			} else {
-				// Nothing known of this filter: only the whole timeout misses no node.
-				opts.WaitFull = true
-				c.log.Info("client: no previous discovery of this filter: waiting the whole discovery timeout, as mco")
+				c.log.Info("client: no previous discovery of this filter: stopping after a quiet window")
 			}
 		}
 	}
