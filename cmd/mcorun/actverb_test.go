@@ -47,7 +47,7 @@ func runSandboxTo(ctx context.Context, t *testing.T, stdout, stderr *lockedBuffe
 	e := &env{
 		stdin: strings.NewReader(""), stdout: stdout, stderr: stderr,
 		getenv: func(string) string { return "" }, home: t.TempDir(),
-		connect: connectBroker(defaultDialTimeout), tailPoll: 50 * time.Millisecond,
+		connect: connectBroker(defaultDialTimeout, ""), tailPoll: 50 * time.Millisecond,
 	}
 	return run(ctx, e, append([]string{"--sandbox", "4", "--fleet", actingFleet}, args...))
 }

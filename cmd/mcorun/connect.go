@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/discovery"
 )
 
 // fleet is what the verbs need from runtime/client; tests supply a fake.
@@ -39,13 +42,14 @@ const defaultDialTimeout = 10 * time.Second
 
 // connectBroker returns a connectFunc that dials the broker pool the config names and returns
 // a runtime/client on it, giving up after dialTimeout when the config would retry forever.
-func connectBroker(dialTimeout time.Duration) connectFunc {
+// cacheDir holds the discovery cache (docs/discovery.md); "" keeps none.
+func connectBroker(dialTimeout time.Duration, cacheDir string) connectFunc {
 	return func(ctx context.Context, cfg *config.Config, log *slog.Logger) (fleet, func(), error) {
-		return dialBroker(ctx, cfg, log, dialTimeout)
+		return dialBroker(ctx, cfg, log, dialTimeout, cacheDir)
 	}
 }
 
-func dialBroker(ctx context.Context, cfg *config.Config, log *slog.Logger, dialTimeout time.Duration) (fleet, func(), error) {
+func dialBroker(ctx context.Context, cfg *config.Config, log *slog.Logger, dialTimeout time.Duration, cacheDir string) (fleet, func(), error) {
 	rabbit, err := cfg.RabbitMQ()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s: %w", errConfig, cfg.ConfigFile, err)
@@ -55,6 +59,13 @@ func dialBroker(ctx context.Context, cfg *config.Config, log *slog.Logger, dialT
 		return nil, nil, fmt.Errorf("%w: %s: %w", errConfig, cfg.ConfigFile, err)
 	}
 	if opts.QueueSize, err = replyQueue(cfg); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", errConfig, cfg.ConfigFile, err)
+	}
+	copts, err := client.OptionsFromConfig(cfg, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", errConfig, cfg.ConfigFile, err)
+	}
+	if copts.DiscoveryCache, err = discoveryCache(cfg, rabbit, cacheDir); err != nil {
 		return nil, nil, fmt.Errorf("%w: %s: %w", errConfig, cfg.ConfigFile, err)
 	}
 	dctx, cancel := ctx, context.CancelFunc(func() {})
@@ -70,7 +81,7 @@ func dialBroker(ctx context.Context, cfg *config.Config, log *slog.Logger, dialT
 		}
 		return nil, nil, brokerUnreachable(cfg, opts, err)
 	}
-	c, err := client.FromConfig(cfg, conn, log)
+	c, err := client.New(conn, copts)
 	if err != nil {
 		_ = conn.Close()
 		return nil, nil, fmt.Errorf("%w: %s: %w", errConfig, cfg.ConfigFile, err)
@@ -80,6 +91,20 @@ func dialBroker(ctx context.Context, cfg *config.Config, log *slog.Logger, dialT
 		_ = conn.Close()
 	}
 	return clientFleet{c}, closeFn, nil
+}
+
+// discoveryCache is the client's discovery cache in dir, one per broker pool, unless
+// plugin.mcorun.discovery_cache is off or dir is "".
+func discoveryCache(cfg *config.Config, rabbit config.Rabbit, dir string) (client.DiscoveryCache, error) {
+	on, err := cfg.PluginBool("mcorun.discovery_cache", true)
+	if err != nil || !on || dir == "" {
+		return nil, err
+	}
+	addrs := make([]string, len(rabbit.Pool))
+	for i, b := range rabbit.Pool {
+		addrs[i] = net.JoinHostPort(b.Host, strconv.Itoa(b.Port))
+	}
+	return discovery.Cache{Dir: dir, Scope: strings.Join(addrs, ",")}, nil
 }
 
 // defaultReplyQueue is how many replies the client buffers between the broker connection

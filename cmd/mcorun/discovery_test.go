@@ -22,7 +22,7 @@ func sandboxRun(t *testing.T, args ...string) (code int, stdout, stderr string) 
 	e := &env{
 		stdin: strings.NewReader(""), stdout: &out, stderr: &errOut,
 		getenv: func(string) string { return "" }, home: t.TempDir(),
-		connect: connectBroker(defaultDialTimeout),
+		connect: connectBroker(defaultDialTimeout, ""),
 	}
 	code = run(context.Background(), e, append([]string{"--sandbox", "4"}, args...))
 	return code, out.String(), errOut.String()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mcorun/mcorun/runtime/clock"
 	"github.com/mcorun/mcorun/runtime/config"
+	"github.com/mcorun/mcorun/runtime/discovery"
 )
 
 // command is one verb of the command line.
@@ -105,7 +106,7 @@ func main() {
 		stdinTTY:   term.IsTerminal(int(os.Stdin.Fd())),
 		stdoutTTY:  term.IsTerminal(int(os.Stdout.Fd())),
 		stderrTTY:  term.IsTerminal(int(os.Stderr.Fd())),
-		connect:    connectBroker(defaultDialTimeout),
+		connect:    connectBroker(defaultDialTimeout, discovery.DefaultCacheDir(os.Getenv("XDG_CACHE_HOME"), home)),
 		runallPoll: defaultRunallPoll,
 	}
 	if e.stdoutTTY {

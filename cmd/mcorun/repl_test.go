@@ -14,7 +14,7 @@ func runReplScript(t *testing.T, script string) (stdout, stderr string, code int
 	e := &env{
 		stdin: strings.NewReader(script), stdout: out, stderr: errOut,
 		getenv: func(string) string { return "" }, home: t.TempDir(),
-		connect: connectBroker(defaultDialTimeout), tailPoll: 50 * time.Millisecond,
+		connect: connectBroker(defaultDialTimeout, ""), tailPoll: 50 * time.Millisecond,
 	}
 	code = run(context.Background(), e, []string{"--sandbox", "2", "repl"})
 	return out.String(), errOut.String(), code

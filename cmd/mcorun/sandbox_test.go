@@ -52,7 +52,7 @@ func TestSandboxServesExternalAgents(t *testing.T) {
 	e := &env{
 		stdin: strings.NewReader(""), stdout: &lockedBuffer{}, stderr: &lockedBuffer{},
 		getenv: func(string) string { return "" }, home: t.TempDir(),
-		connect: connectBroker(defaultDialTimeout), tailPoll: 50 * time.Millisecond,
+		connect: connectBroker(defaultDialTimeout, ""), tailPoll: 50 * time.Millisecond,
 	}
 	code := run(context.Background(), e, []string{"--sandbox", "3", "--fleet", filepath.Join(dir, "fleet.yaml"), "rpc", "greeter", "greet", "name=Ann", "--json"})
 	out := e.stdout.(*lockedBuffer).String()

@@ -28,7 +28,7 @@ func closedPort(t *testing.T) int {
 
 func TestUnreachableBrokerGivesUpAndSaysWhatToCheck(t *testing.T) {
 	e, _, errOut, _ := testEnv(t, nil, nil)
-	e.connect = connectBroker(300 * time.Millisecond)
+	e.connect = connectBroker(300*time.Millisecond, "")
 	cfg := filepath.Join(t.TempDir(), "client.cfg")
 	body := strings.Replace(testClientCfg, "port = 61613", "port = "+strconv.Itoa(closedPort(t)), 1)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {

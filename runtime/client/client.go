@@ -18,30 +18,37 @@
 // # Discovery completion rule
 //
 // mco's mc discovery always waits its whole timeout (2 s), because it cannot know how many
-// nodes will answer. This package stops as soon as any of these holds:
+// nodes will answer. This package stops as soon as any of these holds (completion.deadline,
+// the one rule every discovery uses: the CLI, the test fleet, dry runs and the sandbox):
 //
 //  1. the timeout passed (DiscoverOptions.Timeout, else Options.DiscoveryTimeout, else 2 s,
 //     plus the DDL timeout of each data plugin a compound filter calls, as mco adds it): the
-//     upper bound, exactly mco's behaviour;
-//  2. DiscoverOptions.Expect is set and every identity in it has replied;
-//  3. at least one node replied, at least MinWait (default 300 ms) has passed since the
-//     request was sent, and no reply arrived during the last quiet window, where
-//     quiet = max(QuietFloor, QuietFactor × the slowest reply latency seen so far),
-//     with QuietFloor 100 ms and QuietFactor 2.
+//     upper bound, exactly mco's behaviour; DiscoverOptions.WaitFull waits for it alone;
+//  2. an expected set is known (DiscoverOptions.Nodes for a directed ping,
+//     DiscoverOptions.Expect, or the previous discovery of the same collective and filter
+//     from Options.DiscoveryCache), every node of it has replied, and no reply arrived for
+//     Grace (default 50 ms; none for a directed ping, where no other node can answer) — a
+//     newcomer inside the grace restarts it. While an expected node has not replied, only
+//     the timeout ends discovery: a slow node is waited for, as mco would;
+//  3. no expected set is known, at least one node replied, at least MinWait (default 300
+//     ms) has passed since the request was sent, and no reply arrived during the last quiet
+//     window, where quiet = max(QuietFloor, QuietFactor × the slowest reply latency seen
+//     so far), with QuietFloor 100 ms and QuietFactor 2.
 //
-// Why these constants: on a healthy network every discovery reply arrives within a few tens
-// of milliseconds (RabbitMQ on loopback: 4 ms p50 for 30 nodes, 96 ms for 1000 nodes; a Ruby
-// mcollectived answers in well under 50 ms), so replies come as one burst. The slowest
-// latency measures how spread out that burst is on this network right now: a later straggler
-// is unlikely once twice that spread has passed in silence. The floor keeps one jittery
-// reply from ending discovery early on a fast network, and MinWait gives the burst time to
-// arrive even when the broker or the nodes are briefly slow (a cold Ruby node, a GC pause).
-// Until a first reply arrives nothing is known about the network, so discovery with no reply
-// yet waits the whole timeout, as mco does: an empty result costs what it costs in mco. A slow network stretches the window with it: if the slowest
-// reply took 600 ms, discovery waits 1.2 s more before it stops, and it never waits past the
-// timeout. On a healthy fleet discovery therefore ends after about 300 ms instead of 2 s.
-// DiscoverOptions.WaitFull restores mco's behaviour; MinWait, QuietFloor and QuietFactor
-// override the constants.
+// With Options.DiscoveryCache set (the mcorun CLI sets it) each result is stored, and the
+// next discovery of the same collective and filter expects its nodes (rule 2). So every
+// node that replies within the timeout is found, except a node new since the previous
+// discovery and more than the grace behind the last expected reply (found the next time),
+// and in the first discovery of a filter, which has no expected set and stops by rule 3.
+// The cache only decides when to stop waiting: the nodes found are the nodes that replied.
+//
+// Rule 3 is a heuristic. On a healthy network every discovery reply
+// arrives within a few tens of milliseconds (RabbitMQ on loopback: 4 ms p50 for 30 nodes, 96
+// ms for 1000 nodes), so replies come as one burst and a later straggler is unlikely once
+// twice the burst's spread has passed in silence; but a node much slower than the rest
+// (1% of the fleet at 1 s) can be missed. Until a first reply arrives nothing is known
+// about the network, so discovery with no reply yet waits the whole timeout. MinWait,
+// QuietFloor, QuietFactor and Grace override the constants.
 //
 // # RPC
 //
@@ -70,6 +77,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/discovery"
+	"github.com/mcorun/mcorun/runtime/message"
 	"github.com/mcorun/mcorun/runtime/security"
 )
 
@@ -132,6 +140,16 @@ type Options struct {
 	Clock clock.Clock
 	// Now is the time stamps' clock; nil is Clock.Now.
 	Now func() time.Time
+	// DiscoveryCache, when set, gives mc discovery of a filter the nodes its previous
+	// discovery found, as DiscoverOptions.Expect, and keeps each result for the next one.
+	DiscoveryCache DiscoveryCache
+}
+
+// DiscoveryCache keeps the last mc discovery result per collective and filter;
+// *discovery.Cache is one. It only tells discovery when to stop waiting.
+type DiscoveryCache interface {
+	Load(collective string, f message.Filter) (nodes []string, at time.Time, ok bool)
+	Store(collective string, f message.Filter, nodes []string, at time.Time) error
 }
 
 // Client discovers nodes and calls agents. It is safe for concurrent use; per-call settings
@@ -219,20 +237,30 @@ func New(t Transport, opts Options) (*Client, error) {
 // libdir itself, earlier libdirs first, then the built-in DDLs. A DDL file that cannot be
 // read is logged as a warning, and only calls to its agent fail.
 func FromConfig(cfg *config.Config, t Transport, log *slog.Logger) (*Client, error) {
+	opts, err := OptionsFromConfig(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return New(t, opts)
+}
+
+// OptionsFromConfig returns the Options FromConfig uses, for a caller that adds its own
+// (a DiscoveryCache, a Clock).
+func OptionsFromConfig(cfg *config.Config, log *slog.Logger) (Options, error) {
 	if cfg == nil {
-		return nil, errors.New("client: no configuration")
+		return Options{}, errors.New("client: no configuration")
 	}
 	sec, err := security.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+		return Options{}, fmt.Errorf("client: %w", err)
 	}
 	rmq, err := cfg.RabbitMQ()
 	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+		return Options{}, fmt.Errorf("client: %w", err)
 	}
 	sources, err := discovery.FromConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+		return Options{}, fmt.Errorf("client: %w", err)
 	}
 	ddls, warnings := ddl.FromLibDirs(cfg.LibDir)
 	if log != nil {
@@ -240,7 +268,7 @@ func FromConfig(cfg *config.Config, t Transport, log *slog.Logger) (*Client, err
 			log.Warn("client: a DDL in the libdir cannot be read", "error", w)
 		}
 	}
-	return New(t, Options{
+	return Options{
 		Identity:                  cfg.Identity,
 		MainCollective:            cfg.MainCollective,
 		Collectives:               cfg.Collectives,
@@ -254,7 +282,7 @@ func FromConfig(cfg *config.Config, t Transport, log *slog.Logger) (*Client, err
 		Sources:                   func(m string) (discovery.Method, error) { return discovery.New(m, sources) },
 		DDLs:                      ddls,
 		Logger:                    log,
-	})
+	}, nil
 }
 
 // DDL returns the agent's DDL. An agent without one gives an error wrapping ErrUnknownAgent.

@@ -18,29 +18,38 @@ const (
 	DefaultMinWait     = 300 * time.Millisecond
 	DefaultQuietFloor  = 100 * time.Millisecond
 	DefaultQuietFactor = 2.0
+	DefaultGrace       = 50 * time.Millisecond
 )
 
 // discoveryAgent is the agent that answers mc discovery pings.
 const discoveryAgent = "discovery"
 
-// completion decides when discovery has heard every node it is going to hear.
+// completion decides when discovery has heard every node it is going to hear. It is the one
+// rule every discovery uses: production, the test fleet, dry runs and the sandbox.
 type completion struct {
 	start   time.Time
 	timeout time.Duration
 	minWait time.Duration
 	floor   time.Duration
 	factor  float64
+	grace   time.Duration
 	full    bool
+
+	expect  []string // sorted identities expected to reply; nil when none are known
+	missing int      // identities of expect not heard yet
 
 	last    time.Time     // arrival of the latest reply, start before any
 	slowest time.Duration // the largest reply latency so far
 	replies int           // replies observed
 }
 
-func newCompletion(start time.Time, timeout time.Duration, o DiscoverOptions) *completion {
+// newCompletion starts the rule at start. expect (sorted, deduplicated) is the set of nodes
+// expected to reply and grace how long newcomers are still awaited once all of them did.
+func newCompletion(start time.Time, timeout time.Duration, o DiscoverOptions, expect []string, grace time.Duration) *completion {
 	c := &completion{
 		start: start, timeout: timeout, last: start, full: o.WaitFull,
-		minWait: o.MinWait, floor: o.QuietFloor, factor: o.QuietFactor,
+		minWait: o.MinWait, floor: o.QuietFloor, factor: o.QuietFactor, grace: grace,
+		expect: expect, missing: len(expect),
 	}
 	if c.minWait <= 0 {
 		c.minWait = DefaultMinWait
@@ -54,13 +63,16 @@ func newCompletion(start time.Time, timeout time.Duration, o DiscoverOptions) *c
 	return c
 }
 
-// observe records a reply that arrived at at.
-func (c *completion) observe(at time.Time) {
+// observe records a reply from id that arrived at at; each id is observed once.
+func (c *completion) observe(at time.Time, id string) {
 	if at.After(c.last) {
 		c.last = at
 	}
 	c.slowest = max(c.slowest, at.Sub(c.start))
 	c.replies++
+	if _, found := slices.BinarySearch(c.expect, id); found {
+		c.missing--
+	}
 }
 
 // quiet is the current quiet window.
@@ -68,18 +80,29 @@ func (c *completion) quiet() time.Duration {
 	return max(c.floor, time.Duration(c.factor*float64(c.slowest)))
 }
 
-// deadline is when discovery stops unless another reply arrives first: never before minWait,
-// never after the timeout, otherwise one quiet window after the latest reply.
+// deadline is when discovery stops unless another reply arrives first; the package doc
+// states the rule. It is never after the timeout.
 func (c *completion) deadline() time.Time {
 	hard := c.start.Add(c.timeout)
-	if c.full || c.replies == 0 {
+	var d time.Time
+	switch {
+	case c.full:
+		return hard
+	case len(c.expect) > 0 && c.missing > 0:
+		// An expected node has not answered: it may be slow, so wait for it as mco would.
+		return hard
+	case len(c.expect) > 0:
+		// Every expected node answered: a grace for newcomers after the latest reply.
+		d = c.last.Add(c.grace)
+	case c.replies == 0:
 		// Until a first reply shows how fast this network answers, wait as mco does: a
 		// slow network or an empty result is no reason to stop early.
 		return hard
-	}
-	d := c.start.Add(c.minWait)
-	if q := c.last.Add(c.quiet()); q.After(d) {
-		d = q
+	default:
+		d = c.start.Add(c.minWait)
+		if q := c.last.Add(c.quiet()); q.After(d) {
+			d = q
+		}
 	}
 	if d.After(hard) {
 		return hard
@@ -339,9 +362,26 @@ func (c *Client) ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, e
 		return nil, err
 	}
 	lost := c.lost()
-	comp := newCompletion(start, c.discoveryTimeout(opts.Timeout, f), opts)
+	// Directed pings know their whole set: no newcomer can answer, so no grace.
+	grace := time.Duration(0)
+	cache := c.opts.DiscoveryCache
+	if len(nodes) == 0 {
+		grace = opts.Grace
+		if grace <= 0 {
+			grace = DefaultGrace
+		}
+		if len(expect) == 0 && !opts.WaitFull && cache != nil {
+			if prev, at, ok := cache.Load(collective, f); ok {
+				expect = sortedUnique(prev)
+				c.log.Info("client: discovery expects the nodes of the previous discovery of this filter",
+					"nodes", len(expect), "age", start.Sub(at).Round(time.Second))
+			} else {
+				c.log.Info("client: no previous discovery of this filter: stopping after a quiet window")
+			}
+		}
+	}
+	comp := newCompletion(start, c.discoveryTimeout(opts.Timeout, f), opts, expect, grace)
 	seen := map[string]time.Duration{}
-	want := len(expect)
 	err = c.collect(ctx, w, lost, comp.deadline, func(in inbound) bool {
 		if in.rep.SenderAgent != "" && in.rep.SenderAgent != discoveryAgent {
 			return false
@@ -349,12 +389,9 @@ func (c *Client) ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, e
 		if _, dup := seen[in.rep.SenderID]; dup {
 			return false
 		}
-		comp.observe(in.at)
+		comp.observe(in.at, in.rep.SenderID)
 		seen[in.rep.SenderID] = in.at.Sub(start)
-		if _, found := slices.BinarySearch(expect, in.rep.SenderID); found {
-			want--
-		}
-		return len(expect) > 0 && want == 0
+		return false
 	})
 	if err != nil {
 		return nil, err
@@ -365,6 +402,15 @@ func (c *Client) ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, e
 	}
 	slices.SortFunc(out, func(a, b PingReply) int { return strings.Compare(a.Sender, b.Sender) })
 	c.log.Debug("client: discovery done", "requestid", id, "nodes", len(out),
-		"elapsed", c.opts.Now().Sub(start), "slowest", comp.slowest)
+		"elapsed", c.opts.Now().Sub(start), "slowest", comp.slowest, "expected", len(expect), "expected_missing", comp.missing)
+	if len(nodes) == 0 && cache != nil {
+		found := make([]string, len(out))
+		for i, r := range out {
+			found[i] = r.Sender
+		}
+		if err := cache.Store(collective, f, found, start); err != nil {
+			c.log.Warn("client: the discovery cache cannot be written", "error", err)
+		}
+	}
 	return out, nil
 }

@@ -308,20 +308,28 @@ func TestCompletion(t *testing.T) {
 		timeout time.Duration
 		replies []int // arrival, ms after sending
 		want    int   // deadline, ms after sending
+		expect  []string
+		grace   time.Duration
 	}{
-		{"no reply: the whole timeout, as mco", DiscoverOptions{}, 2 * time.Second, nil, 2000},
-		{"fast burst: min wait", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 9}, 300},
-		{"burst ending late: floor after it", DiscoverOptions{}, 2 * time.Second, []int{5, 250}, 750},
-		{"slow node stretches the window", DiscoverOptions{}, 2 * time.Second, []int{5, 400}, 1200},
-		{"never past the timeout", DiscoverOptions{}, 2 * time.Second, []int{5, 900}, 2000},
-		{"full wait", DiscoverOptions{WaitFull: true}, 2 * time.Second, []int{5}, 2000},
-		{"overrides", DiscoverOptions{MinWait: 50 * time.Millisecond, QuietFloor: 10 * time.Millisecond, QuietFactor: 1}, time.Second, []int{2, 30}, 60},
-		{"timeout shorter than min wait", DiscoverOptions{}, 200 * time.Millisecond, nil, 200},
+		{"no reply: the whole timeout, as mco", DiscoverOptions{}, 2 * time.Second, nil, 2000, nil, 0},
+		{"fast burst: min wait", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 9}, 300, nil, 0},
+		{"burst ending late: floor after it", DiscoverOptions{}, 2 * time.Second, []int{5, 250}, 750, nil, 0},
+		{"slow node stretches the window", DiscoverOptions{}, 2 * time.Second, []int{5, 400}, 1200, nil, 0},
+		{"never past the timeout", DiscoverOptions{}, 2 * time.Second, []int{5, 900}, 2000, nil, 0},
+		{"full wait", DiscoverOptions{WaitFull: true}, 2 * time.Second, []int{5}, 2000, nil, 0},
+		{"overrides", DiscoverOptions{MinWait: 50 * time.Millisecond, QuietFloor: 10 * time.Millisecond, QuietFactor: 1}, time.Second, []int{2, 30}, 60, nil, 0},
+		{"timeout shorter than min wait", DiscoverOptions{}, 200 * time.Millisecond, nil, 200, nil, 0},
+		{"expected all in: grace after the last", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 9}, 59, []string{"n0", "n1", "n2"}, 50 * time.Millisecond},
+		{"expected node missing: whole timeout", DiscoverOptions{}, 2 * time.Second, []int{3, 4}, 2000, []string{"n0", "n1", "n2"}, 50 * time.Millisecond},
+		{"slow expected node is awaited", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 1400}, 1450, []string{"n0", "n1", "n2"}, 50 * time.Millisecond},
+		{"newcomer extends the grace", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 9, 40}, 90, []string{"n0", "n1", "n2"}, 50 * time.Millisecond},
+		{"directed: no grace", DiscoverOptions{}, 2 * time.Second, []int{3, 7}, 7, []string{"n0", "n1"}, 0},
+		{"expected with full wait", DiscoverOptions{WaitFull: true}, 2 * time.Second, []int{3}, 2000, []string{"n0"}, 50 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newCompletion(t0, tc.timeout, tc.opts)
-			for _, r := range tc.replies {
-				c.observe(ms(r))
+			c := newCompletion(t0, tc.timeout, tc.opts, tc.expect, tc.grace)
+			for i, r := range tc.replies {
+				c.observe(ms(r), fmt.Sprintf("n%d", i))
 			}
 			if got := c.deadline(); !got.Equal(ms(tc.want)) {
 				t.Fatalf("deadline = +%v, want +%dms", got.Sub(t0), tc.want)

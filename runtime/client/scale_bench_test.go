@@ -4,9 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/sandbox"
-	"github.com/mcorun/mcorun/runtime/security"
 )
 
 // BenchmarkCollect1000 calls rpcutil ping on 1,000 sandbox nodes (embedded broker, 100
@@ -23,29 +21,7 @@ func BenchmarkCollect1000(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer sb.Close()
-	cfg := sb.ClientConfig()
-	rmq, err := cfg.RabbitMQ()
-	if err != nil {
-		b.Fatal(err)
-	}
-	copts, err := connector.OptionsFromConfig(rmq, cfg.Identity, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	conn, err := connector.Dial(ctx, copts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	sec, err := security.PSKFor(sandbox.ClientIdentity, sandbox.PSK)
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := New(conn, Options{Identity: sandbox.ClientIdentity, Collectives: []string{"mcollective"}, Security: sec, UseReplyExchange: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := sandboxClient(b, sb, "")
 	nodes := sb.Identities()
 	b.ReportAllocs()
 	b.ResetTimer()

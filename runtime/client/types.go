@@ -94,7 +94,10 @@ type DiscoverOptions struct {
 	CallAgent string
 
 	// The completion rule (see the package doc). Zero values mean the defaults.
-	Expect      []string      // stop as soon as every one of these identities replied
+	// Expect is the set of nodes expected to reply (the previous discovery of the same
+	// filter): discovery waits for every one of them, then Grace for newcomers.
+	Expect      []string
+	Grace       time.Duration // wait for newcomers once Expect all replied; default 50ms
 	WaitFull    bool          // wait the whole timeout, as mco does
 	MinWait     time.Duration // least time to wait; default 300ms
 	QuietFloor  time.Duration // least quiet window; default 100ms
