@@ -389,6 +389,9 @@ func (s *Sandbox) ClientConfigText() string {
 		"plugin.rabbitmq.pool.1.port = " + strconv.Itoa(port),
 		"plugin.rabbitmq.pool.1.user = " + user,
 		"plugin.rabbitmq.pool.1.password = " + password,
+		// The broker's port changes with every sandbox, so a discovery cache (keyed by the
+		// pool) would never be read again: it would only leave files behind.
+		"plugin.mcorun.discovery_cache = false",
 	}, "\n") + "\n"
 	// The client reads the DDLs of the nodes' external agents where the nodes find them.
 	var libdirs []string

@@ -156,6 +156,10 @@ func newClient(tb testing.TB, s *Sandbox) *requester {
 	if !rmq.UseReplyExchange || cfg.Identity != ClientIdentity || cfg.Plugin["psk"] != PSK {
 		tb.Fatalf("client config: %+v", cfg)
 	}
+	// a sandbox's broker port is new every time: a discovery cache would only leave files
+	if on, err := cfg.PluginBool("mcorun.discovery_cache", true); on || err != nil {
+		tb.Fatalf("the sandbox's client keeps a discovery cache (%v)", err)
+	}
 	opts, err := connector.OptionsFromConfig(rmq, cfg.Identity, nil)
 	if err != nil {
 		tb.Fatal(err)
