@@ -98,10 +98,13 @@ func (f *testFleet) mcodPath() string {
 	return mcodBin
 }
 
+// clientConfig is the fleet's client config. Each mcorun run gets a new HOME, so no
+// discovery cache: every discovery is a first one, and the quiet window ends it rather than
+// the whole timeout (TestFirstDiscoveryAndCache checks the default).
 func (f *testFleet) clientConfig(t testing.TB) string {
 	p := filepath.Join(f.dir, "client.cfg")
 	if _, err := os.Stat(p); err != nil {
-		writeFile(t, p, f.common()+"identity = mcorun-test-client\n")
+		writeFile(t, p, f.common()+"identity = mcorun-test-client\nplugin.mcorun.discovery_first = quiet\n")
 	}
 	return p
 }
@@ -116,10 +119,16 @@ func writeFile(t testing.TB, path, s string) {
 // mcorun runs the built binary and returns stdout, stderr and the exit code.
 func mcorun(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return mcorunHome(t, t.TempDir(), args...)
+}
+
+// mcorunHome is mcorun with HOME set to home.
+func mcorunHome(t testing.TB, home string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, mcorunBin, args...)
-	cmd.Env = append(os.Environ(), "NO_COLOR=1", "HOME="+t.TempDir())
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "HOME="+home, "XDG_CACHE_HOME=")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

@@ -16,8 +16,9 @@ import (
 )
 
 // sandboxClient is a Client on sb's embedded broker with the discovery cache in dir, or
-// none when dir is "".
-func sandboxClient(t testing.TB, sb *sandbox.Sandbox, dir string) *Client {
+// none when dir is "", and first the rule for the first discovery of a filter ("" is the
+// default, the whole timeout).
+func sandboxClient(t testing.TB, sb *sandbox.Sandbox, dir, first string) *Client {
 	t.Helper()
 	ctx := context.Background()
 	cfg := sb.ClientConfig()
@@ -38,7 +39,8 @@ func sandboxClient(t testing.TB, sb *sandbox.Sandbox, dir string) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Identity: sandbox.ClientIdentity, Collectives: []string{"mcollective"}, Security: sec, UseReplyExchange: true}
+	o := Options{Identity: sandbox.ClientIdentity, Collectives: []string{"mcollective"}, Security: sec,
+		UseReplyExchange: true, FirstDiscovery: first}
 	if dir != "" {
 		o.DiscoveryCache = discovery.Cache{Dir: dir, Scope: sb.Addr()}
 	}
@@ -69,20 +71,36 @@ func timedPing(t *testing.T, c *Client, opts DiscoverOptions) ([]string, time.Du
 	return ids, slowest, took
 }
 
-// With a cache, the first discovery of a filter stops after the quiet window and the next
-// one once the nodes it found have all answered again.
+// With a cache, the first discovery of a filter waits the whole timeout, as mco does (or
+// stops after the quiet window with plugin.mcorun.discovery_first = quiet), and the next one
+// ends once the nodes it found have all answered again.
 func TestDiscoveryCache(t *testing.T) {
 	sb, err := sandbox.Start(context.Background(), sandbox.Options{Nodes: 5, Connections: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sb.Close() })
-	dir := t.TempDir()
-	c := sandboxClient(t, sb, dir)
 	const timeout = time.Second
+	t.Run("timeout", func(t *testing.T) {
+		testDiscoveryCache(t, sb, "", timeout, timeout+time.Second)
+	})
+	t.Run("quiet", func(t *testing.T) {
+		testDiscoveryCache(t, sb, FirstDiscoveryQuiet, DefaultMinWait, timeout)
+	})
+}
+
+// testDiscoveryCache runs a first discovery, which must take from atLeast to below before,
+// then a second one, which must end before the quiet window's least wait.
+func testDiscoveryCache(t *testing.T, sb *sandbox.Sandbox, first string, atLeast, before time.Duration) {
+	dir := t.TempDir()
+	c := sandboxClient(t, sb, dir, first)
+	timeout := atLeast
+	if first == FirstDiscoveryQuiet {
+		timeout = before
+	}
 	cold, _, took := timedPing(t, c, DiscoverOptions{Timeout: timeout})
-	if !slices.Equal(cold, sb.Identities()) || took < DefaultMinWait || took >= timeout {
-		t.Fatalf("first discovery: %v in %v, want %v after the quiet window", cold, took, sb.Identities())
+	if !slices.Equal(cold, sb.Identities()) || took < atLeast || took >= before {
+		t.Fatalf("first discovery: %v in %v, want %v in [%v, %v)", cold, took, sb.Identities(), atLeast, before)
 	}
 	if nodes, _, ok := (discovery.Cache{Dir: dir, Scope: sb.Addr()}).Load("mcollective", message.Filter{}); !ok || !slices.Equal(nodes, cold) {
 		t.Fatalf("cache after the first discovery: %v %v", nodes, ok)
@@ -95,8 +113,9 @@ func TestDiscoveryCache(t *testing.T) {
 
 // TestDiscoveryMissesNothing is the slow tier's check of the completion rule (MCORUN_SLOW=1):
 // under a lognormal reply delay with p99 = 20 × p50 and 1% of the nodes answering after
-// 0.8–1.5 s, discovery with the cache finds every node that replies within the discovery
-// timeout, at 100 and 500 nodes.
+// 0.8–1.5 s, every discovery finds every node that replies within the discovery timeout, at
+// 100 and 500 nodes: the first discovery of the filter, and the later ones that end early
+// because the cache tells them which nodes to expect.
 func TestDiscoveryMissesNothing(t *testing.T) {
 	if os.Getenv("MCORUN_SLOW") != "1" {
 		t.Skip("slow tier: set MCORUN_SLOW=1 to run the discovery completion check under a slow tail")
@@ -112,16 +131,22 @@ func TestDiscoveryMissesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = sb.Close() })
-			c := sandboxClient(t, sb, t.TempDir())
+			c := sandboxClient(t, sb, t.TempDir(), "")
 			const timeout = 2 * time.Second
 			// mco's answer: every node that replies within the timeout.
-			all, slowest, _ := timedPing(t, c, DiscoverOptions{Timeout: timeout, WaitFull: true})
+			all, slowest, _ := timedPing(t, sandboxClient(t, sb, "", ""), DiscoverOptions{Timeout: timeout, WaitFull: true})
 			if len(all) != nodes || slowest < d.SlowMin {
 				t.Fatalf("the whole timeout found %d of %d nodes, slowest %v: the seed must give slow nodes that answer in time", len(all), nodes, slowest)
 			}
-			// For the record: the quiet-window rule alone, with no expected set.
-			bare, _, took := timedPing(t, sandboxClient(t, sb, ""), DiscoverOptions{Timeout: timeout})
-			t.Logf("without a cache: %d of %d nodes in %v", len(bare), len(all), took)
+			// For the record: the quiet-window rule, plugin.mcorun.discovery_first = quiet.
+			bare, _, took := timedPing(t, sandboxClient(t, sb, "", FirstDiscoveryQuiet), DiscoverOptions{Timeout: timeout})
+			t.Logf("first discovery by the quiet window: %d of %d nodes in %v", len(bare), len(all), took)
+			// The default first discovery of the filter, which fills the cache.
+			first, _, took := timedPing(t, c, DiscoverOptions{Timeout: timeout})
+			if !slices.Equal(first, all) {
+				t.Fatalf("first discovery: found %d nodes, want the %d that reply within %v", len(first), len(all), timeout)
+			}
+			t.Logf("first discovery: %d nodes in %v", len(first), took)
 			for round := range 3 {
 				got, slowest, took := timedPing(t, c, DiscoverOptions{Timeout: timeout})
 				if !slices.Equal(got, all) {

@@ -30,24 +30,29 @@
 //     Grace (default 50 ms; none for a directed ping, where no other node can answer) — a
 //     newcomer inside the grace restarts it. While an expected node has not replied, only
 //     the timeout ends discovery: a slow node is waited for, as mco would;
-//  3. no expected set is known, at least one node replied, at least MinWait (default 300
-//     ms) has passed since the request was sent, and no reply arrived during the last quiet
-//     window, where quiet = max(QuietFloor, QuietFactor × the slowest reply latency seen
-//     so far), with QuietFloor 100 ms and QuietFactor 2.
+//  3. no expected set is known, Options.FirstDiscovery is FirstDiscoveryQuiet
+//     (plugin.mcorun.discovery_first = quiet), at least one node replied, at least MinWait
+//     (default 300 ms) has passed since the request was sent, and no reply arrived during
+//     the last quiet window, where quiet = max(QuietFloor, QuietFactor × the slowest reply
+//     latency seen so far), with QuietFloor 100 ms and QuietFactor 2.
+//
+// With no expected set and the default FirstDiscovery, only rule 1 ends discovery: the
+// first discovery of a filter waits the whole timeout, as mco does, since nothing tells how
+// many nodes will answer or how slow the slowest is.
 //
 // With Options.DiscoveryCache set (the mcorun CLI sets it) each result is stored, and the
 // next discovery of the same collective and filter expects its nodes (rule 2). So every
 // node that replies within the timeout is found, except a node new since the previous
-// discovery and more than the grace behind the last expected reply (found the next time),
-// and in the first discovery of a filter, which has no expected set and stops by rule 3.
+// discovery and more than the grace behind the last expected reply (found the next time).
 // The cache only decides when to stop waiting: the nodes found are the nodes that replied.
 //
-// Rule 3 is a heuristic. On a healthy network every discovery reply
-// arrives within a few tens of milliseconds (RabbitMQ on loopback: 4 ms p50 for 30 nodes, 96
-// ms for 1000 nodes), so replies come as one burst and a later straggler is unlikely once
-// twice the burst's spread has passed in silence; but a node much slower than the rest
-// (1% of the fleet at 1 s) can be missed. Until a first reply arrives nothing is known
-// about the network, so discovery with no reply yet waits the whole timeout. MinWait,
+// Rule 3 is a heuristic, for a fleet known to answer in one burst (the sandbox's
+// in-process nodes, tests). On a healthy network every discovery reply arrives within a
+// few tens of milliseconds (RabbitMQ on loopback: 4 ms p50 for 30 nodes, 96 ms for 1000
+// nodes), so replies come as one burst and a later straggler is unlikely once twice the
+// burst's spread has passed in silence; but a node much slower than the rest (1% of the
+// fleet at 1 s) can be missed. Until a first reply arrives nothing is known about the
+// network, so even rule 3 waits the whole timeout for the first reply. MinWait,
 // QuietFloor, QuietFactor and Grace override the constants.
 //
 // # RPC
@@ -69,6 +74,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -143,6 +149,34 @@ type Options struct {
 	// DiscoveryCache, when set, gives mc discovery of a filter the nodes its previous
 	// discovery found, as DiscoverOptions.Expect, and keeps each result for the next one.
 	DiscoveryCache DiscoveryCache
+	// FirstDiscovery is how an mc discovery with no expected set ends (the first discovery
+	// of a filter): FirstDiscoveryTimeout (the default, "") or FirstDiscoveryQuiet.
+	FirstDiscovery string
+}
+
+// The values of Options.FirstDiscovery and of plugin.mcorun.discovery_first.
+const (
+	// FirstDiscoveryTimeout waits the whole discovery timeout, as mco does: rule 1.
+	FirstDiscoveryTimeout = "timeout"
+	// FirstDiscoveryQuiet stops after a quiet window: rule 3, faster, and may miss a node
+	// much slower than the rest.
+	FirstDiscoveryQuiet = "quiet"
+)
+
+// firstDiscoveryKey is the config key of Options.FirstDiscovery.
+const firstDiscoveryKey = "mcorun.discovery_first"
+
+// firstDiscovery reads plugin.mcorun.discovery_first; anything but its two values is refused.
+func firstDiscovery(cfg *config.Config) (string, error) {
+	v := strings.TrimSpace(cfg.Plugin[firstDiscoveryKey])
+	switch v {
+	case "", FirstDiscoveryTimeout:
+		return FirstDiscoveryTimeout, nil
+	case FirstDiscoveryQuiet:
+		return FirstDiscoveryQuiet, nil
+	}
+	return "", fmt.Errorf("plugin.%s = %q: want %q (wait the whole discovery timeout, the default) or %q (stop after a quiet window)",
+		firstDiscoveryKey, v, FirstDiscoveryTimeout, FirstDiscoveryQuiet)
 }
 
 // DiscoveryCache keeps the last mc discovery result per collective and filter;
@@ -262,6 +296,10 @@ func OptionsFromConfig(cfg *config.Config, log *slog.Logger) (Options, error) {
 	if err != nil {
 		return Options{}, fmt.Errorf("client: %w", err)
 	}
+	first, err := firstDiscovery(cfg)
+	if err != nil {
+		return Options{}, fmt.Errorf("client: %w", err)
+	}
 	ddls, warnings := ddl.FromLibDirs(cfg.LibDir)
 	if log != nil {
 		for _, w := range warnings {
@@ -282,6 +320,7 @@ func OptionsFromConfig(cfg *config.Config, log *slog.Logger) (Options, error) {
 		Sources:                   func(m string) (discovery.Method, error) { return discovery.New(m, sources) },
 		DDLs:                      ddls,
 		Logger:                    log,
+		FirstDiscovery:            first,
 	}, nil
 }
 

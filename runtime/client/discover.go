@@ -34,6 +34,7 @@ type completion struct {
 	factor  float64
 	grace   time.Duration
 	full    bool
+	byQuiet bool // with no expected set, stop by the quiet window (rule 3) instead of the timeout
 
 	expect  []string // sorted identities expected to reply; nil when none are known
 	missing int      // identities of expect not heard yet
@@ -45,9 +46,10 @@ type completion struct {
 
 // newCompletion starts the rule at start. expect (sorted, deduplicated) is the set of nodes
 // expected to reply and grace how long newcomers are still awaited once all of them did.
-func newCompletion(start time.Time, timeout time.Duration, o DiscoverOptions, expect []string, grace time.Duration) *completion {
+// quiet chooses rule 3 over the whole timeout when no node is expected.
+func newCompletion(start time.Time, timeout time.Duration, o DiscoverOptions, expect []string, grace time.Duration, quiet bool) *completion {
 	c := &completion{
-		start: start, timeout: timeout, last: start, full: o.WaitFull,
+		start: start, timeout: timeout, last: start, full: o.WaitFull, byQuiet: quiet,
 		minWait: o.MinWait, floor: o.QuietFloor, factor: o.QuietFactor, grace: grace,
 		expect: expect, missing: len(expect),
 	}
@@ -94,6 +96,10 @@ func (c *completion) deadline() time.Time {
 	case len(c.expect) > 0:
 		// Every expected node answered: a grace for newcomers after the latest reply.
 		d = c.last.Add(c.grace)
+	case !c.byQuiet:
+		// Nothing tells how many nodes will answer, or how slow the slowest is: wait as mco
+		// does, so that no node it would find is missed.
+		return hard
 	case c.replies == 0:
 		// Until a first reply shows how fast this network answers, wait as mco does: a
 		// slow network or an empty result is no reason to stop early.
@@ -375,12 +381,16 @@ func (c *Client) ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, e
 				expect = sortedUnique(prev)
 				c.log.Info("client: discovery expects the nodes of the previous discovery of this filter",
 					"nodes", len(expect), "age", start.Sub(at).Round(time.Second))
-			} else {
+			} else if c.opts.FirstDiscovery == FirstDiscoveryQuiet {
 				c.log.Info("client: no previous discovery of this filter: stopping after a quiet window")
+			} else {
+				c.log.Info("client: no previous discovery of this filter: waiting the whole discovery timeout, as mco does",
+					"timeout", c.discoveryTimeout(opts.Timeout, f))
 			}
 		}
 	}
-	comp := newCompletion(start, c.discoveryTimeout(opts.Timeout, f), opts, expect, grace)
+	comp := newCompletion(start, c.discoveryTimeout(opts.Timeout, f), opts, expect, grace,
+		c.opts.FirstDiscovery == FirstDiscoveryQuiet)
 	seen := map[string]time.Duration{}
 	err = c.collect(ctx, w, lost, comp.deadline, func(in inbound) bool {
 		if in.rep.SenderAgent != "" && in.rep.SenderAgent != discoveryAgent {

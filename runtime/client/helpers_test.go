@@ -157,7 +157,11 @@ func (f *fleet) client(t testing.TB, mod func(*Options)) *Client {
 
 func (f *fleet) clientOn(t testing.TB, tr Transport, mod func(*Options)) *Client {
 	t.Helper()
-	o := Options{Identity: "testclient", MainCollective: f.collective, Collectives: []string{f.collective}, Security: f.sec}
+	// These clients check what discovery and calls find on real brokers and nodes, and the
+	// quiet-window rule there; the default first-discovery rule (the whole timeout) is
+	// TestDiscoveryCache's, and would add the timeout to every test here.
+	o := Options{Identity: "testclient", MainCollective: f.collective, Collectives: []string{f.collective}, Security: f.sec,
+		FirstDiscovery: FirstDiscoveryQuiet}
 	if mod != nil {
 		mod(&o)
 	}

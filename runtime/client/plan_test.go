@@ -310,24 +310,28 @@ func TestCompletion(t *testing.T) {
 		want    int   // deadline, ms after sending
 		expect  []string
 		grace   time.Duration
+		quiet   bool // plugin.mcorun.discovery_first = quiet
 	}{
-		{"no reply: the whole timeout, as mco", DiscoverOptions{}, 2 * time.Second, nil, 2000, nil, 0},
-		{"fast burst: min wait", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 9}, 300, nil, 0},
-		{"burst ending late: floor after it", DiscoverOptions{}, 2 * time.Second, []int{5, 250}, 750, nil, 0},
-		{"slow node stretches the window", DiscoverOptions{}, 2 * time.Second, []int{5, 400}, 1200, nil, 0},
-		{"never past the timeout", DiscoverOptions{}, 2 * time.Second, []int{5, 900}, 2000, nil, 0},
-		{"full wait", DiscoverOptions{WaitFull: true}, 2 * time.Second, []int{5}, 2000, nil, 0},
-		{"overrides", DiscoverOptions{MinWait: 50 * time.Millisecond, QuietFloor: 10 * time.Millisecond, QuietFactor: 1}, time.Second, []int{2, 30}, 60, nil, 0},
-		{"timeout shorter than min wait", DiscoverOptions{}, 200 * time.Millisecond, nil, 200, nil, 0},
-		{"expected all in: grace after the last", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 9}, 59, []string{"n0", "n1", "n2"}, 50 * time.Millisecond},
-		{"expected node missing: whole timeout", DiscoverOptions{}, 2 * time.Second, []int{3, 4}, 2000, []string{"n0", "n1", "n2"}, 50 * time.Millisecond},
-		{"slow expected node is awaited", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 1400}, 1450, []string{"n0", "n1", "n2"}, 50 * time.Millisecond},
-		{"newcomer extends the grace", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 9, 40}, 90, []string{"n0", "n1", "n2"}, 50 * time.Millisecond},
-		{"directed: no grace", DiscoverOptions{}, 2 * time.Second, []int{3, 7}, 7, []string{"n0", "n1"}, 0},
-		{"expected with full wait", DiscoverOptions{WaitFull: true}, 2 * time.Second, []int{3}, 2000, []string{"n0"}, 50 * time.Millisecond},
+		{"no reply: the whole timeout, as mco", DiscoverOptions{}, 2 * time.Second, nil, 2000, nil, 0, true},
+		{"fast burst: min wait", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 9}, 300, nil, 0, true},
+		{"burst ending late: floor after it", DiscoverOptions{}, 2 * time.Second, []int{5, 250}, 750, nil, 0, true},
+		{"slow node stretches the window", DiscoverOptions{}, 2 * time.Second, []int{5, 400}, 1200, nil, 0, true},
+		{"never past the timeout", DiscoverOptions{}, 2 * time.Second, []int{5, 900}, 2000, nil, 0, true},
+		{"full wait", DiscoverOptions{WaitFull: true}, 2 * time.Second, []int{5}, 2000, nil, 0, true},
+		{"overrides", DiscoverOptions{MinWait: 50 * time.Millisecond, QuietFloor: 10 * time.Millisecond, QuietFactor: 1}, time.Second, []int{2, 30}, 60, nil, 0, true},
+		{"timeout shorter than min wait", DiscoverOptions{}, 200 * time.Millisecond, nil, 200, nil, 0, true},
+		{"expected all in: grace after the last", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 9}, 59, []string{"n0", "n1", "n2"}, 50 * time.Millisecond, true},
+		{"expected node missing: whole timeout", DiscoverOptions{}, 2 * time.Second, []int{3, 4}, 2000, []string{"n0", "n1", "n2"}, 50 * time.Millisecond, true},
+		{"slow expected node is awaited", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 1400}, 1450, []string{"n0", "n1", "n2"}, 50 * time.Millisecond, true},
+		{"newcomer extends the grace", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 9, 40}, 90, []string{"n0", "n1", "n2"}, 50 * time.Millisecond, true},
+		{"directed: no grace", DiscoverOptions{}, 2 * time.Second, []int{3, 7}, 7, []string{"n0", "n1"}, 0, true},
+		{"expected with full wait", DiscoverOptions{WaitFull: true}, 2 * time.Second, []int{3}, 2000, []string{"n0"}, 50 * time.Millisecond, true},
+		{"first discovery by default: the whole timeout, however fast the burst", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 9}, 2000, nil, 0, false},
+		{"first discovery by default: a late node is still heard", DiscoverOptions{}, 2 * time.Second, []int{5, 1900}, 2000, nil, 0, false},
+		{"expected set ends it early whatever the first-discovery rule", DiscoverOptions{}, 2 * time.Second, []int{3, 4, 9}, 59, []string{"n0", "n1", "n2"}, 50 * time.Millisecond, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newCompletion(t0, tc.timeout, tc.opts, tc.expect, tc.grace)
+			c := newCompletion(t0, tc.timeout, tc.opts, tc.expect, tc.grace, tc.quiet)
 			for i, r := range tc.replies {
 				c.observe(ms(r), fmt.Sprintf("n%d", i))
 			}

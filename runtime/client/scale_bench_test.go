@@ -21,7 +21,7 @@ func BenchmarkCollect1000(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer sb.Close()
-	c := sandboxClient(b, sb, "")
+	c := sandboxClient(b, sb, "", "")
 	nodes := sb.Identities()
 	b.ReportAllocs()
 	b.ResetTimer()

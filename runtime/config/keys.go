@@ -309,11 +309,12 @@ var discoveryPluginKeys = map[string]bool{
 }
 
 // clientPluginKeys are mcorun's own settings: where run journals live and how many are kept
-// (docs/journal.md), the reply queue's length (README, "A large fleet") and whether
-// discovery keeps its results to know when to stop (docs/discovery.md).
+// (docs/journal.md), the reply queue's length (README, "A large fleet"), whether
+// discovery keeps its results to know when to stop and how the first discovery of a filter
+// ends (docs/discovery.md).
 var clientPluginKeys = map[string]bool{
 	"mcorun.journal.dir": true, "mcorun.journal.keep": true, "mcorun.journal.max_age_days": true,
-	"mcorun.reply_queue": true, "mcorun.discovery_cache": true,
+	"mcorun.reply_queue": true, "mcorun.discovery_cache": true, "mcorun.discovery_first": true,
 }
 
 // pluginKeyStatus reports whether a plugin key (without "plugin.") is read by this project,

@@ -311,8 +311,11 @@ func (f *Fleet) run() error {
 	if err != nil {
 		return fmt.Errorf("fleettest: %w", err)
 	}
+	// As in the sandbox, the nodes answer from this process and there is no discovery cache,
+	// so every discovery is a first one and stops after the quiet window (docs/discovery.md).
 	f.client, err = client.New(f.bus.Conn(clientIdentity), client.Options{
 		Identity: clientIdentity, MainCollective: collective, Security: sec, DDLs: f.ddl, Clock: f.clk,
+		FirstDiscovery: client.FirstDiscoveryQuiet,
 	})
 	if err != nil {
 		return fmt.Errorf("fleettest: %w", err)
