@@ -14,13 +14,13 @@ func TestAuthzBooleansRefuseTypos(t *testing.T) {
 	base := "rpcauthorization = 1\nrpcauthprovider = action_policy\nplugin.actionpolicy.policy_dir = " + t.TempDir() + "\n"
 	for _, key := range []string{"actionpolicy.allow_unconfigured", "actionpolicy.enable_default"} {
 		for _, bad := range []string{"deny", "yikes", "on", "t", "enabled", "1x"} {
-			_, _, err := authAndAudit(parseCfg(t, base+"plugin."+key+" = "+bad+"\n"), log)
+			_, _, err := authAndAudit(parseCfg(t, base+"plugin."+key+" = "+bad+"\n"), nil, log)
 			if err == nil || !strings.Contains(err.Error(), key) {
 				t.Errorf("plugin.%s = %s: err %v, want a refusal naming the key", key, bad, err)
 			}
 		}
 		for _, good := range []string{"1", "0", "y", "N", "Yes", "no", "TRUE", "false"} {
-			if _, _, err := authAndAudit(parseCfg(t, base+"plugin."+key+" = "+good+"\n"), log); err != nil {
+			if _, _, err := authAndAudit(parseCfg(t, base+"plugin."+key+" = "+good+"\n"), nil, log); err != nil {
 				t.Errorf("plugin.%s = %s: %v", key, good, err)
 			}
 		}

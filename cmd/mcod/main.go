@@ -22,6 +22,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/facts"
+	"github.com/mcorun/mcorun/runtime/match"
 	"github.com/mcorun/mcorun/runtime/security"
 	"github.com/mcorun/mcorun/runtime/server"
 )
@@ -208,7 +209,9 @@ func poolAddrs(o connector.Options) string {
 }
 
 func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logger) error {
-	authorizer, auditor, err := authAndAudit(cfg, logger)
+	// The node's filters and its authorization rules share one memo of compiled expressions.
+	regexps := match.NewRegexps()
+	authorizer, auditor, err := authAndAudit(cfg, regexps, logger)
 	if err != nil {
 		return err
 	}
@@ -252,6 +255,7 @@ func serve(ctx context.Context, cfg *config.Config, o options, logger *slog.Logg
 		Authorizer:       authorizer,
 		Audit:            auditor,
 		Logger:           logger,
+		Regexps:          regexps,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
@@ -341,15 +345,16 @@ func brokerPool(ctx context.Context, cfg *config.Config, o options, logger *slog
 
 // authAndAudit builds the authorizer and the audit log the config asks for (rpcauthorization,
 // rpcaudit). A provider mcod does not implement is a configuration error: mcod refuses to
-// serve rather than run without the authorization or audit asked for.
-func authAndAudit(cfg *config.Config, logger *slog.Logger) (server.Authorizer, server.Auditor, error) {
+// serve rather than run without the authorization or audit asked for. The authorizer compiles
+// its rules' regular expressions through rx.
+func authAndAudit(cfg *config.Config, rx *match.Regexps, logger *slog.Logger) (server.Authorizer, server.Auditor, error) {
 	var authorizer server.Authorizer
 	if cfg.RPCAuthorization {
 		if cfg.RPCAuthProvider != authz.ProviderName {
 			return nil, nil, fmt.Errorf("%w: %s: rpcauthorization is on but rpcauthprovider = %q is not implemented; set rpcauthprovider = %s",
 				errConfig, cfg.ConfigFile, cfg.RPCAuthProvider, authz.ProviderName)
 		}
-		ap, err := authz.FromConfig(cfg)
+		ap, err := authz.FromConfig(cfg, rx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", errConfig, err)
 		}

@@ -36,12 +36,16 @@ type Options struct {
 	EnableDefault bool
 	// DefaultName names the default policy file without ".policy" ("default").
 	DefaultName string
+	// Regexps keeps the rules' regular expressions compiled; give it the one the node's
+	// server uses. nil makes one for this ActionPolicy.
+	Regexps *match.Regexps
 }
 
 // ActionPolicy authorizes requests with actionpolicy files. Files are read for every request,
 // as the Ruby plugin does, so edits apply without a restart. It is safe for concurrent use.
 type ActionPolicy struct {
-	opts Options
+	opts    Options
+	matcher match.Matcher
 }
 
 // New returns an ActionPolicy for opts.
@@ -52,7 +56,10 @@ func New(opts Options) *ActionPolicy {
 	if opts.Dir == "" {
 		opts.Dir = "policies"
 	}
-	return &ActionPolicy{opts: opts}
+	if opts.Regexps == nil {
+		opts.Regexps = match.NewRegexps()
+	}
+	return &ActionPolicy{opts: opts, matcher: match.Matcher{Regexps: opts.Regexps}}
 }
 
 // FromConfig reads a node's plugin.actionpolicy.* settings:
@@ -64,7 +71,9 @@ func New(opts Options) *ActionPolicy {
 //     naming the key: the Ruby plugin's /^1|y/ would read "deny" as true, and a typo in a
 //     security setting must never open access;
 //   - default_name: the default policy's name ("default").
-func FromConfig(cfg *config.Config) (*ActionPolicy, error) {
+//
+// rx keeps the rules' regular expressions compiled, as Options.Regexps.
+func FromConfig(cfg *config.Config, rx *match.Regexps) (*ActionPolicy, error) {
 	allow, err := cfg.PluginBool("actionpolicy.allow_unconfigured", false)
 	if err != nil {
 		return nil, err
@@ -82,6 +91,7 @@ func FromConfig(cfg *config.Config) (*ActionPolicy, error) {
 		AllowUnconfigured: allow,
 		EnableDefault:     enable,
 		DefaultName:       cfg.PluginString("actionpolicy.default_name", "default"),
+		Regexps:           rx,
 	}), nil
 }
 
@@ -113,7 +123,7 @@ func (a *ActionPolicy) Authorize(ctx context.Context, req Request, n match.Node)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrDenied, err)
 	}
-	d, err := p.Eval(ctx, req, n, groups, a.opts.AllowUnconfigured)
+	d, err := p.Eval(ctx, a.matcher, req, n, groups, a.opts.AllowUnconfigured)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrDenied, d.Reason, err)
 	}

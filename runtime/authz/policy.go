@@ -212,11 +212,11 @@ type Decision struct {
 	Reason string
 }
 
-// Eval decides req on node n. groups maps group names to their callerids; allowUnconfigured
+// Eval decides req on node n, evaluating the rules' fact and class terms with m. groups maps group names to their callerids; allowUnconfigured
 // is the verdict when no rule matches and the file has no default line. A rule whose fact or
 // class terms cannot be evaluated denies the request, and the error is returned beside the
 // decision for the log.
-func (p *Policy) Eval(ctx context.Context, req Request, n match.Node, groups map[string][]string, allowUnconfigured bool) (Decision, error) {
+func (p *Policy) Eval(ctx context.Context, m match.Matcher, req Request, n match.Node, groups map[string][]string, allowUnconfigured bool) (Decision, error) {
 	for _, r := range p.Rules {
 		if !r.callerMatches(req.CallerID, groups) {
 			continue
@@ -224,7 +224,7 @@ func (p *Policy) Eval(ctx context.Context, req Request, n match.Node, groups map
 		if r.Actions != nil && !slices.Contains(r.Actions, req.Action) {
 			continue
 		}
-		ok, err := match.Match(ctx, r.Filter, n)
+		ok, err := m.Match(ctx, r.Filter, n)
 		if err != nil {
 			return Decision{Reason: fmt.Sprintf("rule at %s:%d cannot be evaluated", p.Name, r.Line)},
 				fmt.Errorf("authz: %s:%d: %w", p.Name, r.Line, err)

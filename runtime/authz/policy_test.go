@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mcorun/mcorun/runtime/config"
+	"github.com/mcorun/mcorun/runtime/match"
 )
 
 // testNode is a node with fixed facts and classes.
@@ -106,7 +107,7 @@ func TestPolicyEval(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := p.Eval(context.Background(), tt.req, tt.node, groups, false)
+			d, err := p.Eval(context.Background(), match.Matcher{}, tt.req, tt.node, groups, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -202,19 +203,39 @@ func TestFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ap, err := FromConfig(cfg)
+	rx := match.NewRegexps()
+	ap, err := FromConfig(cfg, rx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ap.Dir() != "/etc/mcollective/policies" || !ap.opts.AllowUnconfigured || !ap.opts.EnableDefault || ap.opts.DefaultName != "default" {
+	if ap.Dir() != "/etc/mcollective/policies" || !ap.opts.AllowUnconfigured || !ap.opts.EnableDefault || ap.opts.DefaultName != "default" || ap.opts.Regexps != rx {
 		t.Fatalf("options = %+v", ap.opts)
 	}
 	cfg.Plugin["actionpolicy.policy_dir"] = "/srv/policies"
-	if ap, _ := FromConfig(cfg); ap.Dir() != "/srv/policies" {
+	if ap, _ := FromConfig(cfg, nil); ap.Dir() != "/srv/policies" {
 		t.Fatalf("dir = %s", ap.Dir())
 	}
 	cfg.Plugin["actionpolicy.allow_unconfigured"] = "deny"
-	if _, err := FromConfig(cfg); err == nil || !strings.Contains(err.Error(), "actionpolicy.allow_unconfigured") {
+	if _, err := FromConfig(cfg, nil); err == nil || !strings.Contains(err.Error(), "actionpolicy.allow_unconfigured") {
 		t.Fatalf("allow_unconfigured = deny: err %v, want a refusal naming the key", err)
+	}
+}
+
+// TestActionPoliciesShareRegexps checks that policies given one Regexps compile a rule's
+// regular expressions once between them, and that one given none keeps its own.
+func TestActionPoliciesShareRegexps(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "puppet.policy", "policy default deny\n"+policyFile([]string{"allow", "*", "*", "customer=/^ac/", "/devserver/"}))
+	rx := match.NewRegexps()
+	for _, ap := range []*ActionPolicy{New(Options{Dir: dir, Regexps: rx}), New(Options{Dir: dir, Regexps: rx})} {
+		if err := ap.Authorize(context.Background(), Request{"cert=x", "puppet", "status"}, acme); err != nil {
+			t.Fatalf("denied: %v", err)
+		}
+	}
+	if rx.Len() != 2 {
+		t.Fatalf("the shared memo holds %d expressions, want 2", rx.Len())
+	}
+	if New(Options{Dir: dir}).opts.Regexps == nil {
+		t.Fatal("an ActionPolicy built without Regexps keeps no memo")
 	}
 }

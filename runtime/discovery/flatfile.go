@@ -233,8 +233,9 @@ func filterIdentities(ctx context.Context, nodes, ids []string) ([]string, error
 	}
 	f := message.Filter{Identity: ids}
 	out := nodes[:0:0]
+	m := match.Matcher{Regexps: match.NewRegexps()} // every node is matched with the same regexes
 	for _, n := range nodes {
-		ok, err := match.Match(ctx, f, idNode(n))
+		ok, err := m.Match(ctx, f, idNode(n))
 		if err != nil {
 			return nil, tagged(ErrUnsupportedFilter, "%w", err)
 		}

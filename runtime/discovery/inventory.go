@@ -239,12 +239,13 @@ func (inv *InventoryFile) groupNames() string {
 
 func (inv *InventoryFile) selectOne(ctx context.Context, f message.Filter, collective string) ([]string, error) {
 	var out []string
+	m := match.Matcher{Regexps: match.NewRegexps()} // every node is matched with the same regexes
 	for i := range inv.Nodes {
 		n := &inv.Nodes[i]
 		if collective != "" && len(n.Collectives) > 0 && !slices.Contains(n.Collectives, collective) {
 			continue
 		}
-		ok, err := match.Match(ctx, f, invNode{n})
+		ok, err := m.Match(ctx, f, invNode{n})
 		if err != nil {
 			return nil, tagged(ErrUnsupportedFilter, "%w", err)
 		}

@@ -20,7 +20,7 @@ type token struct {
 // evaluated with Ruby's precedence (! over && over ||, parentheses grouping). Because all
 // terms are evaluated first, a term that fails makes the whole expression false even where
 // the boolean logic would not need it.
-func evalCompound(ctx context.Context, items []message.CompoundItem, n Node) (bool, error) {
+func (m Matcher) evalCompound(ctx context.Context, items []message.CompoundItem, n Node) (bool, error) {
 	kinds := make([]message.CompoundKind, 0, len(items))
 	for _, it := range items {
 		switch it.Kind {
@@ -40,13 +40,13 @@ func evalCompound(ctx context.Context, items []message.CompoundItem, n Node) (bo
 		t := token{kind: it.Kind}
 		switch it.Kind {
 		case message.Statement:
-			ok, err := evalStatement(it.Value, n)
+			ok, err := m.evalStatement(it.Value, n)
 			if err != nil {
 				return false, err
 			}
 			t.val = ok
 		case message.FStatement:
-			ok, err := evalFStatement(ctx, it.Func, n)
+			ok, err := m.evalFStatement(ctx, it.Func, n)
 			if err != nil {
 				return false, err
 			}
@@ -160,18 +160,18 @@ func (p *parser) unary() bool {
 
 var reStatementOp = regexp.MustCompile(`>=|<=|=|<|>`)
 
-// evalStatement is Matcher.eval_compound_statement. A statement starting with "/" is a class
+// evalStatement is MCollective's Matcher.eval_compound_statement. A statement starting with "/" is a class
 // regex; one containing >=, <=, =, < or > is a fact comparison; anything else is a class.
 // Like Ruby it only knows those five operators: "a!=b" compares fact "a!" with "b", and
 // "a=~/re/" compares fact "a" for equality with "~/re/". A value starting with "/" makes
 // the comparison a regex match whatever the operator was.
-func evalStatement(s string, n Node) (bool, error) {
+func (m Matcher) evalStatement(s string, n Node) (bool, error) {
 	if IsRegex(s) {
-		return hasClass(n, s)
+		return m.hasClass(n, s)
 	}
 	loc := reStatementOp.FindStringIndex(s)
 	if loc == nil {
-		return hasClass(n, s)
+		return m.hasClass(n, s)
 	}
 	op := s[loc[0]:loc[1]]
 	parts := rubySplit(s, op)
@@ -185,7 +185,7 @@ func evalStatement(s string, n Node) (bool, error) {
 	case op == "=":
 		op = "=="
 	}
-	return hasFact(n, name, value, op)
+	return m.hasFact(n, name, value, op)
 }
 
 // rubySplit is Ruby's String#split(sep) for a non-empty separator: trailing empty fields are

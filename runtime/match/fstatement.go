@@ -18,7 +18,7 @@ var errDataFailed = fmt.Errorf("%w: data plugin", errRubyRaise)
 
 var reFOp = regexp.MustCompile(`(?:(!=|<=|>=|<|>)|==?)`)
 
-// evalFStatement is Matcher.eval_compound_fstatement: it runs the data plugin and compares
+// evalFStatement is MCollective's Matcher.eval_compound_fstatement: it runs the data plugin and compares
 // the chosen output with r_compare.
 //
 //   - A missing or nil output is false.
@@ -28,7 +28,7 @@ var reFOp = regexp.MustCompile(`(?:(!=|<=|>=|<|>)|==?)`)
 //     a regular expression source (Ruby's String#match, so "/re/" keeps its slashes).
 //   - Otherwise a String output compares with r_compare's to_s; a numeric output with
 //     r_compare converted by Integer() or else Float(); a Boolean output with "true" or "false".
-func evalFStatement(ctx context.Context, dc *message.DataCall, n Node) (bool, error) {
+func (m Matcher) evalFStatement(ctx context.Context, dc *message.DataCall, n Node) (bool, error) {
 	if dc == nil {
 		return false, fmt.Errorf("%w: fstatement without a data call", ErrMalformed)
 	}
@@ -60,15 +60,15 @@ func evalFStatement(ctx context.Context, dc *message.DataCall, n Node) (bool, er
 		if !ok {
 			return false, nil
 		}
-		re, err := rcompareRegexp(dc.RCompare)
+		re, err := m.rcompareRegexp(dc.RCompare)
 		if err != nil {
 			return false, err
 		}
-		m := re.MatchString(s)
+		matched := re.MatchString(s)
 		if op == "!=~" {
-			return !m, nil
+			return !matched, nil
 		}
-		return m, nil
+		return matched, nil
 	}
 	r := dc.RCompare
 	if _, ok := l.(string); ok {
@@ -94,11 +94,11 @@ func evalFStatement(ctx context.Context, dc *message.DataCall, n Node) (bool, er
 			}
 		}
 	}
-	m := reFOp.FindStringSubmatch(strings.TrimSpace(op))
-	if m == nil {
+	parts := reFOp.FindStringSubmatch(strings.TrimSpace(op))
+	if parts == nil {
 		return false, fmt.Errorf("%w: invalid operator: %s", ErrMalformed, op)
 	}
-	sendOp := m[1]
+	sendOp := parts[1]
 	if sendOp == "" {
 		sendOp = "=="
 	}
@@ -143,16 +143,16 @@ func rubySend(l any, op string, r any) (bool, error) {
 }
 
 // rcompareRegexp is the regular expression String#match uses for r_compare.
-func rcompareRegexp(r any) (*regexp.Regexp, error) {
+func (m Matcher) rcompareRegexp(r any) (*regexp.Regexp, error) {
 	switch r := r.(type) {
 	case marshal.Regexp:
-		return Compile(r.Source, r.Options)
+		return m.Regexps.Compile(r.Source, r.Options)
 	case *marshal.Regexp:
 		if r != nil {
-			return Compile(r.Source, r.Options)
+			return m.Regexps.Compile(r.Source, r.Options)
 		}
 	case string:
-		return Compile(r, 0)
+		return m.Regexps.Compile(r, 0)
 	}
 	return nil, fmt.Errorf("%w: wrong argument type %T (expected Regexp)", ErrMalformed, r)
 }

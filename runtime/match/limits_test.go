@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -60,14 +61,22 @@ func TestHugeRegexFilterRefused(t *testing.T) {
 // filter whose regexes together exceed the filter budget is refused.
 func TestRegexLimits(t *testing.T) {
 	ok := strings.Repeat("a", MaxRegexSource)
-	if _, err := Compile(ok, 0); err != nil {
-		t.Fatalf("source of %d bytes: %v", len(ok), err)
+	rx := NewRegexps()
+	for name, compile := range map[string]func(string, byte) (*regexp.Regexp, error){"Compile": Compile, "Regexps.Compile": rx.Compile} {
+		for range 2 { // the second time, Regexps.Compile answers from its memo
+			if _, err := compile(ok, 0); err != nil {
+				t.Fatalf("%s: source of %d bytes: %v", name, len(ok), err)
+			}
+			if _, err := compile(ok+"a", 0); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "bytes") {
+				t.Fatalf("%s: source of %d bytes: err %v, want too large", name, len(ok)+1, err)
+			}
+			if _, err := compile(strings.Repeat("(x{1000})", 40), 0); !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("%s: 40 x{1000}: err %v, want too large", name, err)
+			}
+		}
 	}
-	if _, err := Compile(ok+"a", 0); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "bytes") {
-		t.Fatalf("source of %d bytes: err %v, want too large", len(ok)+1, err)
-	}
-	if _, err := Compile(strings.Repeat("(x{1000})", 40), 0); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("40 x{1000}: err %v, want too large", err)
+	if rx.Len() != 2 { // the source over the limit is refused before the memo
+		t.Fatalf("the memo holds %d expressions, want 2", rx.Len())
 	}
 	var ids []string
 	for i := 0; i*MaxRegexSource <= MaxFilterRegexBytes; i++ {
@@ -82,13 +91,13 @@ func TestRegexLimits(t *testing.T) {
 	}
 }
 
-// TestRegexCacheBoundedByBytes checks that the cache's estimated size never exceeds its
+// TestRegexpsBoundedByBytes checks that the memo's estimated size never exceeds its
 // budget, whatever the mix of small and large expressions.
-func TestRegexCacheBoundedByBytes(t *testing.T) {
-	c := newRegexCache(256 << 10)
+func TestRegexpsBoundedByBytes(t *testing.T) {
+	c := newRegexps(256 << 10)
 	for i := range 600 {
 		src := fmt.Sprintf("^n%d-(%s)$", i, strings.Repeat("[a-z]x", i%50))
-		if _, err := c.get(src, 0); err != nil {
+		if _, err := c.Compile(src, 0); err != nil {
 			t.Fatal(err)
 		}
 		if c.bytes > c.budget {
@@ -97,5 +106,21 @@ func TestRegexCacheBoundedByBytes(t *testing.T) {
 	}
 	if len(c.m) < 10 {
 		t.Fatalf("only %d entries kept", len(c.m))
+	}
+}
+
+// TestRegexpsBoundedByEntries checks that the memo keeps at most regexpsEntries expressions.
+func TestRegexpsBoundedByEntries(t *testing.T) {
+	c := NewRegexps()
+	for i := range regexpsEntries + 100 {
+		if _, err := c.Compile("^n"+strconv.Itoa(i)+"$", 0); err != nil {
+			t.Fatal(err)
+		}
+		if c.Len() > regexpsEntries {
+			t.Fatalf("after %d expressions the memo holds %d, over its bound of %d", i+1, c.Len(), regexpsEntries)
+		}
+	}
+	if c.Len() < regexpsEntries/2 {
+		t.Fatalf("only %d expressions kept", c.Len())
 	}
 }

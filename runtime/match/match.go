@@ -51,6 +51,18 @@ type AgentLister interface {
 	Agents() []string
 }
 
+// Match is Matcher{}.Match: it compiles the filter's regular expressions afresh on every call.
+func Match(ctx context.Context, f message.Filter, n Node) (bool, error) {
+	return Matcher{}.Match(ctx, f, n)
+}
+
+// Matcher evaluates filters, compiling their regular expressions through Regexps. A node
+// keeps one with a Regexps so that a filter it sees again costs map lookups; the zero Matcher
+// compiles every expression afresh.
+type Matcher struct {
+	Regexps *Regexps
+}
+
 // Match reports whether node n is targeted by filter f. The zero Filter matches every node.
 // A data plugin failure inside a compound expression makes that expression false, as in
 // MCollective. The error is non-nil only for a malformed filter (it wraps ErrMalformed), and a
@@ -60,14 +72,14 @@ type AgentLister interface {
 //
 // MCollective evaluates every entry even after one fails; Match stops at the first failing
 // entry, which gives the same answer with fewer data plugin calls.
-func Match(ctx context.Context, f message.Filter, n Node) (bool, error) {
+func (m Matcher) Match(ctx context.Context, f message.Filter, n Node) (bool, error) {
 	if f.Empty() {
 		return true, nil
 	}
 	if err := CheckSize(f); err != nil {
 		return false, err
 	}
-	ok, err := match(ctx, f, n)
+	ok, err := m.match(ctx, f, n)
 	if err != nil {
 		if errors.Is(err, ErrMalformed) {
 			return false, err
@@ -77,21 +89,21 @@ func Match(ctx context.Context, f message.Filter, n Node) (bool, error) {
 	return ok, nil
 }
 
-func match(ctx context.Context, f message.Filter, n Node) (bool, error) {
+func (m Matcher) match(ctx context.Context, f message.Filter, n Node) (bool, error) {
 	for _, ff := range f.Fact {
-		ok, err := hasFact(n, ff.Fact, ff.Value, ff.Operator)
+		ok, err := m.hasFact(n, ff.Fact, ff.Value, ff.Operator)
 		if err != nil || !ok {
 			return false, err
 		}
 	}
 	for _, c := range f.CFClass {
-		ok, err := hasClass(n, c)
+		ok, err := m.hasClass(n, c)
 		if err != nil || !ok {
 			return false, err
 		}
 	}
 	for _, a := range f.Agent {
-		ok, err := hasAgent(n, a)
+		ok, err := m.hasAgent(n, a)
 		if err != nil {
 			return false, err
 		}
@@ -104,7 +116,7 @@ func match(ctx context.Context, f message.Filter, n Node) (bool, error) {
 		// entries that both name this node (web1 and /web/) fail the filter.
 		matched := 0
 		for _, id := range f.Identity {
-			ok, err := hasIdentity(n, id)
+			ok, err := m.hasIdentity(n, id)
 			if err != nil {
 				return false, err
 			}
@@ -117,7 +129,7 @@ func match(ctx context.Context, f message.Filter, n Node) (bool, error) {
 		}
 	}
 	for _, expr := range f.Compound {
-		ok, err := evalCompound(ctx, expr, n)
+		ok, err := m.evalCompound(ctx, expr, n)
 		if err != nil || !ok {
 			return false, err
 		}
@@ -127,9 +139,9 @@ func match(ctx context.Context, f message.Filter, n Node) (bool, error) {
 
 // hasClass is Util.has_cf_class?: "/re/" strings (all slashes removed) match any class line,
 // other strings must equal one.
-func hasClass(n Node, klass string) (bool, error) {
+func (m Matcher) hasClass(n Node, klass string) (bool, error) {
 	if IsRegex(klass) {
-		re, err := Regex(klass)
+		re, err := m.Regexps.Regex(klass)
 		if err != nil {
 			return false, err
 		}
@@ -149,11 +161,11 @@ func hasClass(n Node, klass string) (bool, error) {
 }
 
 // hasAgent is Util.has_agent?. The caller adds the "mcollective" pass.
-func hasAgent(n Node, agent string) (bool, error) {
+func (m Matcher) hasAgent(n Node, agent string) (bool, error) {
 	if !IsRegex(agent) {
 		return n.HasAgent(agent), nil
 	}
-	re, err := Regex(agent)
+	re, err := m.Regexps.Regex(agent)
 	if err != nil {
 		return false, err
 	}
@@ -170,11 +182,11 @@ func hasAgent(n Node, agent string) (bool, error) {
 }
 
 // hasIdentity is Util.has_identity?.
-func hasIdentity(n Node, id string) (bool, error) {
+func (m Matcher) hasIdentity(n Node, id string) (bool, error) {
 	if !IsRegex(id) {
 		return n.Identity() == id, nil
 	}
-	re, err := Regex(id)
+	re, err := m.Regexps.Regex(id)
 	if err != nil {
 		return false, err
 	}
@@ -183,7 +195,7 @@ func hasIdentity(n Node, id string) (bool, error) {
 
 // hasFact is Util.has_fact?: a missing fact fails; an Array fact passes when any element
 // does, a Hash fact when any key does.
-func hasFact(n Node, name, value, op string) (bool, error) {
+func (m Matcher) hasFact(n Node, name, value, op string) (bool, error) {
 	raw, ok := n.Fact(name)
 	if !ok {
 		return false, nil
@@ -191,7 +203,7 @@ func hasFact(n Node, name, value, op string) (bool, error) {
 	switch v := facts.Normalize(raw).(type) {
 	case []any:
 		for _, e := range v {
-			ok, err := testFactValue(e, value, op)
+			ok, err := m.testFactValue(e, value, op)
 			if err != nil || ok {
 				return ok, err
 			}
@@ -199,14 +211,14 @@ func hasFact(n Node, name, value, op string) (bool, error) {
 		return false, nil
 	case map[string]any:
 		for k := range v {
-			ok, err := testFactValue(k, value, op)
+			ok, err := m.testFactValue(k, value, op)
 			if err != nil || ok {
 				return ok, err
 			}
 		}
 		return false, nil
 	default:
-		return testFactValue(v, value, op)
+		return m.testFactValue(v, value, op)
 	}
 }
 
@@ -218,15 +230,15 @@ var (
 
 // testFactValue is Util.test_fact_value for one normalized fact value (a string, or an Array
 // or Hash nested inside an Array fact).
-func testFactValue(fact any, value, op string) (bool, error) {
+func (m Matcher) testFactValue(fact any, value, op string) (bool, error) {
 	s, isString := fact.(string)
 	switch op {
 	case "=~":
 		// The value is sent as /re/ for 1.0 compatibility; the slashes come off here.
-		if m := reSlashed.FindStringSubmatch(value); m != nil {
-			value = m[1]
+		if sm := reSlashed.FindStringSubmatch(value); sm != nil {
+			value = sm[1]
 		}
-		re, err := Compile(value, 0)
+		re, err := m.Regexps.Compile(value, 0)
 		if err != nil {
 			return false, err
 		}

@@ -87,21 +87,26 @@ type matchCase struct {
 	wantErr bool // a malformed filter
 }
 
+// runCases checks each case with Match, and twice with a Matcher whose memo the cases share,
+// so that an answer from the memo is checked too.
 func runCases(t *testing.T, cases []matchCase) {
 	t.Helper()
+	memo := Matcher{Regexps: NewRegexps()}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Helper()
-			got, err := Match(context.Background(), tc.filter, newNode())
-			if tc.wantErr {
-				if !errors.Is(err, ErrMalformed) {
-					t.Fatalf("Match error = %v, want ErrMalformed", err)
+			for i, match := range []func(context.Context, message.Filter, Node) (bool, error){Match, memo.Match, memo.Match} {
+				got, err := match(context.Background(), tc.filter, newNode())
+				if tc.wantErr {
+					if !errors.Is(err, ErrMalformed) {
+						t.Fatalf("run %d: Match error = %v, want ErrMalformed", i, err)
+					}
+				} else if err != nil {
+					t.Fatalf("run %d: Match error = %v", i, err)
 				}
-			} else if err != nil {
-				t.Fatalf("Match error = %v", err)
-			}
-			if got != tc.want {
-				t.Fatalf("Match = %v, want %v", got, tc.want)
+				if got != tc.want {
+					t.Fatalf("run %d: Match = %v, want %v", i, got, tc.want)
+				}
 			}
 		})
 	}
@@ -297,11 +302,12 @@ func TestMatchConcurrent(t *testing.T) {
 		Fact:     []message.FactFilter{{Fact: "osfamily", Value: "/^Deb/", Operator: "=~"}},
 		Identity: []string{`/^web\d/`},
 	}
+	m := Matcher{Regexps: NewRegexps()}
 	done := make(chan error, 8)
 	for range 8 {
 		go func() {
 			for range 50 {
-				ok, err := Match(context.Background(), f, newNode())
+				ok, err := m.Match(context.Background(), f, newNode())
 				if err == nil && !ok {
 					err = errors.New("no match")
 				}
@@ -317,6 +323,29 @@ func TestMatchConcurrent(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestMatchersShareRegexps checks that Matchers given one Regexps compile each expression of
+// a filter once between them, and that the zero Matcher keeps nothing.
+func TestMatchersShareRegexps(t *testing.T) {
+	f := message.Filter{
+		Fact:     []message.FactFilter{{Fact: "osfamily", Value: "/^Deb/", Operator: "=~"}},
+		Identity: []string{`/^web\d/`},
+		Compound: [][]message.CompoundItem{{fstmt("fstat", "/etc/hosts", "type", "=~", marshal.Regexp{Source: "^fi"})}},
+	}
+	rx := NewRegexps()
+	for _, m := range []Matcher{{Regexps: rx}, {Regexps: rx}} {
+		if ok, err := m.Match(context.Background(), f, newNode()); !ok || err != nil {
+			t.Fatalf("Match = %v, %v; want true, nil", ok, err)
+		}
+	}
+	if rx.Len() != 3 {
+		t.Fatalf("the shared memo holds %d expressions, want 3", rx.Len())
+	}
+	var none *Regexps
+	if _, err := none.Compile("^a", 0); err != nil || none.Len() != 0 {
+		t.Fatalf("nil Regexps: Compile error %v, Len %d; want nil, 0", err, none.Len())
 	}
 }
 

@@ -20,7 +20,13 @@ const (
 // identity filters do: every "/" in s is removed and the rest is a Ruby regular expression.
 // It is meant for strings for which IsRegex reports true.
 func Regex(s string) (*regexp.Regexp, error) {
-	return Compile(strings.ReplaceAll(s, "/", ""), 0)
+	var none *Regexps
+	return none.Regex(s)
+}
+
+// Regex is the package's Regex, compiling through the memo.
+func (r *Regexps) Regex(s string) (*regexp.Regexp, error) {
+	return r.Compile(strings.ReplaceAll(s, "/", ""), 0)
 }
 
 // IsRegex reports whether MCollective treats the filter string s as a regular expression:
@@ -33,20 +39,18 @@ func IsRegex(s string) bool {
 // 2 extended, 4 multiline) into an equivalent Go regular expression. Constructs that Go cannot
 // express, such as backreferences, lookaround and extended mode, give an error wrapping
 // ErrMalformed. A source over MaxRegexSource bytes, or one whose program exceeds
-// MaxRegexProgram instructions, gives an error wrapping ErrTooLarge. Compiled expressions are
-// cached, so repeated filters cost a map lookup.
+// MaxRegexProgram instructions, gives an error wrapping ErrTooLarge. Every call compiles
+// afresh; Regexps.Compile keeps what it compiles.
 func Compile(source string, options byte) (*regexp.Regexp, error) {
-	if len(source) > MaxRegexSource {
-		return nil, errRegexTooLarge("bytes", len(source), MaxRegexSource)
-	}
-	return cache.get(source, options)
+	var none *Regexps
+	return none.Compile(source, options)
 }
 
-// regexCacheEntries and regexCacheBytes bound the compiled expressions kept: their number, and
-// the memory they are estimated to hold (see regexCost).
+// regexpsEntries and regexpsBytes bound the compiled expressions a Regexps keeps: their
+// number, and the memory they are estimated to hold (see regexCost).
 const (
-	regexCacheEntries = 512
-	regexCacheBytes   = 16 << 20
+	regexpsEntries = 512
+	regexpsBytes   = 16 << 20
 )
 
 type regexKey struct {
@@ -60,49 +64,77 @@ type regexEntry struct {
 	cost int
 }
 
-// regexCache is a concurrency-safe memo of compiled expressions, bounded in entries and in
-// estimated bytes. It holds no configuration; it only saves recompiling the same filter on
-// every request.
-type regexCache struct {
+// Regexps is a concurrency-safe memo of compiled expressions, bounded in entries and in
+// estimated bytes: a node compiles each filter's expressions once, not on every request. It
+// holds no configuration, so one Regexps can serve every node of a process. A nil *Regexps
+// keeps nothing: its Compile is the package's Compile.
+type Regexps struct {
 	mu     sync.Mutex
 	m      map[regexKey]regexEntry
 	bytes  int // the sum of the entries' costs
 	budget int
 }
 
-func newRegexCache(budget int) *regexCache {
-	return &regexCache{m: make(map[regexKey]regexEntry), budget: budget}
+// NewRegexps returns an empty memo holding at most 512 expressions and about 16 MB.
+func NewRegexps() *Regexps {
+	return newRegexps(regexpsBytes)
 }
 
-var cache = newRegexCache(regexCacheBytes)
+func newRegexps(budget int) *Regexps {
+	return &Regexps{m: make(map[regexKey]regexEntry), budget: budget}
+}
 
-func (c *regexCache) get(source string, options byte) (*regexp.Regexp, error) {
+// Compile is the package's Compile, answering from the memo when source and options were
+// compiled before (their error too). An expression estimated at over a quarter of the memo's
+// bytes is compiled but not kept.
+func (r *Regexps) Compile(source string, options byte) (*regexp.Regexp, error) {
+	if len(source) > MaxRegexSource {
+		return nil, errRegexTooLarge("bytes", len(source), MaxRegexSource)
+	}
+	if r == nil {
+		re, _, err := compileRuby(source, options)
+		return re, err
+	}
+	return r.get(source, options)
+}
+
+// Len returns the number of expressions kept.
+func (r *Regexps) Len() int {
+	if r == nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.m)
+}
+
+func (r *Regexps) get(source string, options byte) (*regexp.Regexp, error) {
 	k := regexKey{source, options}
-	c.mu.Lock()
-	e, ok := c.m[k]
-	c.mu.Unlock()
+	r.mu.Lock()
+	e, ok := r.m[k]
+	r.mu.Unlock()
 	if ok {
 		return e.re, e.err
 	}
 	re, insts, err := compileRuby(source, options)
 	e = regexEntry{re, err, regexCost(source, insts)}
-	if e.cost > c.budget/4 {
+	if e.cost > r.budget/4 {
 		return re, err // too big to keep: it would push out many others
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.m[k]; ok { // compiled meanwhile by another request
-		c.bytes -= old.cost
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.m[k]; ok { // compiled meanwhile by another request
+		r.bytes -= old.cost
 	}
-	for old, oe := range c.m { // evict arbitrary entries until this one fits
-		if len(c.m) < regexCacheEntries && c.bytes+e.cost <= c.budget {
+	for old, oe := range r.m { // evict arbitrary entries until this one fits
+		if len(r.m) < regexpsEntries && r.bytes+e.cost <= r.budget {
 			break
 		}
-		delete(c.m, old)
-		c.bytes -= oe.cost
+		delete(r.m, old)
+		r.bytes -= oe.cost
 	}
-	c.m[k] = e
-	c.bytes += e.cost
+	r.m[k] = e
+	r.bytes += e.cost
 	return re, err
 }
 

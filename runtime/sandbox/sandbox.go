@@ -37,6 +37,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/facts"
+	"github.com/mcorun/mcorun/runtime/match"
 	"github.com/mcorun/mcorun/runtime/security"
 	"github.com/mcorun/mcorun/runtime/server"
 )
@@ -109,6 +110,7 @@ type Sandbox struct {
 	closers    []func() error // the nodes' Plugins.Close, by node
 	dir        string         // the parent of the nodes' Dirs; "" for none
 	log        *slog.Logger
+	regexps    *match.Regexps // the compiled filter expressions, shared by every node
 
 	closeOnce sync.Once
 	closeErr  error
@@ -146,7 +148,7 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	}
 	s := &Sandbox{ext: opts.Broker, collective: cmp.Or(opts.Collective, collective), nodes: nodes, log: log,
 		servers: make([]*server.Server, len(nodes)), conns: make([]*connector.Conn, conns),
-		closers: make([]func() error, len(nodes))}
+		closers: make([]func() error, len(nodes)), regexps: match.NewRegexps()}
 	if s.ext == nil {
 		if s.br, err = broker.Start(ctx, broker.Options{Addr: "127.0.0.1:0", Logger: log.With("component", "broker")}); err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
@@ -274,6 +276,7 @@ func (s *Sandbox) startNode(ctx context.Context, n Node, tr server.Transport, se
 		Classes:          facts.StaticClasses(n.Classes),
 		Plugins:          plugins,
 		Logger:           log,
+		Regexps:          s.regexps,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -70,7 +70,7 @@ func (s *Server) process(m connector.Message) {
 	ctx, cancel := s.opts.Clock.WithTimeout(context.Background(), s.timeout(a))
 	defer cancel()
 	calls := &dataCalls{node: node{s}}
-	ok, err := match.Match(ctx, req.Filter, calls)
+	ok, err := s.matcher.Match(ctx, req.Filter, calls)
 	if len(calls.calls) > 0 {
 		s.auditLine("data plugins in filter", req, "calls", calls.calls, "matched", ok)
 	}

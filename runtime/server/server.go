@@ -84,12 +84,16 @@ type Options struct {
 	Clock clock.Clock
 	// Now is the node's time (request ages, reply times, rpcutil); nil is Clock.Now.
 	Now func() time.Time
+	// Regexps keeps the regular expressions of the filters the node evaluated, compiled. A
+	// process serving many nodes gives them all the same one; nil makes one for this server.
+	Regexps *match.Regexps
 }
 
 // Server serves agents for one node.
 type Server struct {
 	opts    Options
 	log     *slog.Logger
+	matcher match.Matcher
 	amu     sync.RWMutex // guards agents: Add, Replace and Remove change them while serving
 	agents  map[string]*agent.Agent
 	data    agent.DataRegistry
@@ -142,9 +146,13 @@ func New(opts Options) (*Server, error) {
 	if opts.Classes == nil {
 		opts.Classes = noClasses{}
 	}
+	if opts.Regexps == nil {
+		opts.Regexps = match.NewRegexps()
+	}
 	s := &Server{
 		opts:    opts,
 		log:     opts.Logger,
+		matcher: match.Matcher{Regexps: opts.Regexps},
 		agents:  map[string]*agent.Agent{},
 		data:    agent.NewDataRegistry(),
 		started: opts.Now(),

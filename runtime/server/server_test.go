@@ -16,6 +16,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/config"
 	"github.com/mcorun/mcorun/runtime/connector"
 	"github.com/mcorun/mcorun/runtime/ddl"
+	"github.com/mcorun/mcorun/runtime/match"
 	"github.com/mcorun/mcorun/runtime/message"
 	"github.com/mcorun/mcorun/runtime/security"
 )
@@ -386,5 +387,38 @@ func TestOversizedFilterDropped(t *testing.T) {
 				t.Fatalf("log lacks a drop with %q:\n%.2000s", tc.log, logs.String())
 			}
 		})
+	}
+}
+
+// TestServersShareRegexps checks that servers given one Regexps compile a filter's regular
+// expressions once between them, and that a server given none keeps its own.
+func TestServersShareRegexps(t *testing.T) {
+	rx := match.NewRegexps()
+	f := message.Filter{
+		Identity: []string{`/^n\d$/`},
+		Fact:     []message.FactFilter{{Fact: "role", Operator: "=~", Value: "/^w/"}},
+	}
+	share := func(o *Options) { o.Regexps = rx }
+	type running struct {
+		s  *Server
+		tr *fakeTransport
+	}
+	var nodes []running
+	for _, edit := range []func(*Options){share, share, nil} {
+		s, tr, _ := newTestServerWith(t, edit)
+		nodes = append(nodes, running{s, tr})
+	}
+	sec := psk(t)
+	for _, n := range nodes {
+		n.s.Handle(request(t, sec, "tester", "echo", map[string]any{"msg": "x"}, f))
+		if rr := awaitReply(t, n.tr); rr.StatusCode != message.OK {
+			t.Fatalf("status %d (%s), want OK", rr.StatusCode, rr.StatusMsg)
+		}
+	}
+	if rx.Len() != 2 {
+		t.Fatalf("the shared memo holds %d expressions, want 2", rx.Len())
+	}
+	if own := nodes[2].s.opts.Regexps; own == rx || own.Len() != 2 {
+		t.Fatalf("a server built without Regexps: shares the memo %t, holds %d expressions; want its own with 2", own == rx, own.Len())
 	}
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/mcorun/mcorun/runtime/clock"
 	"github.com/mcorun/mcorun/runtime/ddl"
 	"github.com/mcorun/mcorun/runtime/facts"
+	"github.com/mcorun/mcorun/runtime/match"
 	"github.com/mcorun/mcorun/runtime/message"
 	"github.com/mcorun/mcorun/runtime/sandbox"
 	"github.com/mcorun/mcorun/runtime/security"
@@ -140,6 +141,7 @@ type Fleet struct {
 	bus      *bus.Bus
 	client   *client.Client
 	servers  []*server.Server
+	regexps  *match.Regexps // the compiled filter expressions, shared by every node
 	sims     []*sim.Puppet
 	dir      string
 
@@ -297,6 +299,7 @@ func (f *Fleet) run() error {
 		f.clk = clock.NewFake(Epoch())
 	}
 	f.bus = bus.New(f.clk)
+	f.regexps = match.NewRegexps()
 	dir, err := os.MkdirTemp("", "mcorun-fleettest-")
 	if err != nil {
 		return fmt.Errorf("fleettest: %w", err)
@@ -381,7 +384,7 @@ func (f *Fleet) startNode(n *Node) error {
 	srv, err := server.New(server.Options{
 		Identity: n.ID, Collectives: []string{collective}, DirectAddressing: true, ConfigFile: "fleettest",
 		Security: sec, Facts: facts.Static(n.Facts), Classes: facts.StaticClasses(n.Classes),
-		Clock: f.clk, MaxConcurrent: 1 << 10,
+		Clock: f.clk, MaxConcurrent: 1 << 10, Regexps: f.regexps,
 		Plugins: func(an agent.Node) ([]*agent.Agent, []*agent.DataPlugin) {
 			std, stdData := plugins(an)
 			var out []*agent.Agent
