@@ -15,13 +15,17 @@ import (
 )
 
 // Cache keeps the client's last mc discovery result of each filter, one file per
-// (scope, collective, filter) under Dir. The client uses it only to know when to stop
+// (scope, collective, filter) under Dir. Storing a filter not stored before removes the
+// entries not written for CacheMaxAge, so filters used once do not pile up. The client uses it only to know when to stop
 // waiting: the nodes of the previous discovery are the ones it expects to hear from again.
 // A missing, unreadable or foreign file is no entry, never an error.
 type Cache struct {
 	Dir   string // e.g. $XDG_CACHE_HOME/mcorun/discovery
 	Scope string // what else tells fleets apart, e.g. the broker pool
 }
+
+// CacheMaxAge is how long an entry not written again is kept.
+const CacheMaxAge = 30 * 24 * time.Hour
 
 // DefaultCacheDir is $XDG_CACHE_HOME/mcorun/discovery (cacheHome, when absolute), else
 // HOME/.cache/mcorun/discovery, else "" (no cache).
@@ -108,6 +112,9 @@ func (c Cache) Store(collective string, f message.Filter, nodes []string, at tim
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return fmt.Errorf("discovery cache: %w", err)
 	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		c.prune(at)
+	}
 	tmp, err := os.CreateTemp(c.Dir, k+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("discovery cache: %w", err)
@@ -123,4 +130,22 @@ func (c Cache) Store(collective string, f message.Filter, nodes []string, at tim
 		return fmt.Errorf("discovery cache: %w", err)
 	}
 	return nil
+}
+
+// prune removes the entries (and leftover temporary files) not written for CacheMaxAge
+// before now. It is best effort: a file it cannot remove stays.
+func (c Cache) prune(now time.Time) {
+	entries, err := os.ReadDir(c.Dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || (filepath.Ext(name) != ".json" && filepath.Ext(name) != ".tmp") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > CacheMaxAge {
+			_ = os.Remove(filepath.Join(c.Dir, name))
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,4 +78,48 @@ func FuzzParseCacheEntry(f *testing.F) {
 			t.Fatalf("parseCacheEntry accepted %+v for key %q", e, key)
 		}
 	})
+}
+
+// Storing a new filter removes the entries not written for CacheMaxAge; a filter stored
+// again keeps its file fresh.
+func TestCachePrunesOldEntries(t *testing.T) {
+	c := Cache{Dir: t.TempDir(), Scope: "127.0.0.1:61613"}
+	now := time.Now()
+	old := message.Filter{CFClass: []string{"old"}}
+	kept := message.Filter{CFClass: []string{"kept"}}
+	for _, f := range []message.Filter{old, kept} {
+		if err := c.Store("mcollective", f, []string{"a"}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k, _ := c.key("mcollective", old)
+	stale := now.Add(-CacheMaxAge - time.Hour)
+	leftover := filepath.Join(c.Dir, k+".123.tmp")
+	if err := os.WriteFile(leftover, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(c.Dir, k+".json"), leftover} {
+		if err := os.Chtimes(p, stale, stale); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Storing a known filter again does not scan the directory.
+	if err := c.Store("mcollective", kept, []string{"a"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := c.Load("mcollective", old); !ok {
+		t.Fatal("storing a known filter pruned")
+	}
+	if err := c.Store("mcollective", message.Filter{CFClass: []string{"new"}}, []string{"a"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := c.Load("mcollective", old); ok {
+		t.Fatal("an entry not written for CacheMaxAge survived a new filter's store")
+	}
+	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a stale temporary file survived: %v", err)
+	}
+	if _, _, ok := c.Load("mcollective", kept); !ok {
+		t.Fatal("a fresh entry was pruned")
+	}
 }
