@@ -107,9 +107,13 @@ func discoveryPing() []byte {
 }
 
 // awaitSubscribed sends a directed discovery ping to every node until each has answered,
-// or ctx ends. The directed subscription is a node's last, so an answer there means all of
-// its subscriptions are in place.
-func (r *requester) awaitSubscribed(ctx context.Context, ids []string) error {
+// ctx ends, or stall passes with no node answering for the first time. The directed
+// subscription is a node's last, so an answer there means all of its subscriptions are in
+// place. A broker still taking a large fleet's subscriptions (RabbitMQ declares each node's
+// queues one by one: 10,000 nodes took minutes) keeps the wait going as long as it makes
+// progress.
+func (r *requester) awaitSubscribed(ctx context.Context, ids []string, stall time.Duration) error {
+	progress := time.Now()
 	missing := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		missing[id] = true
@@ -129,6 +133,7 @@ func (r *requester) awaitSubscribed(ctx context.Context, ids []string) error {
 			chans, dones = append(chans, ch), append(dones, done)
 		}
 		round, cancel := context.WithTimeout(ctx, wait)
+		before := len(missing)
 		for _, ch := range chans {
 			select {
 			case rep := <-ch:
@@ -140,8 +145,18 @@ func (r *requester) awaitSubscribed(ctx context.Context, ids []string) error {
 		for _, done := range dones {
 			done()
 		}
-		if err := ctx.Err(); err != nil && len(missing) > 0 {
+		if len(missing) < before {
+			progress = time.Now()
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("sandbox: %d of %s never answered: %w", len(missing), plural.Count(len(ids), "node", "nodes"), err)
+		}
+		if time.Since(progress) > stall {
+			return fmt.Errorf("sandbox: %d of %s never answered: no node answered for the first time in %v",
+				len(missing), plural.Count(len(ids), "node", "nodes"), stall)
 		}
 	}
 	return nil
