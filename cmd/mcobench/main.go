@@ -52,6 +52,7 @@ type options struct {
 	connections int
 	rounds      int
 	mcoMax      int
+	dt, timeout int // seconds given to mcorun and mco as --dt and --timeout; 0: theirs
 	rabbit      string
 	mgmt        string
 	vhost       string
@@ -75,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.connections, "connections", 1000, "broker connections the simulated nodes (and the floor's subscribers) share, at most one per node")
 	fs.IntVar(&o.rounds, "rounds", 3, "repeats of each measurement; the median is reported")
 	fs.IntVar(&o.mcoMax, "mco-max", 1000, "largest fleet stock mco is run against (0: never)")
+	fs.IntVar(&o.dt, "dt", 0, "discovery timeout in seconds given to mcorun and mco (0: their default, 2 s); a fleet whose replies take longer to come back needs more")
+	fs.IntVar(&o.timeout, "timeout", 0, "rpc reply timeout in seconds given to mcorun and mco (0: the DDL's)")
 	fs.StringVar(&o.rabbit, "rabbitmq", "127.0.0.1:61613", "RabbitMQ's STOMP address")
 	fs.StringVar(&o.mgmt, "rabbitmq-mgmt", "http://127.0.0.1:15672", "RabbitMQ's management API")
 	fs.StringVar(&o.vhost, "vhost", "/mcollective", "RabbitMQ vhost")

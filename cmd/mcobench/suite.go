@@ -250,7 +250,7 @@ func (s *suite) mcorunPing(ctx context.Context, cfg string, n int) row {
 	r := row{tool: "mcorun", op: "rpc ping", expected: n, repliesPerRun: 2 * n}
 	var out string
 	var err error
-	r.wall, r.cpu, out, err = timed(ctx, s.dir, s.o.mcorun, "rpc", "rpcutil", "ping", "--config", cfg, "--json", "--np")
+	r.wall, r.cpu, out, err = timed(ctx, s.dir, s.o.mcorun, append([]string{"rpc", "rpcutil", "ping", "--config", cfg, "--json", "--np"}, s.timeouts(true)...)...)
 	var doc struct {
 		OK          []string `json:"ok"`
 		Missing     []string `json:"missing"`
@@ -273,7 +273,7 @@ func (s *suite) mcorunFind(ctx context.Context, cfg string, n int) row {
 	r := row{tool: "mcorun", op: "find", expected: n, repliesPerRun: n}
 	var out string
 	var err error
-	r.wall, r.cpu, out, err = timed(ctx, s.dir, s.o.mcorun, "find", "--config", cfg, "--json")
+	r.wall, r.cpu, out, err = timed(ctx, s.dir, s.o.mcorun, append([]string{"find", "--config", cfg, "--json"}, s.timeouts(false)...)...)
 	var doc struct {
 		Nodes []string `json:"nodes"`
 	}
@@ -293,7 +293,7 @@ func (s *suite) mcoPing(ctx context.Context, cfg string, n int) row {
 	r := row{tool: "mco", op: "rpc ping", expected: n, repliesPerRun: 2 * n}
 	var out string
 	var err error
-	r.wall, r.cpu, out, err = timed(ctx, s.dir, s.o.mco, "rpc", "rpcutil", "ping", "--config", cfg)
+	r.wall, r.cpu, out, err = timed(ctx, s.dir, s.o.mco, append([]string{"rpc", "rpcutil", "ping", "--config", cfg}, s.timeouts(true)...)...)
 	if m := mcoFinished.FindStringSubmatch(out); m != nil {
 		r.replies, _ = strconv.Atoi(m[1])
 	}
@@ -307,7 +307,7 @@ func (s *suite) mcoFind(ctx context.Context, cfg string, n int) row {
 	r := row{tool: "mco", op: "find", expected: n, repliesPerRun: n}
 	var out string
 	var err error
-	r.wall, r.cpu, out, err = timed(ctx, s.dir, s.o.mco, "find", "--config", cfg)
+	r.wall, r.cpu, out, err = timed(ctx, s.dir, s.o.mco, append([]string{"find", "--config", cfg}, s.timeouts(false)...)...)
 	for _, l := range strings.Split(out, "\n") {
 		if strings.TrimSpace(l) != "" {
 			r.replies++
@@ -370,4 +370,16 @@ func (s *suite) mgmt(method, exchange, body string) error {
 		return fmt.Errorf("rabbitmq management API: %s %s: %s", method, exchange, resp.Status)
 	}
 	return nil
+}
+
+// timeouts are the --dt and, for an rpc, --timeout arguments the options ask for.
+func (s *suite) timeouts(rpc bool) []string {
+	var args []string
+	if s.o.dt > 0 {
+		args = append(args, "--dt", strconv.Itoa(s.o.dt))
+	}
+	if rpc && s.o.timeout > 0 {
+		args = append(args, "--timeout", strconv.Itoa(s.o.timeout))
+	}
+	return args
 }
