@@ -57,9 +57,10 @@ const (
 	// cost 640 KB per node, 6 GB of the simulator's 9 GB at 10,000 nodes.
 	nodeQueue = 100
 	// readyStall bounds the wait for every node to be subscribed while no node answers for
-	// the first time; a fleet of more than 3,000 nodes gets 10 ms per node, and 200 ms per
+	// the first time; a fleet of more than 600 nodes gets 50 ms per node, and 200 ms per
 	// node for its first answer (RabbitMQ declared 80 queues a second on 2 cores while
-	// 10,000 simulated nodes subscribed, 8 queues each).
+	// 10,000 simulated nodes subscribed, 8 queues each, and went 100 s without a node
+	// becoming ready).
 	readyStall = 30 * time.Second
 )
 
@@ -184,7 +185,7 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	n := time.Duration(len(nodes))
-	if err := r.awaitSubscribed(ctx, s.Identities(), max(readyStall, n*200*time.Millisecond), max(readyStall, n*10*time.Millisecond)); err != nil {
+	if err := r.awaitSubscribed(ctx, s.Identities(), max(readyStall, n*200*time.Millisecond), max(readyStall, n*50*time.Millisecond)); err != nil {
 		return nil, err
 	}
 	log.Info("sandbox: ready", "broker", s.Addr(), "nodes", len(nodes), "connections", conns)
