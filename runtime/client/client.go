@@ -74,7 +74,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -168,15 +167,7 @@ const firstDiscoveryKey = "mcorun.discovery_first"
 
 // firstDiscovery reads plugin.mcorun.discovery_first; anything but its two values is refused.
 func firstDiscovery(cfg *config.Config) (string, error) {
-	v := strings.TrimSpace(cfg.Plugin[firstDiscoveryKey])
-	switch v {
-	case "", FirstDiscoveryTimeout:
-		return FirstDiscoveryTimeout, nil
-	case FirstDiscoveryQuiet:
-		return FirstDiscoveryQuiet, nil
-	}
-	return "", fmt.Errorf("plugin.%s = %q: want %q (wait the whole discovery timeout, the default) or %q (stop after a quiet window)",
-		firstDiscoveryKey, v, FirstDiscoveryTimeout, FirstDiscoveryQuiet)
+	return cfg.PluginChoice(firstDiscoveryKey, FirstDiscoveryTimeout, FirstDiscoveryQuiet)
 }
 
 // DiscoveryCache keeps the last mc discovery result per collective and filter;

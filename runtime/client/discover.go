@@ -371,6 +371,7 @@ func (c *Client) ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, e
 	// Directed pings know their whole set: no newcomer can answer, so no grace.
 	grace := time.Duration(0)
 	cache := c.opts.DiscoveryCache
+	quiet := c.opts.FirstDiscovery == FirstDiscoveryQuiet
 	if len(nodes) == 0 {
 		grace = opts.Grace
 		if grace <= 0 {
@@ -381,7 +382,7 @@ func (c *Client) ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, e
 				expect = sortedUnique(prev)
 				c.log.Info("client: discovery expects the nodes of the previous discovery of this filter",
 					"nodes", len(expect), "age", start.Sub(at).Round(time.Second))
-			} else if c.opts.FirstDiscovery == FirstDiscoveryQuiet {
+			} else if quiet {
 				c.log.Info("client: no previous discovery of this filter: stopping after a quiet window")
 			} else {
 				c.log.Info("client: no previous discovery of this filter: waiting the whole discovery timeout, as mco does",
@@ -389,8 +390,7 @@ func (c *Client) ping(ctx context.Context, opts DiscoverOptions) ([]PingReply, e
 			}
 		}
 	}
-	comp := newCompletion(start, c.discoveryTimeout(opts.Timeout, f), opts, expect, grace,
-		c.opts.FirstDiscovery == FirstDiscoveryQuiet)
+	comp := newCompletion(start, c.discoveryTimeout(opts.Timeout, f), opts, expect, grace, quiet)
 	seen := map[string]time.Duration{}
 	err = c.collect(ctx, w, lost, comp.deadline, func(in inbound) bool {
 		if in.rep.SenderAgent != "" && in.rep.SenderAgent != discoveryAgent {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,23 @@ func (c *Config) PluginInt(key string, def int) (int, error) {
 		return 0, c.pluginErr(key, err)
 	}
 	return n, nil
+}
+
+// PluginChoice returns the plugin setting key, which must be one of allowed, or allowed[0]
+// (the default) when unset.
+func (c *Config) PluginChoice(key string, allowed ...string) (string, error) {
+	v, ok := c.Plugin[key]
+	if !ok {
+		return allowed[0], nil
+	}
+	if slices.Contains(allowed, v) {
+		return v, nil
+	}
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = strconv.Quote(a)
+	}
+	return "", c.pluginErr(key, fmt.Errorf("want one of %s (the first is the default), got %q", strings.Join(quoted, ", "), v))
 }
 
 // PluginBool returns the plugin setting key parsed as MCollective's Util.str_to_bool, or def

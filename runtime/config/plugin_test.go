@@ -183,3 +183,17 @@ func TestRabbitMQMaxBody(t *testing.T) {
 		}
 	}
 }
+
+func TestPluginChoice(t *testing.T) {
+	c := &Config{Plugin: map[string]string{"a": "quiet", "b": "fast"}}
+	if v, err := c.PluginChoice("a", "timeout", "quiet"); v != "quiet" || err != nil {
+		t.Fatalf("a = %q, %v", v, err)
+	}
+	if v, err := c.PluginChoice("unset", "timeout", "quiet"); v != "timeout" || err != nil {
+		t.Fatalf("unset = %q, %v", v, err)
+	}
+	if _, err := c.PluginChoice("b", "timeout", "quiet"); err == nil ||
+		!strings.Contains(err.Error(), `"plugin.b"`) || !strings.Contains(err.Error(), `"quiet"`) {
+		t.Fatalf("b: %v", err)
+	}
+}
